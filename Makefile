@@ -1,0 +1,36 @@
+# Two commands: `make run` and `make test`. Both are idempotent.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE := qlaud.settings
+
+.PHONY: run test lint migrate bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+migrate: $(BIN)/.installed
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py loadcatalog
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput -v 0
+	DEBUG=$${DEBUG:-1} $(BIN)/uvicorn qlaud.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+
+test: $(BIN)/.installed
+	$(BIN)/pytest $(ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3

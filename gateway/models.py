@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class RequestLog(models.Model):
+    """One row per gateway request. Never holds prompt or completion content.
+
+    Host, provider and model are stored denormalised so a log row keeps meaning
+    after the catalog changes. Money is integer micro-dollars.
+    """
+
+    request_id = models.CharField(max_length=40, unique=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    org = models.ForeignKey("accounts.Org", models.CASCADE, related_name="request_logs")
+    api_key = models.ForeignKey("accounts.ApiKey", models.SET_NULL, null=True, related_name="request_logs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    surface = models.CharField(max_length=20)  # messages | chat | responses | count_tokens
+    stream = models.BooleanField(default=False)
+    requested_model = models.CharField(max_length=200)
+    model = models.CharField(max_length=200, blank=True)  # catalog model id served
+    provider = models.CharField(max_length=40, blank=True)
+    host_id = models.BigIntegerField(null=True, blank=True)
+    upstream_model = models.CharField(max_length=200, blank=True)
+    price_version_id = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    status = models.PositiveSmallIntegerField(default=200)
+    error_type = models.CharField(max_length=60, blank=True)
+    finish_reason = models.CharField(max_length=40, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)  # uncached input
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    usage_estimated = models.BooleanField(default=False)
+    upstream_cost = models.BigIntegerField(default=0)  # micro-dollars
+    cost = models.BigIntegerField(default=0)  # micro-dollars charged to the customer
+    ttft_ms = models.FloatField(null=True, blank=True)
+    total_ms = models.FloatField(null=True, blank=True)
+    overhead_ms = models.FloatField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "-created"]),
+            models.Index(fields=["api_key", "-created"]),
+            models.Index(fields=["host_id", "-created"]),
+        ]
