@@ -208,6 +208,7 @@ GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=20 * 1024 * 1
 GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=10.0)
 GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=600.0)
 GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=3)
+RESPONSES_SEAL_KEY = secret("RESPONSES_SEAL_KEY", SECRET_KEY)  # seals reasoning in /v1/responses encrypted_content
 # Cloudflare AI Gateway (used for providers flagged via_cloudflare).
 CF_AIG_ACCOUNT_ID = env.str("CF_AIG_ACCOUNT_ID", default="")
 CF_AIG_GATEWAY_ID = env.str("CF_AIG_GATEWAY_ID", default="")

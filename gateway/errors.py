@@ -1,0 +1,106 @@
+"""Errors in the shape of the surface that received the request.
+
+A `GatewayError` carries one canonical *kind*; `render()` turns it into the Anthropic
+shape (`{"type":"error","error":{...}}`) or the OpenAI shape (`{"error":{message,type,param,code}}`)
+with the right status. Nothing here ever includes a traceback or a provider key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.http import HttpResponse
+
+ANTHROPIC = "anthropic"
+OPENAI = "openai"
+
+# kind -> (status, anthropic type, openai type, openai code)
+KINDS: dict[str, tuple[int, str, str, str | None]] = {
+    "invalid_request": (400, "invalid_request_error", "invalid_request_error", None),
+    "authentication": (401, "authentication_error", "authentication_error", "invalid_api_key"),
+    "billing": (402, "billing_error", "insufficient_quota", "insufficient_quota"),
+    "permission": (403, "permission_error", "permission_error", "model_not_allowed"),
+    "not_found": (404, "not_found_error", "not_found_error", "model_not_found"),
+    "too_large": (413, "request_too_large", "invalid_request_error", "request_too_large"),
+    "rate_limit": (429, "rate_limit_error", "rate_limit_error", "rate_limit_exceeded"),
+    "api_error": (500, "api_error", "api_error", None),
+    "upstream": (502, "api_error", "upstream_error", "upstream_error"),
+    "overloaded": (503, "overloaded_error", "overloaded_error", "server_is_overloaded"),
+    "timeout": (504, "timeout_error", "timeout_error", "timeout"),
+}
+
+# Upstream error types (Anthropic vocabulary, as providers classify them) -> our kinds.
+UPSTREAM_KINDS: dict[str, str] = {
+    "invalid_request_error": "invalid_request",
+    "authentication_error": "upstream",  # our provider key failing is our problem, not the client's
+    "permission_error": "upstream",
+    "not_found_error": "upstream",
+    "request_too_large": "too_large",
+    "rate_limit_error": "rate_limit",
+    "overloaded_error": "overloaded",
+    "timeout_error": "timeout",
+    "api_error": "upstream",
+}
+
+
+@dataclass(slots=True)
+class GatewayError(Exception):
+    kind: str
+    message: str
+    param: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def status(self) -> int:
+        return KINDS[self.kind][0]
+
+
+def anthropic_type(kind: str) -> str:
+    return KINDS[kind][1]
+
+
+def status_for(kind: str, surface: str) -> int:
+    # Anthropic clients (Claude Code) understand 529 as "overloaded, retry".
+    if kind == "overloaded" and surface == ANTHROPIC:
+        return 529
+    return KINDS[kind][0]
+
+
+def error_body(err: GatewayError, surface: str, request_id: str = "") -> dict:
+    _, a_type, o_type, o_code = KINDS[err.kind]
+    if surface == ANTHROPIC:
+        body: dict = {"type": "error", "error": {"type": a_type, "message": err.message}}
+        if request_id:
+            body["request_id"] = request_id
+        return body
+    return {"error": {"message": err.message, "type": o_type, "param": err.param, "code": o_code}}
+
+
+def render(err: GatewayError, surface: str, request_id: str = "") -> HttpResponse:
+    """The HTTP response for an error raised before any byte of an answer was sent."""
+    response = HttpResponse(
+        json.dumps(error_body(err, surface, request_id)),
+        status=status_for(err.kind, surface),
+        content_type="application/json",
+    )
+    if err.retry_after is not None:
+        response["retry-after"] = str(max(1, round(err.retry_after)))
+    if request_id:
+        response["request-id"] = request_id
+        response["x-qlaud-request-id"] = request_id
+    return response
+
+
+def stream_error_event(err: GatewayError, surface: str) -> bytes:
+    """The SSE event that ends a stream which already started."""
+    if surface == ANTHROPIC:
+        data = json.dumps({"type": "error", "error": {"type": anthropic_type(err.kind), "message": err.message}})
+        return f"event: error\ndata: {data}\n\n".encode()
+    return f"data: {json.dumps(error_body(err, OPENAI))}\n\n".encode()
+
+
+def from_upstream(status: int, type_: str, message: str, retry_after: float | None = None) -> GatewayError:
+    """Map a final upstream refusal (after failover gave up) to a client-facing error."""
+    kind = UPSTREAM_KINDS.get(type_, "upstream")
+    return GatewayError(kind, f"upstream: {message}"[:1000], retry_after=retry_after)
