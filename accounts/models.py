@@ -8,7 +8,6 @@ from django.utils import timezone
 
 class EmailUserManager(UserManager):
     def create_user(self, email: str, password: str | None = None, **extra):  # type: ignore[override]
-        extra.setdefault("username", None)
         user = self.model(email=self.normalize_email(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
@@ -91,3 +90,36 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def display_prefix(self) -> str:
+        return f"ak_{self.prefix}…"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+class Invitation(models.Model):
+    """An emailed invitation to join an org. The link carries a signed token (see accounts.orgs)."""
+
+    org = models.ForeignKey(Org, models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> {self.org}"

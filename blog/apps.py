@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class BlogConfig(AppConfig):
     name = "blog"
+    default_auto_field = "django.db.models.BigAutoField"

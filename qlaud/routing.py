@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from qlaud.consumers import RequestFeedConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/dashboard/requests/", RequestFeedConsumer.as_asgi(), name="ws_request_feed"),
+]

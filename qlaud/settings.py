@@ -208,6 +208,8 @@ GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=20 * 1024 * 1
 GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=10.0)
 GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=600.0)
 GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=3)
+# aiohttp (httpx over httpx-aiohttp's transport, the fast default) or httpx (httpx's own transport).
+GATEWAY_HTTP_TRANSPORT = env.str("GATEWAY_HTTP_TRANSPORT", default="aiohttp")
 RESPONSES_SEAL_KEY = secret("RESPONSES_SEAL_KEY", SECRET_KEY)  # seals reasoning in /v1/responses encrypted_content
 # Cloudflare AI Gateway (used for providers flagged via_cloudflare).
 CF_AIG_ACCOUNT_ID = env.str("CF_AIG_ACCOUNT_ID", default="")

@@ -1,10 +1,156 @@
+"""Site-wide pages: home, docs, security, status, llms.txt, robots.txt, 404s, dashboard overview."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_safe
+
+from qlaud import catalogview, clients, dashboard, stats
+
+DOC_TOPICS: dict[str, str] = {
+    "api": "The two API surfaces",
+    "routing": "Routing: shortcuts, fallbacks, provider options, aliases",
+    "errors": "Errors and what they mean",
+    "account-api": "Credits, key and generation APIs",
+}
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     if request.method == "HEAD":
-        return HttpResponse()
-    return render(request, "home.html")
+        # Claude Code probes `HEAD /` before every session: answer without touching the database.
+        return HttpResponse(content_type="text/html; charset=utf-8")
+    context = {"clients": clients.rendered_clients(), "board": stats.ttft_board()}
+    return render(request, "home.html", context)
+
+
+@require_GET
+def ttft_board(request: HttpRequest) -> HttpResponse:
+    return render(request, "partials/ttft_board.html", {"board": stats.ttft_board()})
+
+
+@require_GET
+def docs_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "docs/index.html", {"clients": clients.CLIENTS, "topics": DOC_TOPICS})
+
+
+@require_GET
+def docs_page(request: HttpRequest, slug: str) -> HttpResponse:
+    context = {"clients": clients.CLIENTS, "topics": DOC_TOPICS, "example_model": clients.example_model()}
+    if slug in clients.CLIENTS_BY_SLUG:
+        client = clients.CLIENTS_BY_SLUG[slug]
+        snippets = [{"snippet": s, "code": clients.render(s, model=context["example_model"])} for s in client.snippets]
+        context.update(client=client, snippets=snippets)
+        return render(request, "docs/client.html", context)
+    if slug in DOC_TOPICS:
+        context["title"] = DOC_TOPICS[slug]
+        if slug == "errors":
+            context["error_kinds"] = error_kinds()
+        return render(request, f"docs/{slug}.html", context)
+    raise Http404("No such docs page")
+
+
+ERROR_MEANINGS = {
+    "invalid_request": (
+        "The request is malformed or asks for something the model cannot do. Fix it; retrying won't help."
+    ),
+    "authentication": "The key is missing, unknown, revoked or expired.",
+    "billing": "The wallet's available balance, or the key's spend limit, cannot cover the request.",
+    "permission": "The key is not allowed to use this model.",
+    "not_found": "Unknown model (or API path). List models with GET /v1/models.",
+    "too_large": "The request body is larger than the gateway accepts.",
+    "rate_limit": "The key's requests-per-minute or concurrency limit, or the provider's, was hit. Retry later.",
+    "api_error": "An error inside qlaud. Retry; if it persists, check the status page.",
+    "upstream": "Every eligible provider failed for this request. Retry.",
+    "overloaded": "The providers for this model are overloaded or their circuits are open. Retry with backoff.",
+    "timeout": "The provider did not answer in time.",
+}
+
+
+def error_kinds() -> list[dict]:
+    """The error table in the docs, read from the gateway's own table so it cannot drift."""
+    try:
+        from gateway.errors import ANTHROPIC, KINDS, status_for
+    except ImportError:
+        return []
+    rows = []
+    for kind, (status, anthropic, openai, code) in KINDS.items():
+        anthropic_status = status_for(kind, ANTHROPIC)
+        rows.append(
+            {
+                "status": status,
+                "anthropic_status": anthropic_status,
+                "anthropic": anthropic,
+                "openai": openai,
+                "code": code,
+                "meaning": ERROR_MEANINGS.get(kind, ""),
+            }
+        )
+    return rows
+
+
+@require_GET
+def security(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/security.html")
+
+
+def _status_context() -> dict:
+    providers = stats.provider_stats()
+    return {"providers": providers, "checked": timezone.now(), "gateway_up": True}
+
+
+@require_GET
+def status(request: HttpRequest) -> HttpResponse:
+    template = "partials/status_table.html" if request.htmx else "pages/status.html"
+    return render(request, template, _status_context())
+
+
+@require_GET
+def api_status(request: HttpRequest) -> JsonResponse:
+    ctx = _status_context()
+    body = {
+        "status": "ok",
+        "gateway": {"up": ctx["gateway_up"]},
+        "checked_at": ctx["checked"].isoformat(),
+        "providers": [p.as_dict() for p in ctx["providers"]],
+    }
+    return JsonResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@require_GET
+def llms_txt(request: HttpRequest) -> HttpResponse:
+    context = {"models": catalogview.model_ids(), "clients": clients.CLIENTS, "topics": DOC_TOPICS}
+    text = render_to_string("llms.txt", context, request=request)
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+@require_GET
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    lines = ["User-agent: *", "Disallow: /dashboard/", "Disallow: /accounts/", "Disallow: /admin/"]
+    lines += ["Disallow: /v1/", "Allow: /", "", f"Sitemap: {settings.SITE_URL}/sitemap.xml", ""]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+
+
+def v1_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """API paths answer in JSON, never with the HTML 404 page."""
+    message = f"No API route {request.method} {request.path}. See {settings.SITE_URL}/docs/api/."
+    return JsonResponse({"type": "error", "error": {"type": "not_found_error", "message": message}}, status=404)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/v1/"):
+        return v1_not_found(request)
+    return render(request, "404.html", {"path": request.path}, status=404)
+
+
+@login_required
+def dashboard_overview(request: HttpRequest) -> HttpResponse:
+    org = request.org  # type: ignore[attr-defined]
+    if org is None:
+        raise Http404("No organisation")
+    return render(request, "dashboard/overview.html", dashboard.overview(org))

@@ -1,5 +1,21 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class WalletConfig(AppConfig):
     name = "wallet"
+
+    def ready(self) -> None:
+        import stripe
+        from django.conf import settings
+        from django.db.models.signals import post_save
+
+        from accounts.models import Org
+        from wallet import stripe_events  # noqa: F401  (registers the dj-stripe receivers)
+        from wallet.signals import create_wallet_for_org
+
+        post_save.connect(create_wallet_for_org, sender=Org, dispatch_uid="wallet.create_wallet_for_org")
+        if settings.STRIPE_API_BASE:
+            # Tests and local development point the official client at a fake Stripe.
+            stripe.api_base = settings.STRIPE_API_BASE

@@ -1,0 +1,366 @@
+"""API keys: mint, verify (the gateway's hot path), revoke.
+
+A key is `ak_` + 40 characters of [A-Za-z0-9]. Only `prefix` (its first 12 characters after
+`ak_`, unique and indexed) and `hashed` = HMAC-SHA256(API_KEY_SECRET, key) are stored.
+
+Verification keeps a per-process cache (prefix -> context and hash) so a hit costs one dict
+lookup, one HMAC and one read of a shared *epoch* token. Every revocation (and every change to
+a key) replaces the epoch with a fresh random token; a worker whose cached entries carry another
+epoch drops them and reads the database again. The epoch lives in Redis when REDIS_URL is set
+(read with a native `redis.asyncio` client: no thread hop) and in the process otherwise. If the
+shared epoch is lost (Redis restarted) a new random one is created, which also invalidates every
+cache: the design fails closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import string
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from accounts.models import ApiKey, Org, User
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "ak_"
+KEY_BODY_LENGTH = 40
+PREFIX_LENGTH = 12
+KEY_LENGTH = len(KEY_PREFIX) + KEY_BODY_LENGTH
+ALPHABET = string.ascii_letters + string.digits
+_ALPHABET_SET = frozenset(ALPHABET)
+# Cached entries are re-read after this long even without an epoch change (belt and braces).
+ENTRY_TTL_SECONDS = 300.0
+MAX_ENTRIES = 20_000
+USAGE_FLUSH_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeyContext:
+    key_id: int
+    org_id: int
+    user_id: int | None
+    name: str
+    prefix: str
+    spend_limit: int | None  # micro-dollars per period
+    limit_period: str  # day | week | month | never
+    allowed_models: tuple[str, ...]  # empty = all
+    rpm_limit: int | None
+    concurrency_limit: int | None
+    expires_at: datetime | None
+
+
+class KeyRefused(Exception):
+    """The key is missing, malformed, unknown, wrong, revoked or expired (-> 401)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- Minting and hashing ---------------------------------------------------------------
+
+
+def generate_raw_key() -> str:
+    return KEY_PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(KEY_BODY_LENGTH))
+
+
+def hash_key(raw: str) -> str:
+    secret = settings.API_KEY_SECRET.encode()
+    return hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()
+
+
+def prefix_of(raw: str) -> str:
+    return raw[len(KEY_PREFIX) : len(KEY_PREFIX) + PREFIX_LENGTH]
+
+
+def mint_key(org: Org, user: User | None, name: str, **limits: Any) -> tuple[ApiKey, str]:
+    """Create a key and return it with the raw secret, which is never stored nor shown again."""
+    from accounts.models import ApiKey
+
+    raw = generate_raw_key()
+    key = ApiKey.objects.create(
+        org=org, created_by=user, name=name, prefix=prefix_of(raw), hashed=hash_key(raw), **limits
+    )
+    return key, raw
+
+
+def revoke_key(key: ApiKey) -> None:
+    """Revoke now, on every worker: the row is marked and the shared epoch replaced."""
+    from accounts.models import ApiKey
+
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=key.revoked_at)
+    keys_changed()
+
+
+def keys_changed() -> None:
+    """Invalidate every worker's key cache (after any change to keys, e.g. limits edited)."""
+    _epoch_store().bump()
+    # Inside a transaction a worker could re-cache the old row before the commit; bump again after it.
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _epoch_store().bump())
+
+
+# --- Reading the key from a request ------------------------------------------------------
+
+
+def raw_key_from_headers(headers: Mapping[str, str]) -> str | None:
+    """`x-api-key: K` or `Authorization: Bearer K`; header names in any case."""
+    api_key = bearer = None
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in ("x-api-key", "x_api_key"):
+            api_key = value.strip()
+        elif lowered == "authorization":
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() == "bearer":
+                bearer = token.strip()
+    return api_key or bearer or None
+
+
+# --- The shared epoch -------------------------------------------------------------------
+
+
+class EpochStore(Protocol):
+    async def current(self) -> str: ...
+
+    def bump(self) -> None: ...
+
+
+class LocalEpochStore:
+    """The epoch for a single process (no Redis): a plain attribute."""
+
+    def __init__(self) -> None:
+        self.value = secrets.token_hex(8)
+
+    async def current(self) -> str:
+        return self.value
+
+    def bump(self) -> None:
+        self.value = secrets.token_hex(8)
+
+
+class RedisEpochStore:
+    """The epoch in Redis, shared by every worker. One async client per event loop."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        self.name = name
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._sync: Any = None
+
+    def _client(self) -> Any:
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = redis.asyncio.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+            self._clients[loop] = client
+        return client
+
+    async def current(self) -> str:
+        client = self._client()
+        value = await client.get(self.name)
+        if value is None:
+            # Lost (Redis restarted or evicted): start a new epoch so every cache is dropped.
+            await client.set(self.name, secrets.token_hex(8), nx=True)
+            value = await client.get(self.name)
+        return value.decode() if value is not None else ""
+
+    def bump(self) -> None:
+        import redis
+
+        if self._sync is None:
+            self._sync = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+        self._sync.set(self.name, secrets.token_hex(8))
+
+
+# --- Verification -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    context: KeyContext | None  # None: no such prefix (negative cache)
+    hashed: str
+    revoked: bool
+    epoch: str
+    loaded_at: float
+
+
+class KeyVerifier:
+    """A per-process cache of keys, validated against the shared epoch on every call."""
+
+    def __init__(self, store: EpochStore, *, ttl: float = ENTRY_TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.entries: dict[str, _Entry] = {}
+        self.epoch = ""
+
+    async def verify(self, raw: str) -> KeyContext:
+        if not _well_formed(raw):
+            raise KeyRefused("Invalid API key.")
+        epoch = await self.store.current()
+        if epoch != self.epoch:
+            self.entries.clear()
+            self.epoch = epoch
+        prefix = prefix_of(raw)
+        entry = self.entries.get(prefix)
+        if entry is None or time.monotonic() - entry.loaded_at > self.ttl:
+            entry = await self._load(prefix, epoch)
+        return _check(entry, raw)
+
+    async def _load(self, prefix: str, epoch: str) -> _Entry:
+        entry = await sync_to_async(_entry_from_db)(prefix, epoch)
+        if len(self.entries) >= self.max_entries:
+            self.entries.clear()
+        # The epoch read before the database read tags the entry, so a revocation committed
+        # meanwhile still invalidates it on the next call.
+        if epoch == self.epoch:
+            self.entries[prefix] = entry
+        return entry
+
+
+def _well_formed(raw: str) -> bool:
+    return (
+        isinstance(raw, str)
+        and len(raw) == KEY_LENGTH
+        and raw.startswith(KEY_PREFIX)
+        and _ALPHABET_SET.issuperset(raw[len(KEY_PREFIX) :])
+    )
+
+
+def _entry_from_db(prefix: str, epoch: str) -> _Entry:
+    from accounts.models import ApiKey
+
+    key = ApiKey.objects.filter(prefix=prefix).first()
+    now = time.monotonic()
+    if key is None:
+        return _Entry(context=None, hashed="", revoked=False, epoch=epoch, loaded_at=now)
+    return _Entry(
+        context=context_of(key), hashed=key.hashed, revoked=key.revoked_at is not None, epoch=epoch, loaded_at=now
+    )
+
+
+def context_of(key: ApiKey) -> KeyContext:
+    return KeyContext(
+        key_id=key.pk,
+        org_id=key.org_id,
+        user_id=key.created_by_id,
+        name=key.name,
+        prefix=key.prefix,
+        spend_limit=key.spend_limit,
+        limit_period=key.limit_period,
+        allowed_models=tuple(key.allowed_models or ()),
+        rpm_limit=key.rpm_limit,
+        concurrency_limit=key.concurrency_limit,
+        expires_at=key.expires_at,
+    )
+
+
+def _check(entry: _Entry, raw: str) -> KeyContext:
+    # Hash even for an unknown prefix so timing does not tell the two apart.
+    digest = hash_key(raw)
+    if entry.context is None or not hmac.compare_digest(digest, entry.hashed):
+        raise KeyRefused("Invalid API key.")
+    if entry.revoked:
+        raise KeyRefused("This API key has been revoked.")
+    expires_at = entry.context.expires_at
+    if expires_at is not None and expires_at <= timezone.now():
+        raise KeyRefused("This API key has expired.")
+    note_used(entry.context.key_id)
+    return entry.context
+
+
+_verifier: KeyVerifier | None = None
+_store: EpochStore | None = None
+
+
+def _epoch_store() -> EpochStore:
+    global _store
+    if _store is None:
+        if settings.REDIS_URL:
+            from qlaud.settings import redis_db
+
+            prefix = settings.CACHES["default"].get("KEY_PREFIX") or "qlaud"
+            _store = RedisEpochStore(redis_db(2), f"{prefix}:accounts:key-epoch")
+        else:
+            _store = LocalEpochStore()
+    return _store
+
+
+def _get_verifier() -> KeyVerifier:
+    global _verifier
+    if _verifier is None:
+        _verifier = KeyVerifier(_epoch_store())
+    return _verifier
+
+
+async def verify_key(raw: str) -> KeyContext:
+    """The KeyContext of a valid key, or KeyRefused. No database write; no query on a cache hit."""
+    return await _get_verifier().verify(raw)
+
+
+@receiver(setting_changed)
+def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    global _verifier, _store
+    if setting in ("REDIS_URL", "CACHES", "API_KEY_SECRET"):
+        _verifier = _store = None
+
+
+# --- last_used_at, batched off the hot path ------------------------------------------------
+
+_used: set[int] = set()
+_last_flush = time.monotonic()
+_flush_tasks: set[asyncio.Task[None]] = set()
+
+
+def note_used(key_id: int) -> None:
+    """Remember a use; at most every USAGE_FLUSH_SECONDS one UPDATE writes them all, in the background."""
+    global _last_flush
+    _used.add(key_id)
+    if time.monotonic() - _last_flush < USAGE_FLUSH_SECONDS:
+        return
+    _last_flush = time.monotonic()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        flush_usage()
+        return
+    task = loop.create_task(sync_to_async(flush_usage, thread_sensitive=False)())
+    _flush_tasks.add(task)
+    task.add_done_callback(_flush_tasks.discard)
+
+
+def flush_usage() -> int:
+    """Write last_used_at for every key noted since the last flush; returns how many keys."""
+    from accounts.models import ApiKey
+
+    ids = list(_used)
+    _used.difference_update(ids)
+    if not ids:
+        return 0
+    try:
+        return ApiKey.objects.filter(pk__in=ids).update(last_used_at=timezone.now())
+    except Exception:  # a failed bookkeeping write must never fail a request
+        log.exception("could not record API key use")
+        return 0

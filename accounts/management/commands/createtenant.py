@@ -1,0 +1,83 @@
+"""createtenant: an operator's one-liner to get a customer going (user, org, key, optional credit)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_email
+from django.db import transaction
+
+from accounts.keys import mint_key
+from accounts.models import Membership, Org, User
+from accounts.orgs import create_org, create_personal_org
+
+
+class Command(BaseCommand):
+    help = (
+        "Create (or reuse) a user and their org, mint an API key, optionally credit the wallet; prints one JSON line."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--org", help="org name (default: the user's personal org)")
+        parser.add_argument("--credit", help="USD to credit, as a decimal string, e.g. 20 or 5.50")
+        parser.add_argument("--key-name", default="default")
+
+    def handle(
+        self, *args: Any, email: str, org: str | None, credit: str | None, key_name: str, **options: Any
+    ) -> None:
+        email = _valid_email(email)
+        micros = _credit_micros(credit) if credit else None
+        with transaction.atomic():
+            user = _user(email)
+            tenant = _org(user, org)
+            _key, raw = mint_key(tenant, user, key_name)
+        if micros:
+            from wallet.ledger import adjust
+
+            adjust(org_id=tenant.pk, amount=micros, reason="createtenant", idempotency_key=None)
+        line = {"org": tenant.slug, "org_id": tenant.pk, "user": user.email, "api_key": raw}
+        self.stdout.write(json.dumps(line))
+
+
+def _valid_email(email: str) -> str:
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except Exception as error:
+        raise CommandError(f"not an email address: {email!r}") from error
+    return email
+
+
+def _credit_micros(credit: str) -> int:
+    from wallet.money import usd_to_micros
+
+    try:
+        micros = usd_to_micros(credit)
+    except (TypeError, ValueError) as error:
+        raise CommandError(str(error)) from error
+    if micros <= 0:
+        raise CommandError("--credit must be positive")
+    return micros
+
+
+def _user(email: str) -> User:
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User.objects.create_user(email)  # no password: they sign in by resetting it
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    EmailAddress.objects.update_or_create(
+        user=user, email__iexact=email, defaults={"email": email, "verified": True, "primary": True}
+    )
+    return user
+
+
+def _org(user: User, name: str | None) -> Org:
+    if not name:
+        return create_personal_org(user)
+    existing = Org.objects.filter(name=name, memberships__user=user, memberships__role=Membership.Role.OWNER).first()
+    return existing or create_org(user, name)

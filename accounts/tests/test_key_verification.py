@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from asgiref.sync import async_to_sync
+from django.utils import timezone
+
+from accounts import keys
+from accounts.keys import (
+    KeyRefused,
+    KeyVerifier,
+    LocalEpochStore,
+    flush_usage,
+    hash_key,
+    mint_key,
+    raw_key_from_headers,
+    revoke_key,
+    verify_key,
+)
+from accounts.models import ApiKey
+
+verify = async_to_sync(verify_key)
+
+
+@pytest.fixture
+def minted(org_a, alice):
+    return mint_key(org_a, alice, "laptop", spend_limit=5_000_000, limit_period="month", allowed_models=["m1"])
+
+
+def test_a_minted_key_has_the_documented_shape_and_only_its_hash_is_stored(minted):
+    key, raw = minted
+    assert raw.startswith("ak_") and len(raw) == 43
+    assert key.prefix == raw[3:15]
+    assert key.hashed == hash_key(raw) and raw not in key.hashed
+    assert ApiKey.objects.filter(hashed=raw).count() == 0
+
+
+def test_it_accepts_a_good_key_and_returns_its_context(minted, org_a, alice):
+    key, raw = minted
+    context = verify(raw)
+    assert (context.key_id, context.org_id, context.user_id) == (key.pk, org_a.pk, alice.pk)
+    assert context.spend_limit == 5_000_000 and context.limit_period == "month"
+    assert context.allowed_models == ("m1",) and context.prefix == key.prefix
+
+
+def test_it_refuses_a_wrong_key_with_a_known_prefix(minted):
+    _key, raw = minted
+    wrong = raw[:-1] + ("A" if raw[-1] != "A" else "B")
+    with pytest.raises(KeyRefused, match="Invalid API key"):
+        verify(wrong)
+
+
+def test_it_refuses_an_unknown_prefix_and_malformed_keys(minted):
+    for bad in ["ak_" + "x" * 40, "ak_short", "sk-" + "a" * 40, "", "ak_" + "é" * 40]:
+        with pytest.raises(KeyRefused):
+            verify(bad)
+
+
+def test_it_refuses_a_revoked_key(minted):
+    key, raw = minted
+    revoke_key(key)
+    with pytest.raises(KeyRefused, match="revoked"):
+        verify(raw)
+
+
+def test_it_refuses_an_expired_key_even_when_it_was_cached(org_a, alice):
+    _key, raw = mint_key(org_a, alice, "short-lived", expires_at=timezone.now() + timedelta(hours=1))
+    assert verify(raw).expires_at is not None
+    with time_machine.travel(timezone.now() + timedelta(hours=2)), pytest.raises(KeyRefused, match="expired"):
+        verify(raw)
+
+
+def test_revocation_takes_effect_on_the_next_request_even_after_the_key_was_cached(minted):
+    key, raw = minted
+    verify(raw)
+    assert key.prefix in keys._get_verifier().entries
+    revoke_key(ApiKey.objects.get(pk=key.pk))
+    with pytest.raises(KeyRefused, match="revoked"):
+        verify(raw)
+
+
+def test_two_workers_sharing_an_epoch_both_refuse_a_key_revoked_by_a_third(minted):
+    key, raw = minted
+    shared = LocalEpochStore()
+    keys._store = shared
+    worker_1, worker_2 = KeyVerifier(shared), KeyVerifier(shared)
+    async_to_sync(worker_1.verify)(raw)
+    async_to_sync(worker_2.verify)(raw)
+    revoke_key(key)
+    for worker in (worker_1, worker_2):
+        with pytest.raises(KeyRefused, match="revoked"):
+            async_to_sync(worker.verify)(raw)
+
+
+def test_a_cache_hit_makes_no_query(minted, django_assert_num_queries):
+    _key, raw = minted
+    verify(raw)
+    with django_assert_num_queries(0):
+        verify(raw)
+
+
+def test_a_cache_hit_costs_well_under_a_millisecond(minted):
+    _key, raw = minted
+    verifier = KeyVerifier(LocalEpochStore())
+
+    async def many(n: int) -> float:
+        await verifier.verify(raw)
+        start = time.perf_counter()
+        for _ in range(n):
+            await verifier.verify(raw)
+        return (time.perf_counter() - start) / n
+
+    assert async_to_sync(many)(500) < 0.0005
+
+
+def test_last_used_is_recorded_by_a_batched_flush_not_by_verify(minted, django_assert_num_queries):
+    key, raw = minted
+    verify(raw)
+    key.refresh_from_db()
+    assert key.last_used_at is None
+    assert flush_usage() == 1
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+    assert flush_usage() == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-api-key": "ak_K"},
+        {"X-Api-Key": "ak_K"},
+        {"Authorization": "Bearer ak_K"},
+        {"authorization": "bearer   ak_K "},
+        {"AUTHORIZATION": "Bearer ak_K", "Content-Type": "application/json"},
+    ],
+)
+def test_it_reads_the_key_from_either_header_in_any_case(headers):
+    assert raw_key_from_headers(headers) == "ak_K"
+
+
+def test_it_finds_no_key_without_a_usable_header():
+    assert raw_key_from_headers({}) is None
+    assert raw_key_from_headers({"Authorization": "Basic abc"}) is None
+    assert raw_key_from_headers({"x-api-key": "  "}) is None
+
+
+def test_it_reads_django_request_headers(rf):
+    request = rf.get("/", HTTP_X_API_KEY="ak_1")
+    assert raw_key_from_headers(request.headers) == "ak_1"
+    request = rf.get("/", HTTP_AUTHORIZATION="Bearer ak_2")
+    assert raw_key_from_headers(request.headers) == "ak_2"
+
+
+@pytest.mark.skipif(not __import__("django.conf").conf.settings.REDIS_URL, reason="needs REDIS_URL")
+def test_two_workers_with_separate_caches_sharing_redis_both_refuse_a_revoked_key(minted):
+    from qlaud.settings import redis_db
+
+    key, raw = minted
+    name = f"test:key-epoch:{key.prefix}"
+    keys._store = keys.RedisEpochStore(redis_db(2), name)  # the dashboard process revoking
+    worker_1 = KeyVerifier(keys.RedisEpochStore(redis_db(2), name))
+    worker_2 = KeyVerifier(keys.RedisEpochStore(redis_db(2), name))
+
+    async def both() -> list[str]:
+        outcomes = []
+        for worker in (worker_1, worker_2):
+            try:
+                await worker.verify(raw)
+                outcomes.append("ok")
+            except KeyRefused as refused:
+                outcomes.append(refused.message)
+        return outcomes
+
+    assert async_to_sync(both)() == ["ok", "ok"]
+    revoke_key(key)
+    assert all("revoked" in outcome for outcome in async_to_sync(both)())

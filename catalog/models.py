@@ -1,0 +1,138 @@
+"""The public model catalog: providers, models, hosts (model x provider), price versions, aliases.
+
+Prices are integer micro-dollars per million tokens (micro-$/Mtok) and live in `PriceVersion`
+rows, so a receipt that names a `price_version_id` keeps meaning after a price change.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Capability(models.TextChoices):
+    TOOLS = "tools", "Tools"
+    VISION = "vision", "Vision"
+    REASONING = "reasoning", "Reasoning"
+    JSON_SCHEMA = "json_schema", "JSON schema"
+    PROMPT_CACHING = "prompt_caching", "Prompt caching"
+
+
+class Provider(models.Model):
+    class Protocol(models.TextChoices):
+        OPENAI = "openai", "OpenAI-compatible"
+        ANTHROPIC = "anthropic", "Anthropic Messages"
+        BEDROCK = "bedrock", "Bedrock Converse / InvokeModel"
+        VERTEX_ANTHROPIC = "vertex-anthropic", "Claude on Vertex AI"
+        VERTEX_OPENAI = "vertex-openai", "Vertex AI OpenAI-compatible"
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    protocol = models.CharField(max_length=30, choices=Protocol.choices)
+    base_url = models.CharField(max_length=300)  # may hold {region} / {account_id} placeholders
+    # Credentials: the name of an environment variable, or a Fernet token (see catalog.crypto).
+    api_key_env = models.CharField(max_length=100, blank=True)
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    via_cloudflare = models.BooleanField(default=False)
+    cf_segment = models.CharField("Cloudflare AI Gateway path segment", max_length=40, blank=True)
+    enabled = models.BooleanField(default=True)
+    config = models.JSONField(default=dict, blank=True)  # region, project, account id...
+    website = models.URLField(blank=True)
+    pricing_url = models.URLField(blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Model(models.Model):
+    public_id = models.CharField(max_length=100, unique=True)  # e.g. deepseek-v3.2, claude-sonnet-4.5
+    name = models.CharField(max_length=200)
+    family = models.CharField(max_length=60, blank=True)
+    author = models.CharField(max_length=60, blank=True)  # who trained it: owned_by in /v1/models
+    context_length = models.PositiveIntegerField()
+    capabilities = models.JSONField(default=list, blank=True)  # list of Capability values
+    description = models.TextField(blank=True)
+    created = models.DateField(default=timezone.localdate)  # release date
+    enabled = models.BooleanField(default=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["public_id"]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class Host(models.Model):
+    """One model served by one provider."""
+
+    model = models.ForeignKey(Model, models.CASCADE, related_name="hosts")
+    provider = models.ForeignKey(Provider, models.CASCADE, related_name="hosts")
+    upstream_model = models.CharField(max_length=200)
+    price = models.ForeignKey(
+        "PriceVersion", models.SET_NULL, null=True, blank=True, related_name="+", help_text="current price"
+    )
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    context_length = models.PositiveIntegerField(null=True, blank=True)  # null: the model's
+    quantization = models.CharField(max_length=20, blank=True)
+    # Lower is tried first.
+    priority = models.IntegerField(default=100)
+    tools_verified = models.BooleanField(default=False)
+    # Empty: the model's capabilities. Otherwise what this host really supports.
+    capabilities = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model__public_id", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "provider", "upstream_model"], name="one_host_per_upstream_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.public_id} @ {self.provider.slug}"
+
+
+class PriceVersion(models.Model):
+    """Upstream prices of one host from `valid_from` on. Rows are never edited, only added."""
+
+    host = models.ForeignKey(Host, models.CASCADE, related_name="price_versions")
+    input = models.BigIntegerField()  # micro-dollars per million tokens
+    output = models.BigIntegerField()  # micro-dollars per million tokens
+    cache_read = models.BigIntegerField(default=0)  # micro-dollars per million tokens
+    cache_write = models.BigIntegerField(default=0)  # micro-dollars per million tokens
+    valid_from = models.DateTimeField(default=timezone.now)
+    source = models.URLField(max_length=300, blank=True)
+    as_of = models.DateField(null=True, blank=True)  # when the source was read
+    verified = models.BooleanField(default=True)
+    note = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host", "-valid_from"]
+
+    def __str__(self) -> str:
+        return f"{self.host} from {self.valid_from:%Y-%m-%d}"
+
+    def same_prices(self, other: dict[str, int]) -> bool:
+        return all(getattr(self, k) == other.get(k, 0) for k in ("input", "output", "cache_read", "cache_write"))
+
+
+class ModelAlias(models.Model):
+    """A name one org uses for a catalog model (e.g. claude-opus-4-8 -> deepseek-v3.2)."""
+
+    org = models.ForeignKey("accounts.Org", models.CASCADE, related_name="model_aliases")
+    alias = models.CharField(max_length=100)
+    model = models.ForeignKey(Model, models.CASCADE, related_name="aliases")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["alias"]
+        constraints = [models.UniqueConstraint(fields=["org", "alias"], name="one_alias_name_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} -> {self.model.public_id}"

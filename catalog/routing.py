@@ -1,0 +1,351 @@
+"""Pick and order the hosts that may serve one request. Pure: no Django, no I/O.
+
+`resolve(snapshot, requested, aliases=..., needs=..., options=..., health=...)` returns a `Route`
+whose hosts the gateway tries in order. Rules:
+
+- `{model}`: the model's hosts in operator priority order; `{model}:nitro`: tools-verified, then
+  highest measured throughput first; `{model}:floor`: lowest customer price first.
+- `RoutingOptions` mirrors OpenRouter's request fields: `models` (fallback models, tried after the
+  requested one) and `provider` (`order`, `only`, `ignore`, `sort`, `allow_fallbacks`).
+- Only hosts that fit `Needs` (tools, vision, context) are kept. Open circuits are skipped;
+  half-open hosts go last, as a last resort.
+- Names resolve through the org's aliases first, then the catalog, then `DEFAULT_ALIASES` (the
+  names Claude Code and Codex hard-code) and the dated Claude names (`claude-sonnet-4-5-20250929`
+  -> `claude-sonnet-4.5`), then `provider/upstream-id` (pins that provider).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+CIRCUIT_CLOSED = "closed"
+CIRCUIT_OPEN = "open"
+CIRCUIT_HALF_OPEN = "half_open"
+SORTS = ("price", "throughput", "latency")
+VARIANTS = ("nitro", "floor")
+MODELS_HINT = "List the available models with GET /v1/models or browse /models."
+
+# Names coding agents hard-code, mapped to the catalog model of the same name when it exists.
+# An org's own aliases (dashboard /dashboard/aliases/) always win over these.
+DEFAULT_ALIASES: dict[str, str] = {
+    "claude-haiku-4-5-20251001": "claude-haiku-4.5",
+    "claude-haiku-4-5": "claude-haiku-4.5",
+    "claude-3-5-haiku-20241022": "claude-3.5-haiku",
+    "claude-3-5-haiku-latest": "claude-3.5-haiku",
+    "claude-sonnet-4-5-20250929": "claude-sonnet-4.5",
+    "claude-sonnet-4-5": "claude-sonnet-4.5",
+    "claude-sonnet-4-20250514": "claude-sonnet-4",
+    "claude-sonnet-4-0": "claude-sonnet-4",
+    "claude-opus-4-1-20250805": "claude-opus-4.1",
+    "claude-opus-4-1": "claude-opus-4.1",
+    "claude-opus-4-20250514": "claude-opus-4",
+    "claude-opus-4-0": "claude-opus-4",
+    "claude-opus-4-5-20251101": "claude-opus-4.5",
+    "claude-opus-4-5": "claude-opus-4.5",
+    "gpt-5-codex": "gpt-5-codex",
+    "codex-mini-latest": "codex-mini",
+}
+_DATED_CLAUDE = re.compile(r"^(claude-(?:opus|sonnet|haiku))-(\d+)(?:-(\d))?(?:-\d{8}|-latest)?$")
+
+
+class UnknownModel(LookupError):
+    def __init__(self, requested: str) -> None:
+        self.requested = requested
+        self.hint = MODELS_HINT
+        super().__init__(f"Unknown model {requested!r}. {MODELS_HINT}")
+
+
+class NoHostAvailable(LookupError):
+    def __init__(self, requested: str, reason: str) -> None:
+        self.requested = requested
+        self.reason = reason
+        super().__init__(f"No host can serve {requested!r} right now: {reason}.")
+
+
+class InvalidRoutingOptions(ValueError):
+    """The request's `models` / `provider` fields are malformed (a 400 for the client)."""
+
+
+class PricesLike(Protocol):
+    input: int
+    output: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostHealth:
+    """What the gateway knows about a host right now (catalog.health computes it)."""
+
+    host_id: int
+    circuit: str = CIRCUIT_CLOSED
+    p50_ttft_ms: float | None = None
+    p90_ttft_ms: float | None = None
+    p50_tokens_per_s: float | None = None
+    uptime_5m: float | None = None
+    uptime_30m: float | None = None
+    uptime_1d: float | None = None
+    error_rate: float | None = None  # last 5 minutes
+    samples: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What the request needs from a host."""
+
+    tools: bool = False
+    vision: bool = False
+    min_context: int = 0
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Needs:
+        """From an Anthropic Messages or OpenAI Chat Completions body.
+
+        min_context is a rough lower bound of the prompt (JSON bytes / 4): it only rules out
+        hosts that certainly cannot hold the prompt, never a host that might.
+        """
+        messages = body.get("messages") or []
+        return cls(
+            tools=bool(body.get("tools")),
+            vision=_has_image(messages),
+            min_context=len(json.dumps(messages, separators=(",", ":"), default=str)) // 4,
+        )
+
+    def fits(self, host: Any) -> bool:
+        if self.tools and "tools" not in host.capabilities:
+            return False
+        if self.vision and "vision" not in host.capabilities:
+            return False
+        return self.min_context <= host.context_length
+
+
+def _has_image(messages: Iterable[Any]) -> bool:
+    for message in messages:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, Mapping) and part.get("type") in ("image", "image_url", "input_image"):
+                    return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOptions:
+    models: tuple[str, ...] = ()  # fallback models after the requested one
+    order: tuple[str, ...] = ()  # provider slugs to try first, in this order
+    only: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    sort: str | None = None  # price | throughput | latency
+    allow_fallbacks: bool = True
+
+    @classmethod
+    def from_request(cls, body: Mapping[str, Any]) -> RoutingOptions:
+        provider = body.get("provider") or {}
+        if not isinstance(provider, Mapping):
+            raise InvalidRoutingOptions("`provider` must be an object.")
+        sort = provider.get("sort")
+        if isinstance(sort, Mapping):  # OpenRouter also accepts {"by": "price"}
+            sort = sort.get("by")
+        if sort is not None and sort not in SORTS:
+            raise InvalidRoutingOptions(f"`provider.sort` must be one of {', '.join(SORTS)}.")
+        allow = provider.get("allow_fallbacks", True)
+        if not isinstance(allow, bool):
+            raise InvalidRoutingOptions("`provider.allow_fallbacks` must be a boolean.")
+        return cls(
+            models=_names(body.get("models"), "models"),
+            order=_names(provider.get("order"), "provider.order"),
+            only=_names(provider.get("only"), "provider.only"),
+            ignore=_names(provider.get("ignore"), "provider.ignore"),
+            sort=sort,
+            allow_fallbacks=allow,
+        )
+
+
+def _names(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidRoutingOptions(f"`{name}` must be a list of strings.")
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    model: Any  # ModelInfo of the requested model
+    hosts: tuple[Any, ...]  # HostInfo, in the order to try
+    requested: str
+    variant: str | None = None
+    fallback_models: tuple[str, ...] = field(default=())
+
+
+def model_allowed(key_allowed: Sequence[str], model_id: str) -> bool:
+    """An API key's model allow-list: empty allows all; entries may be globs (`deepseek-*`)."""
+    if not key_allowed:
+        return True
+    return any(model_id == pattern or fnmatch.fnmatchcase(model_id, pattern) for pattern in key_allowed)
+
+
+def split_variant(requested: str) -> tuple[str, str | None]:
+    base, sep, suffix = requested.rpartition(":")
+    if sep and suffix in VARIANTS:
+        return base, suffix
+    return requested, None
+
+
+def lookup(snapshot: Any, name: str, aliases: Mapping[str, str]) -> tuple[Any, str | None]:
+    """(ModelInfo, pinned provider slug or None) for a name without variant; raises UnknownModel."""
+    for candidate in (aliases.get(name), name, DEFAULT_ALIASES.get(name), _undated_claude(name)):
+        if candidate and candidate in snapshot.models:
+            return snapshot.models[candidate], None
+    slug, sep, upstream = name.partition("/")
+    if sep:
+        for model in snapshot.models.values():
+            if any(h.provider.slug == slug and h.upstream_model == upstream for h in model.hosts):
+                return model, slug
+    raise UnknownModel(name)
+
+
+def _undated_claude(name: str) -> str | None:
+    match = _DATED_CLAUDE.match(name)
+    if not match:
+        return None
+    family, major, minor = match.groups()
+    return f"{family}-{major}.{minor}" if minor else f"{family}-{major}"
+
+
+def resolve(
+    snapshot: Any,
+    requested: str,
+    *,
+    aliases: Mapping[str, str],
+    needs: Needs,
+    options: RoutingOptions,
+    health: Mapping[int, HostHealth],
+) -> Route:
+    label = requested or (options.models[0] if options.models else "")
+    name = aliases.get(label, label)  # an alias may carry a variant: "fast" -> "gpt-oss-120b:nitro"
+    base, variant = split_variant(name)
+    model, pinned = lookup(snapshot, base, aliases)
+    chain = [(model, pinned)] + [m for m in _fallback_models(snapshot, options.models, aliases) if m[0] != model]
+    hosts: list[Any] = []
+    reasons: list[str] = []
+    for candidate, pin in _unique(chain):
+        hosts.extend(_order(candidate.hosts, pin, variant, needs, options, health, reasons))
+    if not hosts:
+        raise NoHostAvailable(label, _reason(reasons))
+    return Route(
+        model=model,
+        hosts=tuple(hosts),
+        requested=label,
+        variant=variant,
+        fallback_models=tuple(m.id for m, _ in _unique(chain)[1:]),
+    )
+
+
+def _fallback_models(snapshot: Any, names: Sequence[str], aliases: Mapping[str, str]) -> list[tuple[Any, str | None]]:
+    found = []
+    for name in names:
+        try:
+            found.append(lookup(snapshot, split_variant(aliases.get(name, name))[0], aliases))
+        except UnknownModel:
+            continue  # OpenRouter semantics: an unusable fallback is skipped, not fatal
+    return found
+
+
+def _unique(chain: list[tuple[Any, str | None]]) -> list[tuple[Any, str | None]]:
+    seen: set[str] = set()
+    out = []
+    for model, pin in chain:
+        if model.id not in seen:
+            seen.add(model.id)
+            out.append((model, pin))
+    return out
+
+
+def _order(
+    hosts: Sequence[Any],
+    pinned: str | None,
+    variant: str | None,
+    needs: Needs,
+    options: RoutingOptions,
+    health: Mapping[int, HostHealth],
+    reasons: list[str],
+) -> list[Any]:
+    kept = _filter(hosts, pinned, needs, options, reasons)
+    kept.sort(key=_sort_key(variant, options.sort, health))
+    kept = _apply_order(kept, options)
+    live = [h for h in kept if _circuit(h, health) == CIRCUIT_CLOSED]
+    half_open = [h for h in kept if _circuit(h, health) == CIRCUIT_HALF_OPEN]
+    if kept and not live and not half_open:
+        reasons.append("circuit")
+    return live + half_open
+
+
+def _filter(
+    hosts: Sequence[Any], pinned: str | None, needs: Needs, options: RoutingOptions, reasons: list[str]
+) -> list[Any]:
+    kept = [h for h in hosts if pinned is None or h.provider.slug == pinned]
+    kept = [h for h in kept if (not options.only or h.provider.slug in options.only)]
+    kept = [h for h in kept if h.provider.slug not in options.ignore]
+    if not kept:
+        reasons.append("provider")
+        return []
+    fitting = [h for h in kept if needs.fits(h)]
+    if not fitting:
+        reasons.append("needs")
+    return fitting
+
+
+def _apply_order(hosts: list[Any], options: RoutingOptions) -> list[Any]:
+    """provider.order first (in its order), then the rest unless allow_fallbacks is false."""
+    if not options.order:
+        return hosts if options.allow_fallbacks else hosts[:1]
+    rank = {slug: i for i, slug in enumerate(options.order)}
+    listed = sorted((h for h in hosts if h.provider.slug in rank), key=lambda h: rank[h.provider.slug])
+    rest = [h for h in hosts if h.provider.slug not in rank] if options.allow_fallbacks else []
+    return listed + rest
+
+
+def _circuit(host: Any, health: Mapping[int, HostHealth]) -> str:
+    state = health.get(host.id)
+    return state.circuit if state else CIRCUIT_CLOSED
+
+
+_UNKNOWN_LAST = float("inf")
+
+
+def _sort_key(variant: str | None, sort: str | None, health: Mapping[int, HostHealth]) -> Callable[[Any], tuple]:
+    def tps(h: Any) -> float:
+        value = health[h.id].p50_tokens_per_s if h.id in health else None
+        return -value if value is not None else _UNKNOWN_LAST
+
+    def ttft(h: Any) -> float:
+        value = health[h.id].p50_ttft_ms if h.id in health else None
+        return value if value is not None else _UNKNOWN_LAST
+
+    def price(h: Any) -> int:
+        # Markup is the same percentage on every host, so upstream order is customer order.
+        return h.prices.input + h.prices.output
+
+    if variant == "nitro":
+        return lambda h: (not h.tools_verified, tps(h), h.priority, h.id)
+    if variant == "floor" or sort == "price":
+        return lambda h: (price(h), h.priority, h.id)
+    if sort == "throughput":
+        return lambda h: (tps(h), h.priority, h.id)
+    if sort == "latency":
+        return lambda h: (ttft(h), h.priority, h.id)
+    return lambda h: (h.priority, h.id)
+
+
+def _reason(reasons: list[str]) -> str:
+    if "circuit" in reasons:
+        return "every host of this model is failing (circuit open); retry shortly or add a fallback model"
+    if "needs" in reasons:
+        return "no host supports what the request needs (tools, images or its context length)"
+    if "provider" in reasons:
+        return "the request's provider preferences exclude every host"
+    return "the model has no enabled host"

@@ -1,0 +1,231 @@
+"""An immutable in-process copy of the enabled catalog, for the gateway's hot path.
+
+`get_snapshot()` returns the process's snapshot; at most once a second it compares the catalog
+version in the shared cache (catalog.version) with the one the snapshot was built from, and
+rebuilds from the database in one pass when they differ. A hit costs a clock read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from catalog import crypto, version
+from wallet.money import Prices
+
+CHECK_EVERY_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    id: int
+    slug: str
+    name: str
+    protocol: str
+    base_url: str
+    api_key_env: str
+    via_cloudflare: bool
+    cf_segment: str
+    config: dict[str, Any] = field(hash=False, compare=False)
+    # Fernet token of a key stored with `setprovider --api-key`; read it via provider_api_key().
+    api_key_encrypted: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    id: int
+    model_id: str  # the catalog (public) model id
+    provider: ProviderInfo
+    upstream_model: str
+    prices: Prices  # upstream micro-$/Mtok
+    price_version_id: int | None
+    max_output_tokens: int | None
+    context_length: int
+    priority: int
+    tools_verified: bool
+    capabilities: frozenset[str]
+    quantization: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    name: str
+    family: str
+    author: str
+    context_length: int
+    capabilities: frozenset[str]
+    description: str
+    created: date
+    hosts: tuple[HostInfo, ...]  # operator priority order
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSnapshot:
+    version: int
+    models: dict[str, ModelInfo] = field(hash=False)
+    providers: dict[str, ProviderInfo] = field(hash=False)
+    hosts: dict[int, HostInfo] = field(hash=False)
+
+    def host(self, host_id: int) -> HostInfo | None:
+        return self.hosts.get(host_id)
+
+
+def provider_api_key(provider: ProviderInfo) -> str | None:
+    """The provider's key: the stored (encrypted) one if set, else the env var. Never log it."""
+    if provider.api_key_encrypted:
+        return crypto.decrypt(provider.api_key_encrypted)
+    if provider.api_key_env:
+        return os.environ.get(provider.api_key_env) or None
+    return None
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def expand_base_url(base_url: str, config: dict[str, Any]) -> str:
+    """Fill `{name}` from config[name] or the env var named by config[f"{name}_env"]; else leave it."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = config.get(name) or os.environ.get(str(config.get(f"{name}_env", "")), "")
+        return str(found) if found else match.group(0)
+
+    return _PLACEHOLDER.sub(value, base_url).rstrip("/")
+
+
+def _provider_info(p: Any) -> ProviderInfo:
+    config = dict(p.config or {})
+    return ProviderInfo(
+        id=p.id,
+        slug=p.slug,
+        name=p.name,
+        protocol=p.protocol,
+        base_url=expand_base_url(p.base_url, config),
+        api_key_env=p.api_key_env,
+        via_cloudflare=p.via_cloudflare,
+        cf_segment=p.cf_segment,
+        config=config,
+        api_key_encrypted=p.api_key_encrypted,
+    )
+
+
+def _host_info(h: Any, model: Any, provider: ProviderInfo) -> HostInfo:
+    pv = h.price
+    prices = Prices(pv.input, pv.output, pv.cache_read, pv.cache_write)
+    return HostInfo(
+        id=h.id,
+        model_id=model.public_id,
+        provider=provider,
+        upstream_model=h.upstream_model,
+        prices=prices,
+        price_version_id=pv.id,
+        max_output_tokens=h.max_output_tokens,
+        context_length=h.context_length or model.context_length,
+        priority=h.priority,
+        tools_verified=h.tools_verified,
+        capabilities=frozenset(h.capabilities or model.capabilities or ()),
+        quantization=h.quantization,
+    )
+
+
+def build_snapshot(at_version: int | None = None) -> CatalogSnapshot:
+    """Read the enabled catalog in one query (plus one for providers). Sync: call off the loop."""
+    from catalog.models import Host, Provider
+
+    built_version = version.current() if at_version is None else at_version
+    providers = {p.id: _provider_info(p) for p in Provider.objects.filter(enabled=True)}
+    rows = (
+        Host.objects.filter(enabled=True, model__enabled=True, provider__enabled=True, price__isnull=False)
+        .select_related("model", "price")
+        .order_by("model__public_id", "priority", "id")
+    )
+    hosts_by_model: dict[str, list[HostInfo]] = {}
+    model_rows: dict[str, Any] = {}
+    for h in rows:
+        info = _host_info(h, h.model, providers[h.provider_id])
+        hosts_by_model.setdefault(h.model.public_id, []).append(info)
+        model_rows[h.model.public_id] = h.model
+    models = {mid: _model_info(model_rows[mid], tuple(hosts)) for mid, hosts in hosts_by_model.items()}
+    return CatalogSnapshot(
+        version=built_version,
+        models=models,
+        providers={p.slug: p for p in providers.values()},
+        hosts={h.id: h for m in models.values() for h in m.hosts},
+    )
+
+
+def _model_info(m: Any, hosts: tuple[HostInfo, ...]) -> ModelInfo:
+    return ModelInfo(
+        id=m.public_id,
+        name=m.name,
+        family=m.family,
+        author=m.author,
+        context_length=m.context_length,
+        capabilities=frozenset(m.capabilities or ()),
+        description=m.description,
+        created=m.created,
+        hosts=hosts,
+    )
+
+
+class _Holder:
+    """The process's snapshot and when its version was last checked."""
+
+    def __init__(self) -> None:
+        self.snapshot: CatalogSnapshot | None = None
+        self.checked_at = 0.0
+        self.thread_lock = threading.Lock()
+
+    def fresh(self) -> CatalogSnapshot | None:
+        if self.snapshot is not None and time.monotonic() - self.checked_at < CHECK_EVERY_SECONDS:
+            return self.snapshot
+        return None
+
+    def expire(self) -> None:
+        self.checked_at = 0.0
+
+
+_holder = _Holder()
+version.on_bump(_holder.expire)
+
+
+def _refresh_sync() -> CatalogSnapshot:
+    current = version.current()
+    snap = _holder.snapshot
+    if snap is None or snap.version != current:
+        snap = build_snapshot(current)
+        _holder.snapshot = snap
+    _holder.checked_at = time.monotonic()
+    return snap
+
+
+async def get_snapshot() -> CatalogSnapshot:
+    snap = _holder.fresh()
+    if snap is not None:
+        return snap
+    # thread_sensitive: the rebuild uses Django's request thread and its DB connection.
+    return await sync_to_async(_locked_refresh)()
+
+
+def _locked_refresh() -> CatalogSnapshot:
+    with _holder.thread_lock:
+        return _holder.fresh() or _refresh_sync()
+
+
+def get_snapshot_sync() -> CatalogSnapshot:
+    """The same snapshot for sync code (pages, commands)."""
+    return _holder.fresh() or _locked_refresh()
+
+
+def reset() -> None:
+    """Forget the process's snapshot (tests)."""
+    _holder.snapshot = None
+    _holder.expire()

@@ -1,0 +1,478 @@
+"""The gateway's request steps, each a named function taking plain arguments.
+
+authenticate -> parse_body / validate -> resolve_route -> place_hold -> call_with_failover
+-> (relay) -> settle -> record. The views for /v1/messages and /v1/chat/completions (and the
+Responses API) compose these; none of them knows which view called it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import httpx
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_key
+from catalog import routing
+from catalog.snapshot import get_snapshot, provider_api_key
+from gateway import errors, http, records
+from gateway.errors import GatewayError
+from gateway.providers import module_for
+from gateway.providers.base import Call, UpstreamError
+from gateway.reasoning import Sealer
+from gateway.usage import Usage
+from wallet import ledger, money
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_TOKENS = 4096
+_background: set[asyncio.Task[Any]] = set()
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+@lru_cache(maxsize=4)
+def _sealer(secret: str) -> Sealer:
+    return Sealer(hashlib.sha256(b"qlaud.thinking\x00" + secret.encode()).digest())
+
+
+def sealer() -> Sealer:
+    """Signs reasoning qlaud relays in Anthropic thinking blocks (see gateway.reasoning)."""
+    return _sealer(settings.SECRET_KEY)
+
+
+def background(coro: Any) -> asyncio.Task[Any]:
+    """Run bookkeeping after the response without blocking it; keeps a reference until done."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
+# --- authenticate ---------------------------------------------------------------------------
+
+
+async def authenticate(headers: Mapping[str, str]) -> KeyContext:
+    raw = raw_key_from_headers(headers)
+    if not raw:
+        raise GatewayError(
+            "authentication", "Missing API key: send `x-api-key: ak_...` or `Authorization: Bearer ak_...`."
+        )
+    try:
+        return await verify_key(raw)
+    except KeyRefused as exc:
+        raise GatewayError("authentication", exc.message) from None
+
+
+# --- parse and validate ----------------------------------------------------------------------
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    if len(raw) > settings.GATEWAY_MAX_BODY_BYTES:
+        raise GatewayError("too_large", f"Request body exceeds {settings.GATEWAY_MAX_BODY_BYTES} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise GatewayError("invalid_request", "Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise GatewayError("invalid_request", "Request body must be a JSON object.")
+    return body
+
+
+def _require(condition: bool, param: str, message: str) -> None:
+    if not condition:
+        raise GatewayError("invalid_request", f"{param}: {message}", param=param)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def validate_messages(body: dict[str, Any], *, count_only: bool = False) -> None:
+    """The Anthropic Messages fields qlaud relies on (everything else passes to the translator)."""
+    _require(isinstance(body.get("model"), str) and body["model"] != "", "model", "Field required (a model id).")
+    _require(isinstance(body.get("messages"), list), "messages", "Field required (a list of messages).")
+    for i, message in enumerate(body["messages"]):
+        _require(isinstance(message, dict), f"messages.{i}", "must be an object.")
+        _require(
+            message.get("role") in ("user", "assistant", "system"), f"messages.{i}.role", "must be user or assistant."
+        )
+        _require(isinstance(message.get("content"), str | list), f"messages.{i}.content", "must be a string or a list.")
+    if not count_only:
+        _require(_positive_int(body.get("max_tokens")), "max_tokens", "Field required (a non-negative integer).")
+    _require(
+        body.get("system") is None or isinstance(body["system"], str | list), "system", "must be a string or a list."
+    )
+    _require(body.get("tools") is None or isinstance(body["tools"], list), "tools", "must be a list.")
+
+
+def validate_chat(body: dict[str, Any]) -> None:
+    _require(isinstance(body.get("model"), str) and body["model"] != "", "model", "Field required (a model id).")
+    _require(
+        isinstance(body.get("messages"), list) and body["messages"] != [],
+        "messages",
+        "Field required (a non-empty list).",
+    )
+    for i, message in enumerate(body["messages"]):
+        _require(
+            isinstance(message, dict) and isinstance(message.get("role"), str), f"messages.{i}.role", "Field required."
+        )
+    for name in ("max_tokens", "max_completion_tokens"):
+        _require(body.get(name) is None or _positive_int(body[name]), name, "must be a non-negative integer.")
+    _require(body.get("n") in (None, 1), "n", "only n=1 is supported.")
+    _require(body.get("tools") is None or isinstance(body["tools"], list), "tools", "must be a list.")
+
+
+def requested_max_tokens(body: dict[str, Any]) -> int | None:
+    value = body.get("max_completion_tokens")
+    return value if value is not None else body.get("max_tokens")
+
+
+# --- resolve the route -----------------------------------------------------------------------
+
+_alias_cache: dict[int, tuple[int, dict[str, str]]] = {}
+
+
+def _load_aliases(org_id: int) -> dict[str, str]:
+    from catalog.models import ModelAlias
+
+    return dict(ModelAlias.objects.filter(org_id=org_id).values_list("alias", "model__public_id"))
+
+
+async def org_aliases(org_id: int, catalog_version: int) -> dict[str, str]:
+    """The org's model aliases, cached per process until the catalog version changes."""
+    cached = _alias_cache.get(org_id)
+    if cached is not None and cached[0] == catalog_version:
+        return cached[1]
+    aliases = await sync_to_async(_load_aliases, thread_sensitive=False)(org_id)
+    if len(_alias_cache) > 10_000:
+        _alias_cache.clear()
+    _alias_cache[org_id] = (catalog_version, aliases)
+    return aliases
+
+
+async def _health(host_ids: list[int]) -> Mapping[int, Any]:
+    try:
+        from catalog.health import host_health
+    except ImportError:
+        return {}
+    try:
+        return await host_health(host_ids)
+    except Exception:  # health is advisory; a broken cache must not stop traffic
+        log.exception("host health unavailable")
+        return {}
+
+
+async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
+    """The hosts to try, in order. 404 unknown model, 403 not allowed for this key, 503 none usable."""
+    snapshot = await get_snapshot()
+    aliases = await org_aliases(key.org_id, snapshot.version)
+    try:
+        options = routing.RoutingOptions.from_request(body)
+    except routing.InvalidRoutingOptions as exc:
+        raise GatewayError("invalid_request", str(exc)) from None
+    requested = body.get("model") or ""
+    try:
+        model, _ = routing.lookup(snapshot, routing.split_variant(aliases.get(requested, requested))[0], aliases)
+    except routing.UnknownModel as exc:
+        raise GatewayError("not_found", str(exc), param="model") from None
+    if not routing.model_allowed(key.allowed_models, model.id) and not routing.model_allowed(
+        key.allowed_models, requested
+    ):
+        raise GatewayError("permission", f"This API key is not allowed to use model {requested!r}.", param="model")
+    health = await _health([h.id for h in model.hosts])
+    try:
+        return routing.resolve(
+            snapshot, requested, aliases=aliases, needs=routing.Needs.from_body(body), options=options, health=health
+        )
+    except routing.UnknownModel as exc:
+        raise GatewayError("not_found", str(exc), param="model") from None
+    except routing.NoHostAvailable as exc:
+        raise GatewayError("overloaded", str(exc)) from None
+
+
+# --- hold ---------------------------------------------------------------------------------------
+
+
+def estimate_input_tokens(body: dict[str, Any]) -> int:
+    """The prompt's size in tokens, from the translation core's estimator when it has one."""
+    try:
+        from gateway import estimate
+    except ImportError:
+        estimate = None  # type: ignore[assignment]
+    if estimate is not None and hasattr(estimate, "estimate_tokens"):
+        return int(estimate.estimate_tokens(body))
+    fields = {k: body.get(k) for k in ("system", "messages", "tools") if body.get(k)}
+    return len(json.dumps(fields, separators=(",", ":"), default=str)) // 4 + 1
+
+
+def learn_tokens(body: dict[str, Any], estimate_: int, actual_prompt: int) -> None:
+    """Feed the estimator a (estimate, actual) pair so count_tokens and holds get closer over time."""
+    try:
+        from gateway import estimate
+    except ImportError:
+        return
+    learn = getattr(estimate, "learn", None)
+    if learn is not None and actual_prompt > 0:
+        learn(estimate_, actual_prompt)
+
+
+def output_budget(max_tokens: int | None, host: Any) -> int:
+    limit = host.max_output_tokens or DEFAULT_MAX_TOKENS
+    return min(max_tokens, limit) if max_tokens is not None else limit
+
+
+def hold_amount(route: routing.Route, input_tokens: int, max_tokens: int | None) -> int:
+    """Enough for the dearest host failover may reach, so a failover stays within the hold."""
+    hosts = route.hosts[: settings.GATEWAY_MAX_ATTEMPTS]
+    return max(
+        money.estimate_hold(input_tokens, output_budget(max_tokens, h), h.prices, settings.QLAUD_MARKUP_BPS)
+        for h in hosts
+    )
+
+
+async def place_hold(key: KeyContext, amount: int, request_id: str) -> int:
+    try:
+        return await ledger.aplace_hold(org_id=key.org_id, key_id=key.key_id, amount=amount, request_id=request_id)
+    except ledger.InsufficientFunds as exc:
+        raise GatewayError("billing", exc.message) from None
+
+
+# --- call the upstream, with failover ---------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Upstream:
+    """An answered upstream call: the host that answered and its open (streaming) response."""
+
+    host: Any
+    module: Any
+    response: httpx.Response
+    content: bytes | None  # the whole body for non-streaming calls
+    attempts: int
+    started: float
+
+
+def customer_prices(host: Any) -> dict[str, int]:
+    p = host.prices
+    bps = settings.QLAUD_MARKUP_BPS
+    return {
+        "input": money.customer_price(p.input, bps),
+        "output": money.customer_price(p.output, bps),
+        "cache_read": money.customer_price(p.cache_read, bps),
+        "cache_write": money.customer_price(p.cache_write, bps),
+    }
+
+
+def make_call(
+    host: Any, body: dict[str, Any], stream: bool, headers: Mapping[str, str], tags: Mapping[str, Any]
+) -> Call:
+    return Call(
+        host=host,
+        body=body,
+        stream=stream,
+        api_key=provider_api_key(host.provider),
+        incoming_headers=headers,
+        metadata={**tags, "model": host.model_id},
+        customer_cost_per_mtok=customer_prices(host),
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+
+
+async def _outcome(host_id: int, *, ok: bool, ttft_ms: float | None = None) -> None:
+    try:
+        from catalog.health import record_outcome
+    except ImportError:
+        return
+    try:
+        await record_outcome(host_id, ok=ok, ttft_ms=ttft_ms)
+    except Exception:
+        log.exception("could not record the outcome of host %s", host_id)
+
+
+async def _send(call: Call, module: Any, read_body: bool) -> tuple[httpx.Response, bytes | None]:
+    req = module.build_request(call)
+    client = http.client()
+    request = client.build_request(req.method, req.url, headers=req.headers, content=req.content)
+    response = await client.send(request, stream=True)
+    if response.status_code >= 400 or read_body:
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        return response, content
+    return response, None
+
+
+BodyFor = Callable[[Any, Any], dict[str, Any]]  # (host, provider module) -> body in the module's dialect
+
+
+async def call_with_failover(
+    route: routing.Route, body_for: BodyFor, *, stream: bool, headers: Mapping[str, str], tags: Mapping[str, Any]
+) -> Upstream:
+    """Try the route's hosts in order until one answers; failover on connection errors, timeouts,
+    429 and 5xx (and host-specific refusals) before any byte reached the client."""
+    last: GatewayError | None = None
+    hosts = route.hosts[: settings.GATEWAY_MAX_ATTEMPTS]
+    for attempt, host in enumerate(hosts, start=1):
+        module = module_for(host.provider.protocol)
+        call = make_call(host, body_for(host, module), stream, headers, tags)
+        started = time.perf_counter()
+        try:
+            response, content = await _send(call, module, read_body=not stream)
+        except httpx.TimeoutException:
+            last = GatewayError("timeout", f"The upstream provider {host.provider.slug} timed out.")
+        except httpx.HTTPError:
+            last = GatewayError("upstream", f"Could not reach the upstream provider {host.provider.slug}.")
+        else:
+            if response.status_code < 400:
+                return Upstream(host, module, response, content, attempt, started)
+            err: UpstreamError = module.parse_error(response.status_code, content or b"")
+            last = errors.from_upstream(err.status, err.type, err.message, _retry_after(response))
+            if not err.retryable:
+                background(_outcome(host.id, ok=True))  # the host answered; the request was at fault
+                raise last
+        background(_outcome(host.id, ok=False))
+    raise last or GatewayError("overloaded", "No upstream host could serve this request.")
+
+
+# --- settle and record -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened, for the ledger and the request log."""
+
+    usage: Usage = field(default_factory=Usage)
+    usage_estimated: bool = False
+    status: int = 200
+    error_type: str = ""
+    finish_reason: str = ""
+    ttft_ms: float | None = None
+
+
+def billable_usage(reported: Usage, chars: int, input_estimate: int, delivered: bool) -> tuple[Usage, bool]:
+    """The upstream's usage, or an estimate of what was delivered when it reported none."""
+    if reported.output or (reported and not chars):
+        if reported.prompt:
+            return reported, False
+        return Usage(input=input_estimate, output=reported.output, reasoning=reported.reasoning), True
+    if not delivered and not chars:
+        return reported, False
+    output = -(-chars // 4)
+    if reported.prompt:
+        return Usage(reported.input, reported.cache_read, reported.cache_write, output, reported.reasoning), True
+    return Usage(input=input_estimate, output=output), True
+
+
+def charge_for(usage: Usage, host: Any) -> money.Charge:
+    return money.cost(usage, host.prices, settings.QLAUD_MARKUP_BPS)
+
+
+def receipt(request_id: str, host: Any, requested: str, usage: Usage, estimated: bool) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "requested_model": requested,
+        "model": host.model_id,
+        "provider": host.provider.slug,
+        "upstream_model": host.upstream_model,
+        "host_id": host.id,
+        "price_version_id": host.price_version_id,
+        "usage": {
+            "input": usage.input,
+            "cache_read": usage.cache_read,
+            "cache_write": usage.cache_write,
+            "output": usage.output,
+            "reasoning": usage.reasoning,
+        },
+        "usage_estimated": estimated,
+    }
+
+
+async def settle(hold_id: int | None, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:
+    """Charge (or release) the hold. Call shielded: it must finish even if the client left."""
+    if hold_id is None:
+        return
+    try:
+        if charge is None:
+            await ledger.arelease(hold_id)
+        else:
+            await ledger.asettle(hold_id, charge=charge.total, upstream_cost=charge.upstream, receipt=receipt_)
+    except Exception:  # the reconciler settles or releases an open hold later
+        log.exception("could not settle hold %s; leaving it to the reconciler", hold_id)
+
+
+async def settle_shielded(hold_id: int | None, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:
+    task = background(settle(hold_id, charge, receipt_))
+    await asyncio.shield(task)
+
+
+def log_fields(
+    *,
+    request_id: str,
+    key: KeyContext,
+    surface: str,
+    stream: bool,
+    requested: str,
+    host: Any | None,
+    attempts: int,
+    outcome: Outcome,
+    charge: money.Charge | None,
+    started: float,
+    upstream_ms: float,
+    user_agent: str,
+) -> dict[str, Any]:
+    total_ms = (time.perf_counter() - started) * 1000
+    u = outcome.usage
+    return {
+        "request_id": request_id,
+        "org_id": key.org_id,
+        "api_key_id": key.key_id,
+        "user_id": key.user_id,
+        "surface": surface,
+        "stream": stream,
+        "requested_model": requested[:200],
+        "model": host.model_id if host else "",
+        "provider": host.provider.slug if host else "",
+        "host_id": host.id if host else None,
+        "upstream_model": host.upstream_model if host else "",
+        "price_version_id": host.price_version_id if host else None,
+        "attempts": attempts,
+        "status": outcome.status,
+        "error_type": outcome.error_type[:60],
+        "finish_reason": (outcome.finish_reason or "")[:40],
+        "input_tokens": u.input,
+        "cache_read_tokens": u.cache_read,
+        "cache_write_tokens": u.cache_write,
+        "output_tokens": u.output,
+        "reasoning_tokens": u.reasoning,
+        "usage_estimated": outcome.usage_estimated,
+        "upstream_cost": charge.upstream if charge else 0,
+        "cost": charge.total if charge else 0,
+        "ttft_ms": outcome.ttft_ms,
+        "total_ms": total_ms,
+        "overhead_ms": max(total_ms - upstream_ms, 0.0),
+        "user_agent": user_agent[:300],
+    }
+
+
+def record(fields: dict[str, Any]) -> None:
+    records.record(fields)

@@ -1,0 +1,81 @@
+"""Cloudflare AI Gateway mode: the provider's own request, sent through Cloudflare.
+
+The URL becomes `{CF_AIG_BASE_URL}/{account}/{gateway}/{segment}{kept prefix}{endpoint}`
+(providers.md, "URL formats"), the provider's auth header stays as is, and qlaud adds
+`cf-aig-authorization`, `cf-aig-metadata` (at most 5 scalar entries) and `cf-aig-custom-cost`
+(the customer's per-token USD price, so Cloudflare's analytics show what the customer pays).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+
+# Provider slug -> (Cloudflare path segment, part of the provider's base path Cloudflare keeps).
+# A provider's own `cf_segment` (catalog) wins over the segment guessed from its slug.
+ROUTES: dict[str, tuple[str, str]] = {
+    "openai": ("openai", ""),
+    "anthropic": ("anthropic", ""),
+    "deepseek": ("deepseek", ""),
+    "groq": ("groq", ""),
+    "mistral": ("mistral", "/v1"),
+    "cerebras": ("cerebras", ""),
+    "openrouter": ("openrouter", "/v1"),
+    "xai": ("grok", "/v1"),
+    "grok": ("grok", "/v1"),
+    "workers-ai": ("workers-ai", "/v1"),
+    "workers_ai": ("workers-ai", "/v1"),
+    "google": ("google-ai-studio", "/v1beta/openai"),
+    "google-ai-studio": ("google-ai-studio", "/v1beta/openai"),
+    "gemini": ("google-ai-studio", "/v1beta/openai"),
+}
+KEPT_BY_SEGMENT = {segment: kept for segment, kept in ROUTES.values()}
+METADATA_ORDER = ("org", "key", "user", "model", "surface")
+COST_FIELDS = {
+    "input": "per_token_in",
+    "output": "per_token_out",
+    "cache_read": "per_cache_read_token",
+    "cache_write": "per_cache_write_token",
+}
+
+
+def enabled(provider: Any) -> bool:
+    return bool(getattr(provider, "via_cloudflare", False))
+
+
+def url(provider: Any, endpoint: str) -> str:
+    """The AI Gateway URL for `endpoint` (the path the provider module appends to its base URL)."""
+    segment, kept = ROUTES.get(provider.slug, (provider.slug, ""))
+    own = getattr(provider, "cf_segment", "")
+    if own and own != segment:
+        segment, kept = own, KEPT_BY_SEGMENT.get(own, "")
+    base = settings.CF_AIG_BASE_URL.rstrip("/")
+    return f"{base}/{settings.CF_AIG_ACCOUNT_ID}/{settings.CF_AIG_GATEWAY_ID}/{segment}{kept}{endpoint}"
+
+
+def headers(metadata: Mapping[str, Any], customer_cost_per_mtok: Mapping[str, int]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if settings.CF_AIG_TOKEN:
+        out["cf-aig-authorization"] = f"Bearer {settings.CF_AIG_TOKEN}"
+    tags = {k: _scalar(metadata[k]) for k in METADATA_ORDER if metadata.get(k) not in (None, "")}
+    if tags:
+        out["cf-aig-metadata"] = json.dumps(dict(list(tags.items())[:5]), separators=(",", ":"))
+    cost = {COST_FIELDS[k]: v / 1e12 for k, v in customer_cost_per_mtok.items() if k in COST_FIELDS and v}
+    if cost:
+        out["cf-aig-custom-cost"] = json.dumps(cost, separators=(",", ":"))
+    return out
+
+
+def _scalar(value: Any) -> str | int | float | bool:
+    return value if isinstance(value, str | int | float | bool) else str(value)
+
+
+def route(provider: Any, endpoint: str, direct_url: str, call_headers: dict[str, str], call: Any) -> str:
+    """Rewrite for Cloudflare when the provider asks for it; adds the cf-aig headers in place."""
+    if not enabled(provider):
+        return direct_url
+    call_headers.update(headers(call.metadata, call.customer_cost_per_mtok))
+    return url(provider, endpoint)

@@ -1,0 +1,68 @@
+"""Helpers every provider module shares: SSE framing of a response and error classification."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from gateway.providers.base import UpstreamError
+
+# Statuses worth another host: rate limits, overload, timeouts, server faults, and the
+# host-specific refusals (our key at that provider, the model missing there).
+RETRYABLE = {401, 403, 404, 408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529}
+STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event name, data) pairs of an SSE body, comments and keep-alives dropped."""
+    from gateway.sse import SSEDecoder
+
+    decoder = SSEDecoder()
+    async for chunk in response.aiter_bytes():
+        for event in decoder.feed(chunk):
+            yield event.event or "", event.data
+    for event in decoder.flush():
+        yield event.event or "", event.data
+
+
+def error_message(content: bytes) -> str:
+    """The human message of an upstream error body, whatever its shape."""
+    try:
+        body: Any = json.loads(content)
+    except ValueError:
+        return content[:300].decode(errors="replace").strip() or "no details"
+    err = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(err, list) and err:  # Cloudflare: {"success":false,"error":[{code,message}]}
+        err = err[0]
+    if isinstance(err, dict):
+        message = err.get("message", err)
+        return message if isinstance(message, str) else json.dumps(message)[:300]
+    return str(err)[:300]
+
+
+def classify(status: int, content: bytes, type_: str | None = None) -> UpstreamError:
+    kind = type_ or STATUS_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
+    return UpstreamError(status=status, type=kind, message=error_message(content), retryable=status in RETRYABLE)
+
+
+def loads(data: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,59 @@
+"""OpenAI-compatible Chat Completions upstreams.
+
+DeepSeek, Groq, OpenAI, Mistral, Cerebras, OpenRouter, xAI, Workers AI and Google AI Studio's
+OpenAI endpoint all speak this. Their request quirks live in the translation core's shaping
+table; this module only does HTTP: URL, auth, framing, error classification.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+
+from gateway.providers import cloudflare
+from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
+from gateway.providers.common import classify, loads, sse_events
+
+DIALECT = "openai"
+ENDPOINT = "/chat/completions"
+# Attribution headers OpenRouter shows in its dashboard.
+EXTRA_HEADERS = {"openrouter": {"HTTP-Referer": "https://qlaud.ai", "X-Title": "qlaud"}}
+
+
+def build_request(call: Call) -> UpstreamRequest:
+    provider = call.host.provider
+    body = {**call.body, "model": call.host.upstream_model, "stream": call.stream}
+    headers = {"content-type": "application/json", "accept": "text/event-stream" if call.stream else "application/json"}
+    if call.api_key:
+        headers["authorization"] = f"Bearer {call.api_key}"
+    headers.update(EXTRA_HEADERS.get(provider.slug, {}))
+    direct = provider.base_url.rstrip("/") + ENDPOINT
+    url = cloudflare.route(provider, ENDPOINT, direct, headers, call)
+    return UpstreamRequest("POST", url, headers, json.dumps(body, separators=(",", ":")).encode())
+
+
+async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
+    """Chunks as dicts; `[DONE]` ends the stream; an in-stream `error` payload is yielded as is."""
+    async for _, data in sse_events(response):
+        if data.strip() == "[DONE]":
+            return
+        chunk = loads(data)
+        if chunk is not None:
+            yield "", chunk
+
+
+def parse_response(content: bytes) -> dict:
+    body = json.loads(content)
+    if not isinstance(body, dict):
+        raise ValueError("upstream answered with a non-object")
+    return body
+
+
+def parse_error(status: int, content: bytes) -> UpstreamError:
+    return classify(status, content)
+
+
+def build_count_tokens(call: Call) -> UpstreamRequest | None:
+    return None  # no OpenAI-compatible provider has one; the core's estimator answers

@@ -1,0 +1,92 @@
+"""Reasoning provenance sealed into Anthropic thinking-block signatures. Pure, no Django.
+
+Non-Anthropic reasoning models (DeepSeek ``reasoning_content``, Groq/OpenRouter ``reasoning``...) produce thinking
+with no Anthropic signature. qlaud gives such a block a signature of its own so that:
+- clients keep the block in their history (Claude Code drops thinking blocks it cannot carry back), and
+- when the client echoes the block, qlaud can prove it produced this exact text for this provider and restore it the
+  way that provider requires (DeepSeek thinking mode needs ``reasoning_content`` on tool-call turns).
+
+Format: ``qlaud.v1.<b64url(provider)>.<b64url(HMAC-SHA256(secret, header | sha256(thinking))[:18])>``. The MAC binds
+the provider to the thinking text, so an edited text or a forged provider does not verify.
+
+- ``Sealer(secret)``: ``seal(provider, thinking) -> str``; ``open(signature, thinking) -> str | None`` (the provider
+  slug if the signature verifies).
+- ``unsealed(provider) -> str``: the marker used when no secret is configured (recognisably ours, never verifies).
+- ``is_qlaud(signature)``: True for any qlaud-made signature, sealed or not.
+- ``claimed_provider(signature)``: the provider a qlaud signature names, unverified (no secret configured).
+- ``is_anthropic(signature)``: a real Anthropic signature (non-empty and not ours).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+__all__ = ["PREFIX", "Sealer", "claimed_provider", "is_anthropic", "is_qlaud", "unsealed"]
+
+PREFIX = "qlaud.v1."
+_OURS = ("qlaud.", "qlaud:")
+_MAC_BYTES = 18  # 144 bits: plenty against forgery, keeps the signature short
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def is_qlaud(signature: str | None) -> bool:
+    # "qlaud:" covers the Responses-API blobs (gateway/seal.py): also ours, also foreign to Anthropic.
+    return bool(signature) and signature.startswith(_OURS)  # type: ignore[union-attr]
+
+
+def is_anthropic(signature: str | None) -> bool:
+    return bool(signature) and not is_qlaud(signature)
+
+
+def claimed_provider(signature: str | None) -> str | None:
+    """The provider a qlaud.v1 signature names, NOT verified (for deployments without a sealing secret)."""
+    if not signature or not signature.startswith(PREFIX):
+        return None
+    try:
+        return _unb64(signature[len(PREFIX) :].partition(".")[0]).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def unsealed(provider: str) -> str:
+    return f"{PREFIX}{_b64(provider.encode())}."
+
+
+class Sealer:
+    """HMAC sealing of (provider, thinking text). The secret comes from the caller (settings), never from here."""
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: bytes) -> None:
+        if not secret:
+            raise ValueError("a sealing secret is required")
+        self._secret = secret
+
+    def seal(self, provider: str, thinking: str) -> str:
+        header = _b64(provider.encode())
+        return f"{PREFIX}{header}.{_b64(self._mac(header, thinking))}"
+
+    def open(self, signature: str | None, thinking: str) -> str | None:
+        """The provider the thinking came from, or None if the signature is not a valid qlaud seal of this text."""
+        provider = claimed_provider(signature)
+        if provider is None:
+            return None
+        header, _, mac = signature[len(PREFIX) :].partition(".")  # type: ignore[index]
+        try:
+            given = _unb64(mac)
+        except ValueError:
+            return None
+        return provider if hmac.compare_digest(given, self._mac(header, thinking)) else None
+
+    def _mac(self, header: str, thinking: str) -> bytes:
+        digest = hashlib.sha256(thinking.encode()).digest()
+        return hmac.new(self._secret, header.encode() + b"|" + digest, hashlib.sha256).digest()[:_MAC_BYTES]

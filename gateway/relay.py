@@ -1,0 +1,272 @@
+"""Relay one upstream answer to the client in the surface's dialect, metering as it goes.
+
+A `Relay` is made per request for a (surface dialect, upstream dialect) pair. Cross-dialect
+pairs hand every upstream event to the translation core (`gateway.translate_stream`,
+`gateway.translate_response`); same-dialect pairs pass events through, only echoing the
+requested model id and hiding the usage chunk qlaud asked for on the client's behalf.
+Every relay also counts the characters it delivered, so a stream that breaks (or an
+upstream that reports no usage) can still be billed for what the client received.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from gateway import sse
+from gateway import usage as usage_mod
+from gateway.reasoning import Sealer
+from gateway.translate_response import anthropic_to_openai_response, openai_to_anthropic_response
+from gateway.translate_stream import AnthropicToOpenAI, AnthropicUsageMeter, OpenAIToAnthropic, OpenAIUsageMeter
+from gateway.usage import Usage
+
+ANTHROPIC = "anthropic"
+OPENAI = "openai"
+CHARS_PER_TOKEN = 4
+
+
+def delivered_chars(dialect: str, data: dict[str, Any]) -> int:
+    """Characters of model output in one upstream event (text, reasoning, tool arguments)."""
+    if dialect == OPENAI:
+        total = 0
+        for choice in data.get("choices") or ():
+            delta = choice.get("delta") or {}
+            for name in ("content", "reasoning_content", "reasoning"):
+                if isinstance(delta.get(name), str):
+                    total += len(delta[name])
+            for call in delta.get("tool_calls") or ():
+                total += len(((call or {}).get("function") or {}).get("arguments") or "")
+        return total
+    delta = data.get("delta") or {}
+    return sum(len(delta[k]) for k in ("text", "thinking", "partial_json") if isinstance(delta.get(k), str))
+
+
+def message_chars(dialect: str, body: dict[str, Any]) -> int:
+    """Characters of model output in a whole non-streaming answer."""
+    if dialect == OPENAI:
+        message = ((body.get("choices") or [{}])[0] or {}).get("message") or {}
+        total = sum(
+            len(message.get(k) or "")
+            for k in ("content", "reasoning_content", "reasoning")
+            if isinstance(message.get(k), str)
+        )
+        return total + sum(
+            len((c.get("function") or {}).get("arguments") or "") for c in message.get("tool_calls") or ()
+        )
+    total = 0
+    for block in body.get("content") or ():
+        for key in ("text", "thinking"):
+            total += len(block.get(key) or "") if isinstance(block.get(key), str) else 0
+        if block.get("type") == "tool_use":
+            total += len(json.dumps(block.get("input") or {}))
+    return total
+
+
+def estimated(chars: int, input_estimate: int) -> Usage:
+    return Usage(input=input_estimate, output=-(-chars // CHARS_PER_TOKEN))
+
+
+class Relay:
+    """Base: counts delivered output; subclasses translate or pass through."""
+
+    def __init__(self, requested_model: str, request_id: str) -> None:
+        self.requested_model = requested_model
+        self.request_id = request_id
+        self.chars = 0
+        self.first_event_at: float | None = None
+
+    def _seen(self, dialect: str, data: dict[str, Any]) -> None:
+        if self.first_event_at is None:
+            self.first_event_at = time.perf_counter()
+        self.chars += delivered_chars(dialect, data)
+
+    # interface: feed(event, data) -> bytes; finish(estimate) -> bytes; fail(type, message) -> bytes
+    # attributes: usage, finish_reason, error, delivered
+
+
+class OpenAIToAnthropicRelay(Relay):
+    def __init__(self, requested_model: str, request_id: str, input_hint: int, provider: str, sealer: Sealer) -> None:
+        super().__init__(requested_model, request_id)
+        self.t = OpenAIToAnthropic(requested_model, f"msg_{request_id}", input_hint, provider=provider, sealer=sealer)
+
+    def feed(self, event: str, data: dict[str, Any]) -> bytes:
+        self._seen(OPENAI, data)
+        return b"".join(sse.encode_json(e, p) for e, p in self.t.feed(data))
+
+    def finish(self, estimate: Usage | None) -> bytes:
+        return b"".join(sse.encode_json(e, p) for e, p in self.t.finish(estimate))
+
+    def fail(self, error_type: str, message: str) -> bytes:
+        return b"".join(sse.encode_json(e, p) for e, p in self.t.fail(error_type, message))
+
+    usage = property(lambda self: self.t.usage)
+    finish_reason = property(lambda self: self.t.finish_reason)
+    error = property(lambda self: self.t.error)
+    delivered = property(lambda self: self.t.delivered)
+
+
+class AnthropicToOpenAIRelay(Relay):
+    def __init__(self, requested_model: str, request_id: str, include_usage: bool) -> None:
+        super().__init__(requested_model, request_id)
+        self.t = AnthropicToOpenAI(requested_model, f"chatcmpl-{request_id}", int(time.time()), include_usage)
+
+    def feed(self, event: str, data: dict[str, Any]) -> bytes:
+        self._seen(ANTHROPIC, data)
+        return self._encode(self.t.feed(event, data))
+
+    def finish(self, estimate: Usage | None) -> bytes:
+        return self._encode(self.t.finish())
+
+    def fail(self, error_type: str, message: str) -> bytes:
+        return self._encode(self.t.fail(error_type, message))
+
+    def _encode(self, chunks: list[dict[str, Any]]) -> bytes:
+        out = b"".join(sse.encode_json(None, c) for c in chunks)
+        if self.t.completed and not getattr(self, "_done", False):
+            self._done = True
+            out += sse.DONE
+        return out
+
+    usage = property(lambda self: self.t.usage)
+    finish_reason = property(lambda self: self.t.stop_reason)
+    error = property(lambda self: self.t.error)
+    delivered = property(lambda self: self.t.delivered)
+
+
+class AnthropicPassRelay(Relay):
+    """Anthropic upstream, Anthropic client: events go through, with the requested model echoed."""
+
+    def __init__(self, requested_model: str, request_id: str) -> None:
+        super().__init__(requested_model, request_id)
+        self.meter = AnthropicUsageMeter()
+        self.started = False
+        self.ended = False
+
+    def feed(self, event: str, data: dict[str, Any]) -> bytes:
+        if self.ended:
+            return b""
+        self._seen(ANTHROPIC, data)
+        self.meter.feed(event, data)
+        kind = data.get("type") or event
+        if kind == "message_start":
+            self.started = True
+            data = {**data, "message": {**(data.get("message") or {}), "model": self.requested_model}}
+        self.ended = kind in ("message_stop", "error")
+        return sse.encode_json(kind, data)
+
+    def finish(self, estimate: Usage | None) -> bytes:
+        if self.ended:
+            return b""
+        return self.fail("api_error", "upstream closed the stream before finishing")
+
+    def fail(self, error_type: str, message: str) -> bytes:
+        if self.ended:
+            return b""
+        self.ended = True
+        self.meter.error = (error_type, message)
+        return sse.encode_json("error", {"type": "error", "error": {"type": error_type, "message": message}})
+
+    usage = property(lambda self: self.meter.usage)
+    finish_reason = property(lambda self: self.meter.stop_reason)
+    error = property(lambda self: self.meter.error)
+    delivered = property(lambda self: self.started)
+
+
+class OpenAIPassRelay(Relay):
+    """OpenAI-compatible upstream, OpenAI client: chunks go through, model echoed, usage as the client asked."""
+
+    def __init__(self, requested_model: str, request_id: str, include_usage: bool) -> None:
+        super().__init__(requested_model, request_id)
+        self.meter = OpenAIUsageMeter()
+        self.include_usage = include_usage
+        self.started = False
+        self.ended = False
+
+    def feed(self, event: str, data: dict[str, Any]) -> bytes:
+        if self.ended:
+            return b""
+        self._seen(OPENAI, data)
+        self.meter.feed(data)
+        self.started = True
+        if data.get("error"):
+            self.ended = True
+            return sse.encode_json(None, data)
+        chunk = {**data, "model": self.requested_model}
+        if not self.include_usage:
+            if not chunk.get("choices"):
+                return b""  # the usage-only chunk qlaud asked for, for billing
+            chunk.pop("usage", None)
+        return sse.encode_json(None, chunk)
+
+    def finish(self, estimate: Usage | None) -> bytes:
+        if self.ended:
+            return b""
+        if self.meter.finish_reason is None:
+            return self.fail("api_error", "upstream closed the stream before finishing")
+        self.ended = True
+        return sse.DONE
+
+    def fail(self, error_type: str, message: str) -> bytes:
+        if self.ended:
+            return b""
+        self.ended = True
+        self.meter.error = (error_type, message)
+        return sse.encode_json(None, {"error": {"message": message, "type": error_type, "param": None, "code": None}})
+
+    usage = property(lambda self: self.meter.usage)
+    finish_reason = property(lambda self: self.meter.finish_reason)
+    error = property(lambda self: self.meter.error)
+    delivered = property(lambda self: self.started)
+
+
+def stream_relay(
+    surface: str,
+    upstream: str,
+    *,
+    requested_model: str,
+    request_id: str,
+    input_hint: int,
+    provider: str,
+    include_usage: bool,
+    sealer: Sealer,
+) -> Relay:
+    if surface == ANTHROPIC and upstream == OPENAI:
+        return OpenAIToAnthropicRelay(requested_model, request_id, input_hint, provider, sealer)
+    if surface == OPENAI and upstream == ANTHROPIC:
+        return AnthropicToOpenAIRelay(requested_model, request_id, include_usage)
+    if surface == ANTHROPIC:
+        return AnthropicPassRelay(requested_model, request_id)
+    return OpenAIPassRelay(requested_model, request_id, include_usage)
+
+
+# --- Non-streaming --------------------------------------------------------------------------
+
+
+def upstream_usage(dialect: str, body: dict[str, Any]) -> Usage:
+    raw = body.get("usage")
+    return usage_mod.from_openai(raw) if dialect == OPENAI else usage_mod.from_anthropic(raw)
+
+
+def finish_reason_of(dialect: str, body: dict[str, Any]) -> str:
+    if dialect == OPENAI:
+        return str(((body.get("choices") or [{}])[0] or {}).get("finish_reason") or "")
+    return str(body.get("stop_reason") or "")
+
+
+def translate_answer(
+    surface: str, upstream: str, body: dict[str, Any], *, requested_model: str, provider: str, sealer: Sealer
+) -> dict[str, Any]:
+    """The whole upstream answer in the surface's dialect, echoing the requested model."""
+    if surface == ANTHROPIC and upstream == OPENAI:
+        return openai_to_anthropic_response(body, requested_model, provider=provider, sealer=sealer)
+    if surface == OPENAI and upstream == ANTHROPIC:
+        return anthropic_to_openai_response(body, requested_model)
+    return {**body, "model": requested_model}
+
+
+def with_usage(surface: str, answer: dict[str, Any], usage: Usage, cost_micros: int) -> dict[str, Any]:
+    """Report the billed usage (estimated or not) and, on the OpenAI surface, `usage.cost` in USD."""
+    if surface == ANTHROPIC:
+        return {**answer, "usage": usage_mod.to_anthropic(usage)}
+    return {**answer, "usage": {**usage_mod.to_openai(usage), "cost": cost_micros / 1_000_000}}

@@ -1,0 +1,214 @@
+"""Gateway test fixtures: the fake upstream, a seeded catalog pointing at it, a funded tenant,
+and qlaud itself under uvicorn (a thread with its own loop, so streams are real ASGI streams)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from gateway.tests.fake_upstream import FakeUpstream
+
+
+def _sqlite_test_db_in_a_file() -> None:
+    """Threads of the live server must share the test database: SQLite's shared-cache in-memory
+    database answers concurrent writers with "table is locked", a WAL file database does not."""
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3" and not db.get("TEST", {}).get("NAME"):
+        db.setdefault("TEST", {})["NAME"] = os.path.join(tempfile.gettempdir(), f"qlaud-test-{os.getpid()}.sqlite3")
+
+
+_sqlite_test_db_in_a_file()
+
+# Upstream prices of every seeded host (micro-dollars per million tokens).
+PRICES = {"input": 1_000_000, "output": 4_000_000, "cache_read": 100_000, "cache_write": 1_250_000}
+CREDIT = 10_000_000  # $10
+
+
+@pytest.fixture(scope="session")
+def fake_upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake(fake_upstream: FakeUpstream) -> Iterator[FakeUpstream]:
+    fake_upstream.reset()
+    yield fake_upstream
+    fake_upstream.reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gateway_state() -> Iterator[None]:
+    """No snapshot, key cache, circuit or rate-limit counter survives a test."""
+    from catalog import snapshot
+    from gateway import ratelimit
+
+    cache.clear()
+    snapshot.reset()
+    ratelimit.reset()
+    yield
+    cache.clear()
+    snapshot.reset()
+    ratelimit.reset()
+
+
+@dataclass
+class Catalog:
+    fake_url: str
+
+    def provider(self, slug: str, protocol: str = "openai", path: str = "", **kw: Any) -> Any:
+        from catalog.models import Provider
+
+        base = {"name": slug.title(), "protocol": protocol, "base_url": self.fake_url + path, "api_key_env": ""}
+        provider, _ = Provider.objects.get_or_create(slug=slug, defaults={**base, **kw})
+        return provider
+
+    def model(self, public_id: str, *hosts: tuple[Any, str], caps: tuple[str, ...] = ("tools", "reasoning")) -> Any:
+        """A model served by `hosts`, each (provider, upstream model id), tried in the given order."""
+        from catalog.models import Host, Model, PriceVersion
+
+        model = Model.objects.create(
+            public_id=public_id,
+            name=public_id,
+            context_length=128_000,
+            capabilities=list(caps),
+            created=date(2025, 1, 1),
+        )
+        for priority, (provider, upstream) in enumerate(hosts):
+            host = Host.objects.create(model=model, provider=provider, upstream_model=upstream, priority=priority)
+            host.price = PriceVersion.objects.create(host=host, **PRICES)
+            host.save()
+        return model
+
+    def alias(self, org: Any, alias: str, model: Any) -> None:
+        from catalog.models import ModelAlias
+
+        ModelAlias.objects.create(org=org, alias=alias, model=model)
+
+
+@pytest.fixture
+def catalog(fake: FakeUpstream, transactional_db: None) -> Catalog:
+    return Catalog(fake.url)
+
+
+@dataclass
+class Tenant:
+    org: Any
+    key: Any
+    raw: str
+
+    @property
+    def balance(self) -> int:
+        from wallet.models import Wallet
+
+        return Wallet.objects.get(org=self.org).balance
+
+
+@pytest.fixture
+def tenant(org_a: Any, alice: Any, transactional_db: None) -> Tenant:
+    from accounts.keys import mint_key
+    from wallet.ledger import adjust
+
+    key, raw = mint_key(org_a, alice, "test key")
+    adjust(org_id=org_a.pk, amount=CREDIT, reason="test credit", idempotency_key=f"test-credit-{org_a.pk}")
+    return Tenant(org_a, key, raw)
+
+
+class LiveServer:
+    """qlaud's ASGI app under uvicorn in a background thread, on an ephemeral 127.0.0.1 port."""
+
+    def __init__(self) -> None:
+        import uvicorn
+
+        from qlaud.asgi import application
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(application, lifespan="off", log_level="warning", loop="asyncio", http="h11")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, daemon=True, name="qlaud-uvicorn")
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        from gateway import http, pipeline, records
+
+        try:
+            await self.server.serve(sockets=[self.sock])
+        finally:
+            await asyncio.gather(*list(pipeline._background), return_exceptions=True)
+            await records.aflush()
+            await http.aclose()
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def _live_server() -> Iterator[LiveServer]:
+    server = LiveServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live(_live_server: LiveServer, transactional_db: None) -> Iterator[LiveServer]:
+    yield _live_server
+    settle_background()
+
+
+def settle_background(timeout: float = 10.0) -> None:
+    """Wait until the server finished its bookkeeping (settlements, RequestLog rows)."""
+    from gateway import records
+
+    deadline = time.monotonic() + timeout
+    time.sleep(0.02)
+    while time.monotonic() < deadline:
+        from gateway import pipeline
+
+        if not pipeline._background and records.wait_idle(0.05):
+            return
+        time.sleep(0.02)
+
+
+def wait_for_log(request_id: str | None = None, count: int = 1, timeout: float = 10.0) -> list[Any]:
+    """RequestLog rows, once the background writer wrote them."""
+    from gateway.models import RequestLog
+
+    deadline = time.monotonic() + timeout
+    while True:
+        settle_background(timeout)
+        rows = RequestLog.objects.order_by("id")
+        if request_id:
+            rows = rows.filter(request_id=request_id)
+        found = list(rows)
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

@@ -1,0 +1,60 @@
+"""Helpers shared by the end-to-end tests: SDK clients, expected charges, ledger checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import openai
+from django.conf import settings
+
+from gateway.tests.conftest import PRICES, wait_for_log
+from gateway.tests.fake_upstream import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS
+from gateway.usage import Usage
+from wallet.money import Prices, cost
+
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+WEATHER_FUNCTION = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": WEATHER_TOOL["input_schema"],
+    },
+}
+
+
+def anthropic_client(live: Any, key: str, **kw: Any) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=live.url, api_key=key, max_retries=0, **kw)
+
+
+def openai_client(live: Any, key: str, **kw: Any) -> openai.OpenAI:
+    return openai.OpenAI(base_url=live.url + "/v1", api_key=key, max_retries=0, **kw)
+
+
+def fake_usage(completion: int = COMPLETION_TOKENS) -> Usage:
+    """What the fake upstream reports for every answer, normalised."""
+    return Usage(input=PROMPT_TOKENS - CACHED_TOKENS, cache_read=CACHED_TOKENS, output=completion)
+
+
+def expected_charge(usage: Usage) -> int:
+    return cost(usage, Prices(**PRICES), settings.QLAUD_MARKUP_BPS).total
+
+
+def billed(count: int = 1) -> list[Any]:
+    """The request log rows, each checked against its ledger entry and the ledger invariant."""
+    from wallet.ledger import assert_ledger_invariant
+    from wallet.models import LedgerEntry
+
+    rows = wait_for_log(count=count)
+    for row in rows:
+        entries = list(LedgerEntry.objects.filter(reference=row.request_id, kind=LedgerEntry.Kind.USAGE))
+        if row.cost or entries:
+            assert len(entries) == 1, f"request {row.request_id} billed {len(entries)} times"
+            assert entries[0].amount == -row.cost
+    assert_ledger_invariant()
+    return rows

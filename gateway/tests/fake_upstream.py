@@ -1,0 +1,373 @@
+"""A real HTTP server that plays upstream LLM providers, for tests.
+
+It speaks OpenAI-compatible Chat Completions (DeepSeek's `reasoning_content`, usage in the
+final chunk when `stream_options.include_usage` asks) and Anthropic Messages (SSE events as
+the spec orders them), on 127.0.0.1 with an ephemeral port, in its own thread and loop.
+
+The scenario comes from the `x-fake-scenario` header or from the upstream model id
+(`fake-text`, `deepseek/fake-reasoning`, ...: the part after `fake-`). Every request is
+recorded (path, headers, JSON body) so tests can assert what qlaud sent upstream.
+
+Bedrock and other protocols hook in through `ROUTES` (a path-suffix -> handler dict):
+    ROUTES["/converse-stream"] = my_handler   # async (fake, request, body, scenario) -> response
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+PROMPT_TOKENS = 120
+CACHED_TOKENS = 20
+COMPLETION_TOKENS = 30
+REASONING_TOKENS = 12
+IGNORED_MAX_COMPLETION = 5000
+COUNT_TOKENS_BASE = 7
+
+
+@dataclass
+class Answer:
+    """What the model 'says', independent of the wire format."""
+
+    reasoning: str = ""
+    text: str = ""
+    tools: list[tuple[str, str, dict]] = field(default_factory=list)  # (id, name, input)
+    completion_tokens: int = COMPLETION_TOKENS
+    usage: bool = True
+
+    @property
+    def finish(self) -> str:
+        return "tool_calls" if self.tools else "stop"
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+Handler = Callable[["FakeUpstream", web.Request, Any, str], Awaitable[web.StreamResponse]]
+ROUTES: dict[str, Handler] = {}
+ERROR_STATUSES = {"429": 429, "500": 500, "503": 503, "overloaded": 529, "401": 401, "400": 400}
+
+
+class FakeUpstream:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.url = ""
+        # What the `agent` scenario asks the client to run: (tool name, input).
+        self.agent_tool: tuple[str, dict] = ("Bash", {"command": "echo hello-from-qlaud", "description": "Say hi"})
+        self.delay = 0.05  # between chunks in the `slow` scenario
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+    def start(self) -> FakeUpstream:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True, name="fake-upstream")
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake upstream did not start")
+        return self
+
+    def _serve(self, ready: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start_site())
+        ready.set()
+        self._loop.run_forever()
+
+    async def _start_site(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)  # type: ignore[union-attr]
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def reset(self) -> None:
+        self.requests.clear()
+
+    def bodies(self, suffix: str = "") -> list[Any]:
+        return [r.body for r in self.requests if r.path.endswith(suffix)]
+
+    # --- dispatch -------------------------------------------------------------------
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        self.requests.append(Recorded(request.path, dict(request.headers), body))
+        scenario = scenario_of(request, body)
+        for suffix, handler in ROUTES.items():
+            if request.path.endswith(suffix):
+                return await handler(self, request, body, scenario)
+        if request.path.endswith("/chat/completions"):
+            return await self._openai(request, body, scenario)
+        if request.path.endswith("/messages/count_tokens"):
+            return web.json_response({"input_tokens": count_tokens(body)})
+        if request.path.endswith("/messages"):
+            return await self._anthropic(request, body, scenario)
+        return web.json_response({"error": {"message": "no such fake route"}}, status=404)
+
+    async def _openai(self, request: web.Request, body: dict, scenario: str) -> web.StreamResponse:
+        if scenario in ERROR_STATUSES:
+            return openai_error(ERROR_STATUSES[scenario])
+        answer = self.answer(scenario, body, openai_has_tool_result(body))
+        if not body.get("stream"):
+            return web.json_response(openai_message(answer, body))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        chunks = [f"data: {json.dumps(c)}\n\n".encode() for c in openai_chunks(answer, body, include_usage)]
+        return await self._stream(request, [*chunks, b"data: [DONE]\n\n"], scenario)
+
+    async def _anthropic(self, request: web.Request, body: dict, scenario: str) -> web.StreamResponse:
+        if scenario in ERROR_STATUSES:
+            return anthropic_error(ERROR_STATUSES[scenario])
+        answer = self.answer(scenario, body, anthropic_has_tool_result(body))
+        if not body.get("stream"):
+            return web.json_response(anthropic_message(answer, body))
+        events = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in anthropic_events(answer, body)]
+        return await self._stream(request, events, scenario)
+
+    async def _stream(self, request: web.Request, frames: list[bytes], scenario: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
+        await response.prepare(request)
+        await response.write(b": keep-alive comment\n\n")
+        if scenario == "disconnect":
+            frames = frames[: max(2, len(frames) // 2)]
+        for frame in frames:
+            await response.write(frame)
+            if scenario == "slow":
+                await asyncio.sleep(self.delay)
+        if scenario == "disconnect":
+            request.transport.close()  # type: ignore[union-attr]  # no end chunk: a broken stream
+            return response
+        await response.write_eof()
+        return response
+
+    # --- what the model says ------------------------------------------------------------
+    def answer(self, scenario: str, body: dict, has_tool_result: bool) -> Answer:
+        if scenario == "agent":
+            return self._agent(body, has_tool_result)
+        return SCENARIOS.get(scenario, SCENARIOS["text"])()
+
+    def _agent(self, body: dict, has_tool_result: bool) -> Answer:
+        if has_tool_result:
+            return Answer(reasoning="The tool ran.", text="Done: the tool said hello-from-qlaud.")
+        if not body.get("tools"):
+            return Answer(text="ok")
+        name, args = self.agent_tool
+        return Answer(reasoning="I should use a tool.", tools=[("call_agent_1", name, args)])
+
+
+SCENARIOS: dict[str, Callable[[], Answer]] = {
+    "text": lambda: Answer(text="Hello from the fake upstream."),
+    "slow": lambda: Answer(text="Slow and steady."),
+    "disconnect": lambda: Answer(text="This answer will be cut short by a broken connection."),
+    "tool": lambda: Answer(tools=[("call_w1", "get_weather", {"city": "Paris"})]),
+    "parallel": lambda: Answer(
+        text="Checking both.",
+        tools=[("call_A", "get_weather", {"city": "Oslo"}), ("call_B", "get_weather", {"city": "Rome"})],
+    ),
+    "reasoning": lambda: Answer(reasoning="2+2: add the numbers.", text="4"),
+    "ignore-max": lambda: Answer(text="I talk a lot.", completion_tokens=IGNORED_MAX_COMPLETION),
+    "no-usage": lambda: Answer(text="No usage from me.", usage=False),
+}
+
+
+def scenario_of(request: web.Request, body: Any) -> str:
+    if request.headers.get("x-fake-scenario"):
+        return request.headers["x-fake-scenario"]
+    model = str((body or {}).get("model", "")) if isinstance(body, dict) else ""
+    name = model.rsplit("/", 1)[-1]
+    return name.split("fake-", 1)[1] if "fake-" in name else "text"
+
+
+def count_tokens(body: Any) -> int:
+    messages = body.get("messages", []) if isinstance(body, dict) else []
+    return COUNT_TOKENS_BASE + len(json.dumps(messages)) // 4
+
+
+def openai_has_tool_result(body: dict) -> bool:
+    messages = body.get("messages") or []
+    return bool(messages) and messages[-1].get("role") == "tool"
+
+
+def anthropic_has_tool_result(body: dict) -> bool:
+    messages = body.get("messages") or []
+    if not messages or not isinstance(messages[-1].get("content"), list):
+        return False
+    return any(b.get("type") == "tool_result" for b in messages[-1]["content"])
+
+
+# --- OpenAI wire format ------------------------------------------------------------------
+def openai_usage(answer: Answer) -> dict:
+    return {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": answer.completion_tokens,
+        "total_tokens": PROMPT_TOKENS + answer.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": CACHED_TOKENS},
+        "prompt_cache_hit_tokens": CACHED_TOKENS,
+        "prompt_cache_miss_tokens": PROMPT_TOKENS - CACHED_TOKENS,
+        "completion_tokens_details": {"reasoning_tokens": REASONING_TOKENS if answer.reasoning else 0},
+    }
+
+
+def openai_tool_call(i: int, call: tuple[str, str, dict]) -> dict:
+    return {"id": call[0], "type": "function", "function": {"name": call[1], "arguments": json.dumps(call[2])}}
+
+
+def openai_message(answer: Answer, body: dict) -> dict:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.text or None}
+    if answer.reasoning:
+        message["reasoning_content"] = answer.reasoning
+    if answer.tools:
+        message["tool_calls"] = [openai_tool_call(i, t) for i, t in enumerate(answer.tools)]
+    out: dict[str, Any] = {
+        "id": "chatcmpl-fake1",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": body.get("model"),
+        "choices": [{"index": 0, "message": message, "finish_reason": answer.finish, "logprobs": None}],
+    }
+    if answer.usage:
+        out["usage"] = openai_usage(answer)
+    return out
+
+
+def _chunk(body: dict, delta: dict, finish: str | None = None) -> dict:
+    return {
+        "id": "chatcmpl-fake1",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": body.get("model"),
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
+
+
+def openai_chunks(answer: Answer, body: dict, include_usage: bool) -> list[dict]:
+    chunks = [_chunk(body, {"role": "assistant", "content": None, "reasoning_content": ""})]
+    for part in _halves(answer.reasoning):
+        chunks.append(_chunk(body, {"content": None, "reasoning_content": part}))
+    for part in _halves(answer.text):
+        chunks.append(_chunk(body, {"content": part}))
+    for i, (call_id, name, args) in enumerate(answer.tools):
+        head = {"index": i, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        chunks.append(_chunk(body, {"tool_calls": [head]}))
+        for part in _halves(json.dumps(args)):
+            chunks.append(_chunk(body, {"tool_calls": [{"index": i, "function": {"arguments": part}}]}))
+    chunks.append(_chunk(body, {}, answer.finish))
+    if include_usage and answer.usage:
+        chunks.append({**_chunk(body, {}), "choices": [], "usage": openai_usage(answer)})
+    return chunks
+
+
+def _halves(text: str) -> list[str]:
+    """Split text in two so every stream has more than one delta per block."""
+    if not text:
+        return []
+    mid = max(1, len(text) // 2)
+    return [p for p in (text[:mid], text[mid:]) if p]
+
+
+def openai_error(status: int) -> web.Response:
+    body = {"error": {"message": f"fake upstream error {status}", "type": "server_error", "code": None}}
+    headers = {"retry-after": "1"} if status == 429 else {}
+    return web.json_response(body, status=status, headers=headers)
+
+
+# --- Anthropic wire format -----------------------------------------------------------------
+def anthropic_usage(answer: Answer) -> dict:
+    return {
+        "input_tokens": PROMPT_TOKENS - CACHED_TOKENS,
+        "cache_read_input_tokens": CACHED_TOKENS,
+        "cache_creation_input_tokens": 0,
+        "output_tokens": answer.completion_tokens,
+    }
+
+
+def anthropic_blocks(answer: Answer) -> list[dict]:
+    blocks: list[dict] = []
+    if answer.reasoning:
+        blocks.append({"type": "thinking", "thinking": answer.reasoning, "signature": "sig-fake-anthropic"})
+    if answer.text:
+        blocks.append({"type": "text", "text": answer.text})
+    blocks += [{"type": "tool_use", "id": i, "name": n, "input": a} for i, n, a in answer.tools]
+    return blocks
+
+
+def stop_reason(answer: Answer) -> str:
+    return "tool_use" if answer.tools else "end_turn"
+
+
+def anthropic_message(answer: Answer, body: dict) -> dict:
+    usage = anthropic_usage(answer) if answer.usage else {"input_tokens": 0, "output_tokens": 0}
+    return {
+        "id": "msg_fake1",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": anthropic_blocks(answer),
+        "stop_reason": stop_reason(answer),
+        "stop_sequence": None,
+        "usage": usage,
+    }
+
+
+def _block_events(index: int, block: dict) -> list[dict]:
+    kind = block["type"]
+    if kind == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [{"type": "thinking_delta", "thinking": p} for p in _halves(block["thinking"])]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    elif kind == "text":
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in _halves(block["text"])]
+    else:
+        start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in _halves(json.dumps(block["input"]))]
+    return [
+        {"type": "content_block_start", "index": index, "content_block": start},
+        *({"type": "content_block_delta", "index": index, "delta": d} for d in deltas),
+        {"type": "content_block_stop", "index": index},
+    ]
+
+
+def anthropic_events(answer: Answer, body: dict) -> list[dict]:
+    usage = anthropic_usage(answer)
+    start_usage = {**usage, "output_tokens": 1} if answer.usage else {"input_tokens": 0, "output_tokens": 0}
+    shell = {**anthropic_message(answer, body), "content": [], "stop_reason": None, "usage": start_usage}
+    events: list[dict] = [{"type": "message_start", "message": shell}, {"type": "ping"}]
+    for index, block in enumerate(anthropic_blocks(answer)):
+        events += _block_events(index, block)
+    final_usage = {"output_tokens": answer.completion_tokens} if answer.usage else {"output_tokens": 0}
+    delta = {"stop_reason": stop_reason(answer), "stop_sequence": None}
+    events += [{"type": "message_delta", "delta": delta, "usage": final_usage}, {"type": "message_stop"}]
+    return events
+
+
+def anthropic_error(status: int) -> web.Response:
+    kinds = {429: "rate_limit_error", 529: "overloaded_error", 503: "overloaded_error", 401: "authentication_error"}
+    kind = kinds.get(status, "invalid_request_error" if status == 400 else "api_error")
+    body = {"type": "error", "error": {"type": kind, "message": f"fake upstream error {status}"}}
+    headers = {"retry-after": "1"} if status == 429 else {}
+    return web.json_response(body, status=status, headers=headers)

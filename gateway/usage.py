@@ -1,0 +1,243 @@
+"""Token usage normalised across dialects. Pure, no Django.
+
+``Usage(input, cache_read, cache_write, output, reasoning)``: ``input`` is the UNCACHED prompt part, so the three input
+fields are disjoint and billing is ``input*p_in + cache_read*p_read + cache_write*p_write + output*p_out``; cache is
+never counted twice. ``output`` includes reasoning tokens (every provider bills them as output); ``reasoning`` is the
+informational subset.
+
+- ``from_openai(u)``: OpenAI-style ``usage`` (``prompt_tokens`` includes cached tokens; DeepSeek's
+  ``prompt_cache_hit_tokens``; Groq's ``x_groq.usage`` has the same shape).
+- ``from_anthropic(u)``: Anthropic ``usage`` (``input_tokens`` already excludes cache).
+- ``update_anthropic(base, u)``: Anthropic stream semantics: the non-null fields of a later, cumulative usage
+  (``message_delta``) overwrite the earlier one (``message_start``), exactly as the Anthropic SDK does.
+- ``merge(a, b)``: field-wise, ``b``'s non-zero values win.
+- ``to_openai(u)`` / ``to_anthropic(u)``: the dialects' usage objects.
+- ``estimate_tokens(body)``: chars-per-token estimate of a request's prompt (count_tokens without an upstream
+  endpoint); ``TokenEstimator`` learns a per-model ratio from real counts and reports its mean absolute % error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "TokenEstimator",
+    "Usage",
+    "estimate_tokens",
+    "from_anthropic",
+    "from_openai",
+    "merge",
+    "to_anthropic",
+    "to_openai",
+    "update_anthropic",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    output: int = 0
+    reasoning: int = 0
+
+    @property
+    def prompt(self) -> int:
+        """The whole prompt, cached parts included."""
+        return self.input + self.cache_read + self.cache_write
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.output
+
+    def __bool__(self) -> bool:
+        return bool(self.total)
+
+
+EMPTY = Usage()
+
+
+def _int(value: Any) -> int:
+    # Upstreams send null, floats ("12.0") or nothing at all; never let that break billing.
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _details(u: dict[str, Any], key: str) -> dict[str, Any]:
+    details = u.get(key)
+    return details if isinstance(details, dict) else {}
+
+
+def from_openai(u: dict[str, Any] | None) -> Usage:
+    if not u:
+        return EMPTY
+    prompt = _int(u.get("prompt_tokens"))
+    prompt_details = _details(u, "prompt_tokens_details")
+    cached = prompt_details.get("cached_tokens")
+    if cached is None:
+        cached = u.get("prompt_cache_hit_tokens")  # DeepSeek
+    cached = min(_int(cached), prompt)
+    cache_write = min(_int(prompt_details.get("cache_write_tokens")), prompt - cached)
+    return Usage(
+        input=prompt - cached - cache_write,
+        cache_read=cached,
+        cache_write=cache_write,
+        output=_int(u.get("completion_tokens")),
+        reasoning=_int(_details(u, "completion_tokens_details").get("reasoning_tokens")),
+    )
+
+
+def from_anthropic(u: dict[str, Any] | None) -> Usage:
+    if not u:
+        return EMPTY
+    return Usage(
+        input=_int(u.get("input_tokens")),
+        cache_read=_int(u.get("cache_read_input_tokens")),
+        cache_write=_int(u.get("cache_creation_input_tokens")),
+        output=_int(u.get("output_tokens")),
+        reasoning=_int(_details(u, "output_tokens_details").get("thinking_tokens")),
+    )
+
+
+_ANTHROPIC_FIELDS = (
+    ("input", "input_tokens"),
+    ("cache_read", "cache_read_input_tokens"),
+    ("cache_write", "cache_creation_input_tokens"),
+    ("output", "output_tokens"),
+)
+
+
+def update_anthropic(base: Usage, u: dict[str, Any] | None) -> Usage:
+    if not u:
+        return base
+    values = {name: _int(u[key]) for name, key in _ANTHROPIC_FIELDS if u.get(key) is not None}
+    thinking = _details(u, "output_tokens_details").get("thinking_tokens")
+    if thinking is not None:
+        values["reasoning"] = _int(thinking)
+    return Usage(**{**_as_dict(base), **values})
+
+
+def merge(a: Usage, b: Usage) -> Usage:
+    return Usage(**{name: getattr(b, name) or getattr(a, name) for name in _NAMES})
+
+
+def to_openai(u: Usage) -> dict[str, Any]:
+    prompt_details: dict[str, int] = {"cached_tokens": u.cache_read}
+    if u.cache_write:
+        prompt_details["cache_write_tokens"] = u.cache_write
+    return {
+        "prompt_tokens": u.prompt,
+        "completion_tokens": u.output,
+        "total_tokens": u.total,
+        "prompt_tokens_details": prompt_details,
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning},
+    }
+
+
+def to_anthropic(u: Usage) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "input_tokens": u.input,
+        "cache_creation_input_tokens": u.cache_write,
+        "cache_read_input_tokens": u.cache_read,
+        "output_tokens": u.output,
+    }
+    if u.reasoning:
+        out["output_tokens_details"] = {"thinking_tokens": u.reasoning}
+    return out
+
+
+_NAMES = ("input", "cache_read", "cache_write", "output", "reasoning")
+
+
+def _as_dict(u: Usage) -> dict[str, int]:
+    return {name: getattr(u, name) for name in _NAMES}
+
+
+# -- count_tokens estimate -------------------------------------------------------------------------------------------
+
+_CHARS_PER_TOKEN = 4.0  # the usual English/code average for BPE tokenizers
+_IMAGE_TOKENS = 1600  # Anthropic's ceiling for one image at the default resolution
+_MESSAGE_OVERHEAD = 4  # role markers and separators per message
+
+
+def estimate_tokens(body: dict[str, Any], chars_per_token: float = _CHARS_PER_TOKEN) -> int:
+    """Prompt tokens of an Anthropic or OpenAI request body by a chars-per-token heuristic.
+
+    Text, tool definitions and tool arguments/results count by characters; images by a flat amount; every message
+    adds a little overhead. Used where the upstream has no count_tokens endpoint.
+    """
+    chars, images = _measure(body.get("system")), 0
+    chars += _measure(body.get("tools")) + _measure(body.get("functions"))
+    messages = body.get("messages") or []
+    for message in messages:
+        text, found = _measure_content(message)
+        chars, images = chars + text, images + found
+    return round(chars / chars_per_token) + images * _IMAGE_TOKENS + len(messages) * _MESSAGE_OVERHEAD
+
+
+def _measure(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value)
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def _measure_content(node: Any) -> tuple[int, int]:
+    """(characters, images) in a message or block tree; image payloads are counted as images, not as text."""
+    if isinstance(node, str):
+        return len(node), 0
+    if isinstance(node, list):
+        pairs = [_measure_content(item) for item in node]
+        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+    if not isinstance(node, dict):
+        return _measure(node), 0
+    if node.get("type") in ("image", "image_url"):
+        return 0, 1
+    chars, images = 0, 0
+    for key, value in node.items():
+        if key in ("type", "role", "cache_control", "id", "tool_use_id", "tool_call_id", "signature"):
+            continue
+        text, found = _measure_content(value)
+        chars, images = chars + text, images + found
+    return chars, images
+
+
+class TokenEstimator:
+    """Learns a per-model correction of ``estimate_tokens`` from observed (estimated, actual) pairs.
+
+    ``estimate(model, body)`` scales the heuristic by the model's learned ratio (an exponential moving average, so it
+    follows tokenizer differences without letting one odd request swing it); ``observe(model, estimated, actual)``
+    records a real count; ``mape(model)`` is the measured mean absolute percentage error of the estimates it made.
+    """
+
+    __slots__ = ("_errors", "_ratios", "alpha")
+
+    def __init__(self, alpha: float = 0.2) -> None:
+        self.alpha = alpha
+        self._ratios: dict[str, float] = {}
+        self._errors: dict[str, tuple[float, int]] = {}  # model -> (sum of |error|/actual, count)
+
+    def ratio(self, model: str) -> float:
+        return self._ratios.get(model, 1.0)
+
+    def estimate(self, model: str, body: dict[str, Any]) -> int:
+        return max(round(estimate_tokens(body) * self.ratio(model)), 1)
+
+    def observe(self, model: str, estimated: int, actual: int) -> None:
+        """``estimated`` is what ``estimate`` answered for the request whose real count is ``actual``."""
+        if estimated <= 0 or actual <= 0:
+            return
+        total, count = self._errors.get(model, (0.0, 0))
+        self._errors[model] = (total + abs(estimated - actual) / actual, count + 1)
+        raw = estimated / self.ratio(model)
+        self._ratios[model] = (1 - self.alpha) * self.ratio(model) + self.alpha * (actual / raw)
+
+    def mape(self, model: str) -> float | None:
+        """Mean absolute percentage error (0.1 = 10 %) over the observations, None before any."""
+        total, count = self._errors.get(model, (0.0, 0))
+        return total / count if count else None

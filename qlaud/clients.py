@@ -1,0 +1,223 @@
+"""Setup snippets for each client, shared by the home page's tabs and the per-client docs pages.
+
+Snippets are templates over `{site}` (settings.SITE_URL, no trailing slash), `{model}` (an example
+catalog model) and `{key}` (a placeholder key). Base-URL rules per client are in spec/clients.md:
+Anthropic-style clients take the bare site URL, OpenAI-style clients take `/v1`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+KEY_PLACEHOLDER = "ak_your_key_here"
+FALLBACK_EXAMPLE_MODEL = "deepseek-v3.2"
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    label: str
+    language: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    slug: str
+    name: str
+    surface: str  # which qlaud API it talks to
+    blurb: str
+    snippets: tuple[Snippet, ...]
+
+
+CLIENTS: tuple[Client, ...] = (
+    Client(
+        "claude-code",
+        "Claude Code",
+        "Anthropic Messages (/v1/messages)",
+        "Set two environment variables before starting `claude`. The base URL has no /v1: Claude Code adds it.",
+        (
+            Snippet(
+                "shell",
+                "sh",
+                "export ANTHROPIC_BASE_URL={site}\n"
+                "export ANTHROPIC_AUTH_TOKEN={key}\n"
+                "export ANTHROPIC_MODEL={model}   # optional: any model from {site}/models\n"
+                "claude",
+            ),
+        ),
+    ),
+    Client(
+        "cursor",
+        "Cursor",
+        "OpenAI Chat Completions (/v1/chat/completions)",
+        "Settings → Models → API Keys: paste your key as the OpenAI API key, switch on “Override OpenAI Base URL”, "
+        "then add the model name under Models.",
+        (
+            Snippet(
+                "settings",
+                "text",
+                "OpenAI API Key:            {key}\n"
+                "Override OpenAI Base URL:  {site}/v1\n"
+                "Model name (+ Add model):  {model}",
+            ),
+        ),
+    ),
+    Client(
+        "cline",
+        "Cline",
+        "OpenAI Chat Completions (/v1/chat/completions)",
+        "In Cline's settings choose the “OpenAI Compatible” API provider.",
+        (
+            Snippet(
+                "settings",
+                "text",
+                "API Provider:  OpenAI Compatible\n"
+                "Base URL:      {site}/v1\n"
+                "API Key:       {key}\n"
+                "Model ID:      {model}",
+            ),
+        ),
+    ),
+    Client(
+        "aider",
+        "Aider",
+        "OpenAI Chat Completions (/v1/chat/completions)",
+        "Aider talks to any OpenAI-compatible API; prefix the model with `openai/`.",
+        (
+            Snippet(
+                "shell",
+                "sh",
+                "export OPENAI_API_BASE={site}/v1\nexport OPENAI_API_KEY={key}\naider --model openai/{model}",
+            ),
+        ),
+    ),
+    Client(
+        "openai-python",
+        "openai-python",
+        "OpenAI Chat Completions and Responses",
+        "The official OpenAI SDK for Python. The base URL ends in /v1.",
+        (
+            Snippet(
+                "python",
+                "python",
+                "from openai import OpenAI\n\n"
+                'client = OpenAI(base_url="{site}/v1", api_key="{key}")\n'
+                "reply = client.chat.completions.create(\n"
+                '    model="{model}",\n'
+                '    messages=[{{"role": "user", "content": "Hello"}}],\n'
+                ")\n"
+                "print(reply.choices[0].message.content)",
+            ),
+        ),
+    ),
+    Client(
+        "openai-node",
+        "openai-node",
+        "OpenAI Chat Completions and Responses",
+        "The official OpenAI SDK for JavaScript and TypeScript. The base URL ends in /v1.",
+        (
+            Snippet(
+                "javascript",
+                "js",
+                'import OpenAI from "openai";\n\n'
+                'const client = new OpenAI({{ baseURL: "{site}/v1", apiKey: process.env.QLAUD_API_KEY }});\n'
+                "const reply = await client.chat.completions.create({{\n"
+                '  model: "{model}",\n'
+                '  messages: [{{ role: "user", content: "Hello" }}],\n'
+                "}});\n"
+                "console.log(reply.choices[0].message.content);",
+            ),
+        ),
+    ),
+    Client(
+        "langchain",
+        "LangChain",
+        "OpenAI Chat Completions (/v1/chat/completions)",
+        "Use ChatOpenAI with qlaud's base URL; every chain and agent on top works unchanged.",
+        (
+            Snippet(
+                "python",
+                "python",
+                "from langchain_openai import ChatOpenAI\n\n"
+                'llm = ChatOpenAI(base_url="{site}/v1", api_key="{key}", model="{model}")\n'
+                'print(llm.invoke("Hello").content)',
+            ),
+        ),
+    ),
+    Client(
+        "vercel-ai-sdk",
+        "Vercel AI SDK",
+        "OpenAI Responses or Chat Completions, or Anthropic Messages",
+        "`qlaud(model)` uses the Responses API; `qlaud.chat(model)` uses Chat Completions. Both work.",
+        (
+            Snippet(
+                "typescript",
+                "ts",
+                'import {{ createOpenAI }} from "@ai-sdk/openai";\n'
+                'import {{ generateText }} from "ai";\n\n'
+                'const qlaud = createOpenAI({{ baseURL: "{site}/v1", apiKey: process.env.QLAUD_API_KEY }});\n'
+                "const {{ text }} = await generateText({{\n"
+                '  model: qlaud.chat("{model}"),\n'
+                '  prompt: "Hello",\n'
+                "}});",
+            ),
+        ),
+    ),
+    Client(
+        "litellm",
+        "LiteLLM",
+        "OpenAI Chat Completions or Anthropic Messages",
+        "With `openai/` models the api_base ends in /v1; with `anthropic/` models it must not "
+        "(LiteLLM appends /v1/messages itself).",
+        (
+            Snippet(
+                "python",
+                "python",
+                "import litellm\n\n"
+                "reply = litellm.completion(\n"
+                '    model="openai/{model}",\n'
+                '    api_base="{site}/v1",\n'
+                '    api_key="{key}",\n'
+                '    messages=[{{"role": "user", "content": "Hello"}}],\n'
+                ")",
+            ),
+        ),
+    ),
+    Client(
+        "codex",
+        "Codex CLI",
+        "OpenAI Responses (/v1/responses)",
+        'Codex only speaks the Responses API: keep `wire_api = "responses"`. Put this in ~/.codex/config.toml '
+        "and export QLAUD_API_KEY.",
+        (
+            Snippet(
+                "config.toml",
+                "toml",
+                'model = "{model}"\nmodel_provider = "qlaud"\n\n[model_providers.qlaud]\nname = "qlaud"\n'
+                'base_url = "{site}/v1"\nenv_key = "QLAUD_API_KEY"\nwire_api = "responses"',
+            ),
+        ),
+    ),
+)
+CLIENTS_BY_SLUG = {c.slug: c for c in CLIENTS}
+
+
+def example_model() -> str:
+    """A real catalog model for snippets: the first DeepSeek model if there is one."""
+    from qlaud.catalogview import model_ids
+
+    ids = model_ids()
+    return next((m for m in ids if m.startswith("deepseek")), ids[0] if ids else FALLBACK_EXAMPLE_MODEL)
+
+
+def render(snippet: Snippet, *, model: str, key: str = KEY_PLACEHOLDER) -> str:
+    return snippet.code.format(site=settings.SITE_URL, model=model, key=key)
+
+
+def rendered_clients(model: str | None = None) -> list[dict]:
+    model = model or example_model()
+    return [
+        {"client": c, "snippets": [{"snippet": s, "code": render(s, model=model)} for s in c.snippets]} for c in CLIENTS
+    ]

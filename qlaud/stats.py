@@ -1,0 +1,148 @@
+"""Live per-provider numbers for the home page's TTFT board, /status and /v1/status.
+
+Percentiles and uptime come straight from recent RequestLog rows (the gateway writes one per
+request); circuit states come from catalog.health. The result is cached for a few seconds so a
+crowd on the status page costs one computation, not one per visitor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from gateway.models import RequestLog
+from qlaud import catalogview
+
+log = logging.getLogger(__name__)
+
+CACHE_KEY = "site:provider-stats:v1"
+CACHE_SECONDS = 5
+TTFT_WINDOW = timedelta(hours=1)
+TTFT_SAMPLE_LIMIT = 20_000  # newest rows only: bounds the work on a busy hour
+WINDOWS = {"5m": timedelta(minutes=5), "30m": timedelta(minutes=30), "1d": timedelta(days=1)}
+# A request counts against a provider's uptime when the gateway answered with a server-side error.
+FAILED = Q(status__gte=500)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStat:
+    slug: str
+    name: str
+    circuit: str  # closed | half_open | open | degraded (some hosts open) | unknown
+    p50_ttft_ms: float | None
+    requests_1h: int
+    error_rate_5m: float | None  # share of requests in the last 5 minutes that failed
+    uptime_5m: float | None
+    uptime_30m: float | None
+    uptime_1d: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _ttft_by_provider(now: datetime) -> dict[str, list[float]]:
+    rows = (
+        RequestLog.objects.filter(created__gte=now - TTFT_WINDOW, ttft_ms__isnull=False, status__lt=400)
+        .exclude(provider="")
+        .order_by("-created")
+        .values_list("provider", "ttft_ms")[:TTFT_SAMPLE_LIMIT]
+    )
+    out: dict[str, list[float]] = {}
+    for provider, ttft in rows:
+        out.setdefault(provider, []).append(ttft)
+    return out
+
+
+def _counts_by_provider(now: datetime) -> dict[str, dict[str, int]]:
+    """Requests and failures per provider and window, in one aggregate query."""
+    annotations = {}
+    for name, span in WINDOWS.items():
+        recent = Q(created__gte=now - span)
+        annotations[f"n_{name}"] = Count("id", filter=recent)
+        annotations[f"failed_{name}"] = Count("id", filter=recent & FAILED)
+    annotations["n_1h"] = Count("id", filter=Q(created__gte=now - TTFT_WINDOW))
+    rows = (
+        RequestLog.objects.filter(created__gte=now - WINDOWS["1d"])
+        .exclude(provider="")
+        .values("provider")
+        .annotate(**annotations)
+        .order_by()
+    )
+    return {row.pop("provider"): row for row in rows}
+
+
+def _ratio_ok(counts: dict[str, int], window: str) -> float | None:
+    n = counts.get(f"n_{window}", 0)
+    return None if n == 0 else 1 - counts[f"failed_{window}"] / n
+
+
+def _circuits(snapshot) -> dict[str, str]:
+    """Per provider: the state shared by all its hosts, or `degraded` when they differ."""
+    if snapshot is None or not snapshot.hosts:
+        return {}
+    try:
+        from catalog.health import host_health
+
+        health = async_to_sync(host_health)(list(snapshot.hosts))
+    except Exception:  # no health module yet, or the cache is down: say so rather than fail the page
+        log.warning("host health unavailable", exc_info=True)
+        return {}
+    states: dict[str, set[str]] = {}
+    for host_id, host in snapshot.hosts.items():
+        state = health[host_id].circuit if host_id in health else "closed"
+        states.setdefault(host.provider.slug, set()).add(state)
+    return {slug: s.pop() if len(s) == 1 else "degraded" for slug, s in states.items()}
+
+
+def compute_provider_stats(now: datetime | None = None) -> list[ProviderStat]:
+    now = now or timezone.now()
+    snapshot = catalogview.snapshot()
+    names = {slug: p.name for slug, p in snapshot.providers.items()} if snapshot is not None else {}
+    ttfts = _ttft_by_provider(now)
+    counts = _counts_by_provider(now)
+    circuits = _circuits(snapshot)
+    stats = []
+    for slug in sorted(set(names) | set(counts) | set(ttfts)):
+        c = counts.get(slug, {})
+        stats.append(
+            ProviderStat(
+                slug=slug,
+                name=names.get(slug, slug),
+                circuit=circuits.get(slug, "unknown"),
+                p50_ttft_ms=median(ttfts.get(slug, [])),
+                requests_1h=c.get("n_1h", 0),
+                error_rate_5m=None if not c.get("n_5m") else c["failed_5m"] / c["n_5m"],
+                uptime_5m=_ratio_ok(c, "5m"),
+                uptime_30m=_ratio_ok(c, "30m"),
+                uptime_1d=_ratio_ok(c, "1d"),
+            )
+        )
+    return stats
+
+
+def provider_stats() -> list[ProviderStat]:
+    stats = cache.get(CACHE_KEY)
+    if stats is None:
+        stats = compute_provider_stats()
+        cache.set(CACHE_KEY, stats, CACHE_SECONDS)
+    return stats
+
+
+def ttft_board() -> list[ProviderStat]:
+    """Providers with a measured p50 TTFT, fastest first."""
+    measured = [s for s in provider_stats() if s.p50_ttft_ms is not None]
+    return sorted(measured, key=lambda s: s.p50_ttft_ms or 0)

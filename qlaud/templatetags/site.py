@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django import template
+
+from wallet.money import format_usd
+
+register = template.Library()
+
+
+@register.filter
+def usd(micros: int | None) -> str:
+    """Integer micro-dollars -> `$1.23` (more digits only when they matter)."""
+    return "" if micros is None else format_usd(int(micros))
+
+
+@register.filter
+def usd_per_mtok(micros_per_mtok: int | None) -> str:
+    """A price in micro-dollars per million tokens reads as dollars per million tokens."""
+    return "" if micros_per_mtok is None else format_usd(int(micros_per_mtok))
+
+
+@register.filter
+def ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+@register.filter
+def pct(ratio: float | None) -> str:
+    """0.9987 -> `99.87%`; None (no traffic in the window) -> an en dash."""
+    if ratio is None:
+        return "–"
+    return f"{ratio * 100:.2f}%" if ratio < 1 else "100%"

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from qlaud.asgi import application
+from qlaud.live import publish_request
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PAYLOAD = {
+    "request_id": "req_1",
+    "created": "2026-11-28T10:00:00+00:00",
+    "model": "deepseek-v3.2",
+    "provider": "deepseek",
+    "status": 200,
+    "input_tokens": 1200,
+    "output_tokens": 80,
+    "cost": 420,
+    "ttft_ms": 310.0,
+    "total_ms": 950.0,
+}
+
+
+def _session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def _connect(user=None) -> tuple[WebsocketCommunicator, bool]:
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if user is not None:
+        headers.append((b"cookie", await sync_to_async(_session_cookie)(user)))
+    communicator = WebsocketCommunicator(application, "/ws/dashboard/requests/", headers=headers)
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def test_a_signed_in_member_receives_their_orgs_requests(alice, org_a):
+    communicator, connected = await _connect(alice)
+    assert connected
+    await publish_request(org_a.id, {**PAYLOAD, "prompt": "never forwarded"})
+    message = await communicator.receive_json_from(timeout=2)
+    assert message == {"type": "request", "request": PAYLOAD}
+    await communicator.disconnect()
+
+
+async def test_charlie_does_not_receive_org_a_events(alice, org_a, charlie, org_b):
+    alice_ws, _ = await _connect(alice)
+    charlie_ws, connected = await _connect(charlie)
+    assert connected
+    await publish_request(org_a.id, PAYLOAD)
+    assert (await alice_ws.receive_json_from(timeout=2))["request"]["request_id"] == "req_1"
+    assert await charlie_ws.receive_nothing(timeout=0.3)
+    await publish_request(org_b.id, {**PAYLOAD, "request_id": "req_b"})
+    assert (await charlie_ws.receive_json_from(timeout=2))["request"]["request_id"] == "req_b"
+    assert await alice_ws.receive_nothing(timeout=0.3)
+    await alice_ws.disconnect()
+    await charlie_ws.disconnect()
+
+
+async def test_an_anonymous_visitor_is_refused(db):
+    communicator, connected = await _connect(None)
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_a_foreign_origin_is_refused(alice, org_a):
+    cookie = await sync_to_async(_session_cookie)(alice)
+    headers = [(b"origin", b"https://evil.example"), (b"cookie", cookie)]
+    communicator = WebsocketCommunicator(application, "/ws/dashboard/requests/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_publishing_with_no_listener_is_harmless():
+    await asyncio.wait_for(publish_request(999_999, PAYLOAD), timeout=2)

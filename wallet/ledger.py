@@ -1,0 +1,400 @@
+"""The ONLY writer of money: Wallet balances, LedgerEntry rows and Holds.
+
+Every write is one short `transaction.atomic(durable=True)` with the wallet row locked
+(`select_for_update` on PostgreSQL; on SQLite the IMMEDIATE transaction mode serialises writers).
+Idempotency is a unique `idempotency_key` (entries) or `request_id` (holds), checked under the lock,
+so a replayed webhook, a double settle or a retried task is a no-op.
+
+`Wallet.held` is the sum of open holds, kept on the row so the available-balance check is O(1).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connections, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from wallet.models import Hold, LedgerEntry, Wallet
+from wallet.money import format_usd
+from wallet.periods import period_start
+
+log = logging.getLogger(__name__)
+Kind = LedgerEntry.Kind
+
+
+class InsufficientFunds(Exception):
+    """A hold was refused. `kind` is "balance" or "key_limit"; `message` tells the caller what to do."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class LedgerError(Exception):
+    """A ledger call that can never succeed (unknown hold, non-positive amount...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _After:
+    """What to do once a write has committed (emails, auto top-up): never inside the transaction."""
+
+    wallet_id: int
+    low_balance: bool = False
+    auto_topup: bool = False
+
+
+# --- Wallets --------------------------------------------------------------------------------
+
+
+def ensure_wallet(org_id: int) -> Wallet:
+    """The org's wallet, created if missing. Safe against a concurrent creator."""
+    wallet = Wallet.objects.filter(org_id=org_id).first()
+    if wallet is not None:
+        return wallet
+    try:
+        with transaction.atomic():
+            return Wallet.objects.create(org_id=org_id)
+    except IntegrityError:
+        return Wallet.objects.get(org_id=org_id)
+
+
+def _locked_wallet(org_id: int) -> Wallet:
+    """Lock (and if needed create) the org's wallet. Call inside the durable transaction."""
+    wallet = Wallet.objects.select_for_update().filter(org_id=org_id).first()
+    if wallet is not None:
+        return wallet
+    with transaction.atomic():  # a savepoint: a concurrent creator only costs a retry
+        try:
+            Wallet.objects.create(org_id=org_id)
+        except IntegrityError:
+            pass
+    return Wallet.objects.select_for_update().get(org_id=org_id)
+
+
+def _save_wallet(wallet: Wallet, before: int) -> _After:
+    """Persist balance/held/flags and decide which after-commit events this write crossed into."""
+    low = auto = False
+    if wallet.balance >= wallet.low_balance_threshold:
+        wallet.low_balance_notified = False
+    elif before >= wallet.low_balance_threshold > 0 and not wallet.low_balance_notified:
+        wallet.low_balance_notified = low = True
+    if wallet.balance >= wallet.auto_topup_threshold:
+        wallet.auto_topup_triggered = False
+    elif _auto_topup_ready(wallet):
+        wallet.auto_topup_triggered = auto = True
+    wallet.save(
+        update_fields=[
+            "balance",
+            "held",
+            "low_balance_notified",
+            "auto_topup_triggered",
+            "updated",
+        ]
+    )
+    return _After(wallet.pk, low_balance=low, auto_topup=auto)
+
+
+def _auto_topup_ready(wallet: Wallet) -> bool:
+    return (
+        wallet.auto_topup_enabled
+        and not wallet.auto_topup_triggered
+        and wallet.auto_topup_amount > 0
+        and bool(wallet.stripe_customer_id and wallet.stripe_payment_method_id)
+    )
+
+
+def _write_entry(wallet: Wallet, *, amount: int, kind: str, key: str, **fields: Any) -> LedgerEntry | None:
+    """Append one entry and move the balance, unless `key` was already written (then None)."""
+    if LedgerEntry.objects.filter(idempotency_key=key).exists():
+        return None
+    wallet.balance += amount
+    return LedgerEntry.objects.create(
+        wallet=wallet, amount=amount, kind=kind, idempotency_key=key, balance_after=wallet.balance, **fields
+    )
+
+
+def _after_commit(after: _After) -> None:
+    """Enqueue the crossing events. Runs after commit, outside any money transaction."""
+    if not (after.low_balance or after.auto_topup):
+        return
+    from wallet import tasks  # tasks import the ledger: import late
+
+    if after.low_balance:
+        tasks.send_low_balance_email.delay(after.wallet_id)
+    if after.auto_topup:
+        tasks.run_auto_topup.delay(after.wallet_id)
+
+
+# --- Holds ----------------------------------------------------------------------------------
+
+
+def place_hold(*, org_id: int, key_id: int | None, amount: int, request_id: str) -> int:
+    """Reserve `amount` for one request; returns the hold id or raises InsufficientFunds."""
+    if amount < 0:
+        raise LedgerError("a hold cannot be negative")
+    with transaction.atomic(durable=True):
+        wallet = _locked_wallet(org_id)
+        if wallet.available < amount:
+            raise InsufficientFunds("balance", _short_balance_message(wallet, amount))
+        if key_id is not None:
+            _check_key_limit(key_id, amount)
+        hold = Hold.objects.create(wallet=wallet, api_key_id=key_id, request_id=request_id, amount=amount)
+        wallet.held += amount
+        wallet.save(update_fields=["held", "updated"])
+    return hold.pk
+
+
+def _short_balance_message(wallet: Wallet, amount: int) -> str:
+    return (
+        f"Insufficient balance: this request may cost up to {format_usd(amount)} but "
+        f"{format_usd(max(wallet.available, 0))} is available. "
+        f"Top up at {settings.SITE_URL}/dashboard/wallet/ or lower max_tokens."
+    )
+
+
+def _check_key_limit(key_id: int, amount: int) -> None:
+    from accounts.models import ApiKey
+
+    key = ApiKey.objects.filter(pk=key_id).values("spend_limit", "limit_period", "name").first()
+    if key is None or key["spend_limit"] is None:
+        return
+    spent = key_period_spend(key_id, key["limit_period"])
+    if spent + amount > key["spend_limit"]:
+        raise InsufficientFunds(
+            "key_limit",
+            f"This API key's spend limit of {format_usd(key['spend_limit'])} per {key['limit_period']} "
+            f"would be exceeded ({format_usd(spent)} used or on hold, this request may cost up to "
+            f"{format_usd(amount)}). Raise the key's limit at {settings.SITE_URL}/dashboard/keys/ "
+            "or wait for the next period.",
+        )
+
+
+def key_period_spend(key_id: int, period: str, now: datetime | None = None) -> int:
+    """Micro-dollars used by a key in its current period: usage entries plus its open holds."""
+    start = period_start(period, now or timezone.now())
+    usage = LedgerEntry.objects.filter(api_key_id=key_id, kind=Kind.USAGE)
+    if start is not None:
+        usage = usage.filter(created__gte=start)
+    used = -(usage.aggregate(s=Sum("amount"))["s"] or 0)
+    on_hold = Hold.objects.filter(api_key_id=key_id, status=Hold.Status.OPEN).aggregate(s=Sum("amount"))["s"] or 0
+    return used + on_hold
+
+
+def settle(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) -> None:
+    """Charge one request and close its hold. Idempotent (`usage:<request_id>`).
+
+    The charge may exceed the hold (upstream ignored max_tokens): it is charged anyway, so the
+    balance may dip below zero by at most that one request's overshoot. A hold the reconciler
+    already released is still charged once, because the request did happen.
+    """
+    if charge < 0:
+        raise LedgerError("a charge cannot be negative")
+    with transaction.atomic(durable=True):
+        hold, wallet = _locked_hold(hold_id)
+        if hold.status == Hold.Status.SETTLED:
+            return
+        before = wallet.balance
+        if hold.status == Hold.Status.OPEN:
+            wallet.held -= hold.amount
+        receipt = {**receipt, "upstream_cost": upstream_cost, "charge": charge, "hold": hold.amount}
+        _write_entry(
+            wallet,
+            amount=-charge,
+            kind=Kind.USAGE,
+            key=f"usage:{hold.request_id}",
+            reference=hold.request_id,
+            receipt=receipt,
+            api_key_id=hold.api_key_id,
+        )
+        hold.status, hold.charged, hold.settled_at = Hold.Status.SETTLED, charge, timezone.now()
+        hold.save(update_fields=["status", "charged", "settled_at"])
+        after = _save_wallet(wallet, before)
+    _after_commit(after)
+
+
+def release(hold_id: int) -> None:
+    """Give an unused hold back (the request failed before costing anything). Idempotent."""
+    with transaction.atomic(durable=True):
+        hold, wallet = _locked_hold(hold_id)
+        if hold.status != Hold.Status.OPEN:
+            return
+        wallet.held -= hold.amount
+        hold.status, hold.settled_at = Hold.Status.RELEASED, timezone.now()
+        hold.save(update_fields=["status", "settled_at"])
+        wallet.save(update_fields=["held", "updated"])
+
+
+def _locked_hold(hold_id: int) -> tuple[Hold, Wallet]:
+    """Lock a hold, then its wallet. Holds are always locked before wallets, so no lock cycle."""
+    hold = Hold.objects.select_for_update().filter(pk=hold_id).first()
+    if hold is None:
+        raise LedgerError(f"no hold {hold_id}")
+    return hold, Wallet.objects.select_for_update().get(pk=hold.wallet_id)
+
+
+# --- Credits and debits ---------------------------------------------------------------------
+
+
+def _move(org_id: int, *, amount: int, kind: str, key: str, reference: str = "", receipt: dict | None = None) -> bool:
+    """One entry in one durable transaction. True if written, False if `key` was already used."""
+    with transaction.atomic(durable=True):
+        wallet = _locked_wallet(org_id)
+        before = wallet.balance
+        entry = _write_entry(wallet, amount=amount, kind=kind, key=key, reference=reference, receipt=receipt or {})
+        if entry is None:
+            return False
+        after = _save_wallet(wallet, before)
+    _after_commit(after)
+    return True
+
+
+def credit_topup(
+    *, org_id: int, amount: int, reference: str, idempotency_key: str, receipt: dict | None = None, auto: bool = False
+) -> bool:
+    """Credit a paid top-up. The key is the Checkout Session (or PaymentIntent) id: credited once."""
+    if amount <= 0:
+        raise LedgerError("a top-up must be positive")
+    kind = Kind.AUTO_TOPUP if auto else Kind.TOPUP
+    return _move(org_id, amount=amount, kind=kind, key=idempotency_key, reference=reference, receipt=receipt)
+
+
+def debit_refund(*, org_id: int, charge_id: str, refunded_total: int, receipt: dict | None = None) -> bool:
+    """Take back refunded money. `refunded_total` is the charge's cumulative refunded amount
+    (micro-dollars, as Stripe reports it): only the part not yet debited is written, under the lock,
+    so out-of-order or repeated refund events debit each refunded cent once."""
+    if refunded_total <= 0:
+        raise LedgerError("a refund must be positive")
+    with transaction.atomic(durable=True):
+        wallet = _locked_wallet(org_id)
+        done = LedgerEntry.objects.filter(wallet=wallet, kind=Kind.REFUND, reference=charge_id)
+        delta = refunded_total + (done.aggregate(s=Sum("amount"))["s"] or 0)
+        if delta <= 0:
+            return False
+        before = wallet.balance
+        key = f"refund:{charge_id}:{refunded_total}"
+        entry = _write_entry(
+            wallet, amount=-delta, kind=Kind.REFUND, key=key, reference=charge_id, receipt=receipt or {}
+        )
+        if entry is None:
+            return False
+        after = _save_wallet(wallet, before)
+    _after_commit(after)
+    return True
+
+
+def debit_dispute(
+    *, org_id: int, amount: int, reference: str, idempotency_key: str, receipt: dict | None = None
+) -> bool:
+    """Take back disputed money (shown to the customer in the history)."""
+    if amount <= 0:
+        raise LedgerError("a dispute debit must be positive")
+    return _move(org_id, amount=-amount, kind=Kind.DISPUTE, key=idempotency_key, reference=reference, receipt=receipt)
+
+
+def adjust(*, org_id: int, amount: int, reason: str, idempotency_key: str | None = None) -> bool:
+    """A manual credit (positive) or debit (negative) by staff, with its reason on the receipt."""
+    if amount == 0 or not reason:
+        raise LedgerError("an adjustment needs a non-zero amount and a reason")
+    key = idempotency_key or f"adjustment:{uuid.uuid4()}"
+    receipt = {"reason": reason}
+    return _move(org_id, amount=amount, kind=Kind.ADJUSTMENT, key=key, reference=reason[:200], receipt=receipt)
+
+
+def update_settings(org_id: int, **fields: Any) -> Wallet:
+    """Change a wallet's non-money settings (thresholds, auto top-up, Stripe ids) under the lock."""
+    allowed = {
+        "low_balance_threshold",
+        "auto_topup_enabled",
+        "auto_topup_threshold",
+        "auto_topup_amount",
+        "auto_topup_last_error",
+        "stripe_customer_id",
+        "stripe_payment_method_id",
+    }
+    if not set(fields) <= allowed:
+        raise LedgerError(f"not a wallet setting: {sorted(set(fields) - allowed)}")
+    with transaction.atomic(durable=True):
+        wallet = _locked_wallet(org_id)
+        for name, value in fields.items():
+            setattr(wallet, name, value)
+        wallet.save(update_fields=[*fields, "updated"])
+    return wallet
+
+
+# --- Invariant ------------------------------------------------------------------------------
+
+
+def ledger_drift() -> list[dict[str, int]]:
+    """Every wallet whose balance != sum(entries) or held != sum(open holds)."""
+    entries_by_wallet = LedgerEntry.objects.values("wallet_id").annotate(s=Sum("amount"))
+    entry_sums = dict(entries_by_wallet.values_list("wallet_id", "s"))
+    holds_by_wallet = Hold.objects.filter(status=Hold.Status.OPEN).values("wallet_id").annotate(s=Sum("amount"))
+    hold_sums = dict(holds_by_wallet.values_list("wallet_id", "s"))
+    drifts = []
+    for wallet_id, balance, held in Wallet.objects.values_list("pk", "balance", "held"):
+        entries, holds = entry_sums.get(wallet_id, 0), hold_sums.get(wallet_id, 0)
+        if balance != entries or held != holds:
+            drifts.append(
+                {"wallet_id": wallet_id, "balance": balance, "entries": entries, "held": held, "holds": holds}
+            )
+    return drifts
+
+
+def assert_ledger_invariant() -> None:
+    """Raise AssertionError if any wallet drifted (tests call this after moving money)."""
+    drifts = ledger_drift()
+    assert not drifts, f"ledger invariant broken: {drifts}"
+
+
+# --- Async wrappers for the gateway ---------------------------------------------------------
+
+# A small dedicated pool: bounds the DB connections the gateway can hold for money writes and
+# keeps them warm (one per thread) instead of sharing Django's single thread-sensitive thread.
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ledger")
+
+
+def _in_pool(func: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()  # drop a broken or expired connection, as a request cycle would
+        return func(*args, **kwargs)
+
+    return sync_to_async(call, thread_sensitive=False, executor=_POOL)
+
+
+def close_pool_connections() -> None:
+    """Close the DB connection of every ledger thread (tests call this before the test DB is dropped)."""
+    threads = len(_POOL._threads)
+    if not threads:
+        return
+    barrier = threading.Barrier(threads)
+
+    def close() -> None:
+        barrier.wait(timeout=5)  # one job per thread: each waits until all threads hold one
+        connections.close_all()
+
+    for future in [_POOL.submit(close) for _ in range(threads)]:
+        future.result(timeout=10)
+
+
+async def aplace_hold(*, org_id: int, key_id: int | None, amount: int, request_id: str) -> int:
+    return await _in_pool(place_hold)(org_id=org_id, key_id=key_id, amount=amount, request_id=request_id)
+
+
+async def asettle(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) -> None:
+    await _in_pool(settle)(hold_id, charge=charge, upstream_cost=upstream_cost, receipt=receipt)
+
+
+async def arelease(hold_id: int) -> None:
+    await _in_pool(release)(hold_id)

@@ -1,0 +1,162 @@
+"""Wallet, ledger and holds. All amounts are integer micro-dollars (see wallet/money.py).
+
+Only wallet/ledger.py writes Wallet balances, LedgerEntry rows and Holds.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def _default_low_balance() -> int:
+    return settings.LOW_BALANCE_DEFAULT_USD * 1_000_000
+
+
+class Wallet(models.Model):
+    """One per org. `balance` == sum of the org's ledger entries; `held` == sum of open holds."""
+
+    org = models.OneToOneField("accounts.Org", models.CASCADE, related_name="wallet")
+    balance = models.BigIntegerField(default=0)  # micro-dollars
+    held = models.BigIntegerField(default=0)  # micro-dollars reserved by open holds
+    low_balance_threshold = models.BigIntegerField(default=_default_low_balance)  # micro-dollars; 0 = off
+    # Set when the balance crosses below the threshold, cleared when it rises above: one email per crossing.
+    low_balance_notified = models.BooleanField(default=False)
+    auto_topup_enabled = models.BooleanField(default=False)
+    auto_topup_threshold = models.BigIntegerField(default=0)  # micro-dollars
+    auto_topup_amount = models.BigIntegerField(default=0)  # micro-dollars
+    # Set when an auto top-up is started for this crossing, cleared when the balance rises above.
+    auto_topup_triggered = models.BooleanField(default=False)
+    auto_topup_last_error = models.CharField(max_length=300, blank=True)
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"wallet of org {self.org_id}"
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+class LedgerQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[override]
+        raise PermissionError("ledger entries are append-only")
+
+    def delete(self):  # type: ignore[override]
+        raise PermissionError("ledger entries are append-only")
+
+
+class LedgerEntry(models.Model):
+    """An append-only money movement. Signed: credits positive, debits negative."""
+
+    class Kind(models.TextChoices):
+        TOPUP = "topup"
+        AUTO_TOPUP = "auto_topup"
+        USAGE = "usage"
+        REFUND = "refund"
+        DISPUTE = "dispute"
+        ADJUSTMENT = "adjustment"
+
+    wallet = models.ForeignKey(Wallet, models.CASCADE, related_name="entries")
+    amount = models.BigIntegerField()  # micro-dollars, signed
+    balance_after = models.BigIntegerField()  # micro-dollars
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # Unique: a replayed webhook, a double settle or a retried task is a no-op.
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    reference = models.CharField(max_length=200, blank=True, db_index=True)  # session id, request id, charge id
+    receipt = models.JSONField(default=dict, blank=True)
+    api_key = models.ForeignKey("accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["wallet", "-created"]),
+            models.Index(fields=["api_key", "kind", "created"]),
+        ]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.idempotency_key})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("ledger entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise PermissionError("ledger entries are append-only")
+
+
+class Hold(models.Model):
+    """Money reserved for one in-flight request, settled or released when it ends."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        SETTLED = "settled"
+        RELEASED = "released"
+
+    wallet = models.ForeignKey(Wallet, models.CASCADE, related_name="holds")
+    api_key = models.ForeignKey("accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+")
+    request_id = models.CharField(max_length=64, unique=True)
+    amount = models.BigIntegerField()  # micro-dollars reserved
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    charged = models.BigIntegerField(null=True, blank=True)  # micro-dollars finally charged
+    created = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "created"]),
+            models.Index(fields=["api_key", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.request_id} {self.amount} {self.status}"
+
+
+class LedgerDrift(models.Model):
+    """Found by verify_ledgers: a wallet whose stored numbers disagree with its entries. Never auto-fixed."""
+
+    wallet = models.ForeignKey(Wallet, models.CASCADE, related_name="drifts")
+    stored_balance = models.BigIntegerField()
+    entries_sum = models.BigIntegerField()
+    stored_held = models.BigIntegerField()
+    open_holds_sum = models.BigIntegerField()
+    detected = models.DateTimeField(default=timezone.now)
+    resolved = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"drift on wallet {self.wallet_id} at {self.detected:%Y-%m-%d %H:%M}"
+
+
+class UsageRollup(models.Model):
+    """Hourly and daily aggregates of RequestLog, rebuilt idempotently by rollup_usage."""
+
+    class Granularity(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    org = models.ForeignKey("accounts.Org", models.CASCADE, related_name="+")
+    api_key = models.ForeignKey("accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+")
+    model = models.CharField(max_length=200)
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    period_start = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    upstream_cost = models.BigIntegerField(default=0)  # micro-dollars
+    cost = models.BigIntegerField(default=0)  # micro-dollars
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "granularity", "period_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.granularity} {self.period_start:%Y-%m-%d %H:00} {self.model}"

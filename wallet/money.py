@@ -1,0 +1,124 @@
+"""Money arithmetic in integer micro-dollars (1 USD = 1_000_000). Pure: no Django imports.
+
+Prices are micro-dollars per million tokens (micro-$/Mtok), so the exact cost of `t` tokens
+at price `p` is `t * p / 1_000_000` micro-dollars. Sums stay exact (integers over a common
+denominator) and each request is rounded exactly once, up, for upstream cost and for total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Protocol
+
+MICROS_PER_USD = 1_000_000
+MICROS_PER_CENT = 10_000
+TOKENS_PER_MTOK = 1_000_000
+BPS = 10_000
+
+
+class UsageLike(Protocol):
+    """What `cost` reads from a usage object (gateway.usage.Usage fits)."""
+
+    input: int  # uncached input tokens
+    cache_read: int
+    cache_write: int
+    output: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """Upstream prices in micro-dollars per million tokens."""
+
+    input: int
+    output: int
+    cache_read: int = 0
+    cache_write: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """One request's cost: what upstream charges us and what we charge the customer."""
+
+    upstream: int
+    total: int
+    markup: int
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def usd_to_micros(value: str | Decimal | int) -> int:
+    """Exact USD -> micro-dollars. Floats are refused: they cannot hold cents exactly."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError("usd_to_micros takes str, Decimal or int, never float")
+    try:
+        micros = Decimal(value) * MICROS_PER_USD
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount of USD: {value!r}") from exc
+    if not micros.is_finite() or micros != micros.to_integral_value():
+        raise ValueError(f"{value!r} USD is not a whole number of micro-dollars")
+    return int(micros)
+
+
+def cents_to_micros(cents: int) -> int:
+    """Stripe amounts (integer cents) -> micro-dollars. The one place cents are converted."""
+    return int(cents) * MICROS_PER_CENT
+
+
+def micros_to_cents_floor(micros: int) -> int:
+    """Micro-dollars -> whole cents, rounded down (never ask Stripe for more than meant)."""
+    return micros // MICROS_PER_CENT
+
+
+def customer_price(price_per_mtok: int, markup_bps: int) -> int:
+    """A displayed per-Mtok customer price: upstream price plus markup, rounded up once."""
+    return _ceil_div(price_per_mtok * (BPS + markup_bps), BPS)
+
+
+def token_cost(tokens: int, price_per_mtok: int) -> Fraction:
+    """The exact (unrounded) cost of `tokens` tokens, in micro-dollars."""
+    return Fraction(tokens * price_per_mtok, TOKENS_PER_MTOK)
+
+
+def _exact_upstream_numerator(usage: UsageLike, prices: Prices) -> int:
+    """Upstream cost times TOKENS_PER_MTOK: an exact integer."""
+    return (
+        usage.input * prices.input
+        + usage.cache_read * prices.cache_read
+        + usage.cache_write * prices.cache_write
+        + usage.output * prices.output
+    )
+
+
+def cost(usage: UsageLike, prices: Prices, markup_bps: int) -> Charge:
+    """Price one request. Both numbers are rounded up once, from the exact sum."""
+    numerator = _exact_upstream_numerator(usage, prices)
+    upstream = _ceil_div(numerator, TOKENS_PER_MTOK)
+    total = _ceil_div(numerator * (BPS + markup_bps), TOKENS_PER_MTOK * BPS)
+    return Charge(upstream=upstream, total=total, markup=total - upstream)
+
+
+usage_cost = cost  # the name docs/architecture.md uses
+
+
+def estimate_hold(input_tokens_estimate: int, max_tokens: int, prices: Prices, markup_bps: int) -> int:
+    """The most a request can cost if upstream honours max_tokens.
+
+    Input is priced at the dearer of plain input and cache write, since we cannot know
+    before the call whether the prompt will be written to the cache.
+    """
+    worst_input = max(prices.input, prices.cache_write)
+    numerator = input_tokens_estimate * worst_input + max_tokens * prices.output
+    return _ceil_div(numerator * (BPS + markup_bps), TOKENS_PER_MTOK * BPS)
+
+
+def format_usd(micros: int) -> str:
+    """`$1.234567`, `$5.00`, `-$0.0012`: at least cents, more digits only when they matter."""
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), MICROS_PER_USD)
+    digits = f"{frac:06d}".rstrip("0")
+    digits = digits.ljust(2, "0")
+    return f"{sign}${whole:,}.{digits}"

@@ -1,0 +1,3 @@
+"""dj-stripe webhook handlers -> ledger. Filled in below."""
+
+from __future__ import annotations
