@@ -15,6 +15,8 @@ the provider to the thinking text, so an edited text or a forged provider does n
 - ``is_qlaud(signature)``: True for any qlaud-made signature, sealed or not.
 - ``claimed_provider(signature)``: the provider a qlaud signature names, unverified (no secret configured).
 - ``is_anthropic(signature)``: a real Anthropic signature (non-empty and not ours).
+- ``ThinkSplitter`` / ``split_think(text)``: route ``<think>...</think>`` found inside content to reasoning, for
+  upstreams that inline it (``shaping.Rules.inline_think``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ import base64
 import hashlib
 import hmac
 
-__all__ = ["PREFIX", "Sealer", "claimed_provider", "is_anthropic", "is_qlaud", "unsealed"]
+__all__ = [
+    "PREFIX",
+    "Sealer",
+    "ThinkSplitter",
+    "claimed_provider",
+    "is_anthropic",
+    "is_qlaud",
+    "split_think",
+    "unsealed",
+]
 
 PREFIX = "qlaud.v1."
 _OURS = ("qlaud.", "qlaud:")
@@ -35,7 +46,7 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def is_qlaud(signature: str | None) -> bool:
@@ -52,8 +63,8 @@ def claimed_provider(signature: str | None) -> str | None:
     if not signature or not signature.startswith(PREFIX):
         return None
     try:
-        return _unb64(signature[len(PREFIX) :].partition(".")[0]).decode()
-    except (ValueError, UnicodeDecodeError):
+        return _unb64(signature[len(PREFIX) :].partition(".")[0]).decode() or None
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         return None
 
 
@@ -90,3 +101,66 @@ class Sealer:
     def _mac(self, header: str, thinking: str) -> bytes:
         digest = hashlib.sha256(thinking.encode()).digest()
         return hmac.new(self._secret, header.encode() + b"|" + digest, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+_OPEN_TAG, _CLOSE_TAG = "<think>", "</think>"
+
+
+class ThinkSplitter:
+    """Splits ``<think>...</think>`` reasoning out of streamed content (R1-style models, Groq ``raw``, Workers AI).
+
+    ``feed(text) -> [("thinking" | "text", piece), ...]`` may be called with any fragments: a tag split across
+    chunks is held back (at most ``len("</think>") - 1`` characters) until it can be recognised. ``flush()`` returns
+    what is held back at the end. Whitespace right after ``</think>`` is dropped (the models put a blank line there).
+    """
+
+    __slots__ = ("_held", "_inside", "_trim")
+
+    def __init__(self) -> None:
+        self._inside = False
+        self._trim = False
+        self._held = ""
+
+    def feed(self, text: str) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        text = self._held + text
+        while True:
+            tag = _CLOSE_TAG if self._inside else _OPEN_TAG
+            at = text.find(tag)
+            if at < 0:
+                break
+            self._emit(text[:at], out)
+            self._inside = not self._inside
+            self._trim = not self._inside
+            text = text[at + len(tag) :]
+        keep = _partial_tag(text, _CLOSE_TAG if self._inside else _OPEN_TAG)
+        self._held = text[len(text) - keep :] if keep else ""
+        self._emit(text[: len(text) - keep], out)
+        return out
+
+    def flush(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        self._emit(self._held, out)
+        self._held = ""
+        return out
+
+    def _emit(self, piece: str, out: list[tuple[str, str]]) -> None:
+        if self._trim:
+            piece = piece.lstrip()
+            self._trim = not piece
+        if piece:
+            out.append(("thinking" if self._inside else "text", piece))
+
+
+def _partial_tag(text: str, tag: str) -> int:
+    """Length of the longest end of ``text`` that is a proper beginning of ``tag``."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
+def split_think(text: str) -> list[tuple[str, str]]:
+    """The whole-message form of ``ThinkSplitter`` (non-streaming answers)."""
+    splitter = ThinkSplitter()
+    return splitter.feed(text) + splitter.flush()

@@ -71,7 +71,7 @@ class Translated:
 def normalize_input(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The input as a list of typed items; raises RequestError on what qlaud cannot serve."""
     for name in UNSUPPORTED_FIELDS:
-        if body.get(name) and not (name == "background" and body[name] is False):
+        if body.get(name):
             raise RequestError(f"'{name}' is not supported by qlaud.", param=name)
     raw = body.get("input")
     if raw is None:

@@ -30,6 +30,7 @@ __all__ = [
     "budget_for_effort",
     "effort_for_budget",
     "forward_headers",
+    "inlines_think",
     "mistral_tool_id",
     "rules_for",
 ]
@@ -44,7 +45,7 @@ class Rules:
     user: bool = True  # accepts `user`
     parallel_tool_calls: bool = True
     forced_tool_choice: bool = True  # accepts "required" / a named function (Cerebras: auto|none only)
-    top_k: bool = False
+    top_k: bool = False  # OpenAI dialect; every Anthropic-dialect upstream takes top_k
     seed_field: str = "seed"  # Mistral calls it random_seed
     developer_role: bool = False  # keeps `developer` messages; others get them as `system`
     message_names: bool = True  # accepts messages[].name (Groq, Mistral: no)
@@ -53,6 +54,7 @@ class Rules:
     reasoning: str = "effort"
     effort_models: tuple[str, ...] = ()  # only these model-id substrings accept reasoning_effort; () = every model
     efforts: Mapping[str, str] = field(default_factory=dict)  # remap effort values the upstream does not know
+    inline_think: bool = False  # reasoning arrives as <think>...</think> inside content (R1-style hosts)
     reasoning_replay: str | None = None  # assistant-message field for replayed thinking (DeepSeek: reasoning_content)
     stop_with_reasoning: bool = True  # xAI reasoning models reject `stop`
     tool_id: str = "keep"  # or "mistral9"
@@ -82,7 +84,7 @@ _OPENAI_ONLY = frozenset(
 )
 
 _DEFAULT_OPENAI = Rules(drop=_OPENAI_ONLY)
-_DEFAULT_ANTHROPIC = Rules(reasoning="anthropic", top_k=True, anthropic_headers=True)
+_DEFAULT_ANTHROPIC = Rules(reasoning="anthropic", anthropic_headers=True)
 
 RULES: dict[tuple[str, str], Rules] = {
     ("openai", "openai"): Rules(max_tokens_field="max_completion_tokens", developer_role=True, pdf=True),
@@ -114,17 +116,23 @@ RULES: dict[tuple[str, str], Rules] = {
         stop_with_reasoning=False,
         drop=_OPENAI_ONLY,
     ),
-    ("openai", "workers-ai"): Rules(drop=_OPENAI_ONLY),
+    ("openai", "workers-ai"): Rules(inline_think=True, drop=_OPENAI_ONLY),
     ("openai", "google-ai-studio"): Rules(
         efforts={"minimal": "low", "xhigh": "high", "max": "high"}, drop=_OPENAI_ONLY
     ),
     ("openai", "vertex"): Rules(efforts={"minimal": "low", "xhigh": "high", "max": "high"}, drop=_OPENAI_ONLY),
-    ("anthropic", "anthropic"): Rules(reasoning="anthropic", top_k=True, anthropic_headers=True, system_messages=True),
+    ("anthropic", "anthropic"): Rules(reasoning="anthropic", anthropic_headers=True, system_messages=True),
     ("anthropic", "bedrock"): _DEFAULT_ANTHROPIC,
     ("anthropic", "vertex"): _DEFAULT_ANTHROPIC,
     # DeepSeek's Anthropic endpoint ignores anthropic-* headers and has no Anthropic signatures of its own.
-    ("anthropic", "deepseek"): Rules(reasoning="anthropic", top_k=True, foreign_thinking=True),
+    ("anthropic", "deepseek"): Rules(reasoning="anthropic", foreign_thinking=True),
 }
+
+
+def inlines_think(provider: str) -> bool:
+    """Does this OpenAI-dialect provider put reasoning inside content as <think>...</think>?"""
+    rules = RULES.get(("openai", provider))
+    return rules is not None and rules.inline_think
 
 
 def rules_for(target: Target) -> Rules:

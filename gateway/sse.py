@@ -20,7 +20,7 @@ from dataclasses import dataclass
 __all__ = ["DONE", "SSEDecoder", "SSEEvent", "encode", "encode_json"]
 
 DONE = b"data: [DONE]\n\n"
-_BOM = "\ufeff"
+_BOM = "\ufeff".encode()
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -57,7 +57,7 @@ class SSEDecoder:
         if not end:
             return []
         out: list[SSEEvent] = []
-        for raw in buffer[:end].splitlines():
+        for raw in self._complete(buffer[:end]).splitlines():
             self._line(raw.decode("utf-8", "replace"), out)
         return out
 
@@ -66,15 +66,22 @@ class SSEDecoder:
         blank line)."""
         out: list[SSEEvent] = []
         if self._buffer:
-            self._line(self._buffer.decode("utf-8", "replace"), out)
+            self._line(self._complete(self._buffer).decode("utf-8", "replace"), out)
             self._buffer = b""
         self._line("", out)
         return out
 
+    def _complete(self, lines: bytes) -> bytes:
+        # The BOM may only open the stream; by the time a first line is complete, it is whole if present.
+        if self._started:
+            return lines
+        self._started = True
+        return lines.removeprefix(_BOM)
+
     def _line(self, line: str, out: list[SSEEvent]) -> None:
-        if not self._started:
-            self._started = True
-            line = line.removeprefix(_BOM)
+        if line.startswith("data: "):  # the hot path: almost every line of an LLM stream
+            self._data.append(line[6:])
+            return
         if not line:
             self._dispatch(out)
             return

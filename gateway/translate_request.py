@@ -252,8 +252,10 @@ def _shape_reasoning(out: dict[str, Any], target: Target, rules: Rules) -> None:
     effort = out.pop("reasoning_effort", None)
     if effort is None:
         return
-    accepted = rules.reasoning in ("effort", "groq", "deepseek") and (
-        not rules.effort_models or any(model in target.upstream_model for model in rules.effort_models)
+    accepted = (
+        target.supports_reasoning
+        and rules.reasoning in ("effort", "groq", "deepseek")
+        and (not rules.effort_models or any(model in target.upstream_model for model in rules.effort_models))
     )
     if accepted:
         out["reasoning_effort"] = rules.efforts.get(effort, effort)
@@ -375,8 +377,6 @@ def shape_anthropic(body: dict[str, Any], target: Target, *, sealer: Sealer | No
         out["max_tokens"] = target.max_output_tokens
     if not target.supports_reasoning:
         out.pop("thinking", None)
-    if not rules.top_k:
-        out.pop("top_k", None)
     if not rules.system_messages:
         extra, out["messages"] = msgs.split_anthropic_system({"messages": out.get("messages") or []}, as_blocks=True)
         if extra:

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from gateway import usage as usage_mod
-from gateway.reasoning import Sealer, unsealed
+from gateway.reasoning import Sealer, split_think, unsealed
+from gateway.shaping import inlines_think
 
 __all__ = [
     "FINISH_TO_STOP",
@@ -110,15 +111,23 @@ def _content_part(part: Any) -> Iterator[tuple[str, str]]:
 
 
 def openai_to_anthropic_response(
-    resp: dict[str, Any], requested_model: str, *, provider: str = "", sealer: Sealer | None = None
+    resp: dict[str, Any],
+    requested_model: str,
+    *,
+    provider: str = "",
+    sealer: Sealer | None = None,
+    inline_think: bool | None = None,
 ) -> dict[str, Any]:
     choices = resp.get("choices") or [{}]
     message = choices[0].get("message") or {}
+    parts = list(message_parts(message))
+    if inline_think or (inline_think is None and inlines_think(provider)):
+        parts = [piece for kind, text in parts for piece in (split_think(text) if kind == "text" else [(kind, text)])]
     content: list[dict[str, Any]] = []
-    thinking = "".join(text for kind, text in message_parts(message) if kind == "thinking")
+    thinking = "".join(text for kind, text in parts if kind == "thinking")
     if thinking:
         content.append({"type": "thinking", "thinking": thinking, "signature": seal(thinking, provider, sealer)})
-    text = "".join(text for kind, text in message_parts(message) if kind == "text")
+    text = "".join(text for kind, text in parts if kind == "text")
     if text:
         content.append({"type": "text", "text": text})
     tool_calls = message.get("tool_calls") or []

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import usage as usage_mod
-from gateway.reasoning import Sealer
+from gateway.reasoning import Sealer, ThinkSplitter
+from gateway.shaping import inlines_think
 from gateway.translate_response import STOP_TO_FINISH, message_parts, seal, stop_reason_for
 from gateway.usage import Usage
 
@@ -123,6 +124,7 @@ class OpenAIToAnthropic:
         *,
         provider: str = "",
         sealer: Sealer | None = None,
+        inline_think: bool | None = None,
     ) -> None:
         self.requested_model = requested_model
         self.message_id = message_id
@@ -138,6 +140,9 @@ class OpenAIToAnthropic:
         self._open: _Block | None = None
         self._tools: list[_Tool] = []
         self._by_key: dict[Any, _Tool] = {}
+        if inline_think is None:
+            inline_think = inlines_think(provider)
+        self._think = ThinkSplitter() if inline_think else None
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         if self.phase is Phase.DONE:
@@ -152,11 +157,13 @@ class OpenAIToAnthropic:
         choice = choices[0] if choices else {}
         delta = choice.get("delta") or {}
         for kind, text in message_parts(delta):
-            self._text(_PART_KIND[kind], text, out)
+            self._part(kind, text, out)
         for fragment in delta.get("tool_calls") or ():
-            self._tool_fragment(fragment, out)
+            if isinstance(fragment, dict):
+                self._tool_fragment(fragment, out)
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
+            self._flush_think(out)
             self._close(out)
         return out
 
@@ -171,6 +178,7 @@ class OpenAIToAnthropic:
         if self.finish_reason is None or self.finish_reason in _ERROR_FINISH:
             log.warning("upstream stream ended with finish_reason=%s after content", self.finish_reason)
         out: list[Event] = []
+        self._flush_think(out)
         self._close(out)
         self._flush_held_tools(out)
         reported = self.usage or estimate or usage_mod.EMPTY
@@ -223,6 +231,15 @@ class OpenAIToAnthropic:
         raw = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")
         if raw:
             self.usage = usage_mod.from_openai(raw)
+
+    def _part(self, kind: str, text: str, out: list[Event]) -> None:
+        pieces = self._think.feed(text) if self._think is not None and kind == "text" else [(kind, text)]
+        for piece_kind, piece in pieces:
+            self._text(_PART_KIND[piece_kind], piece, out)
+
+    def _flush_think(self, out: list[Event]) -> None:
+        for kind, piece in self._think.flush() if self._think is not None else ():
+            self._text(_PART_KIND[kind], piece, out)
 
     def _text(self, kind: Kind, text: str, out: list[Event]) -> None:
         block = self._open

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.core.cache import cache
+from django.db.models import Count, DateField, Func, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gateway.models import RequestLog
@@ -17,6 +18,7 @@ CHART_HEIGHT = 140
 TOP_KEYS = 5
 TOP_MODELS = 6
 RECENT = 20
+ROWS_CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,31 +40,67 @@ def wallet_numbers(org) -> dict[str, int] | None:
     return {"balance": wallet.balance, "held": wallet.held, "available": wallet.available}
 
 
-def totals(org, now: datetime) -> dict[str, int]:
-    """Spend, requests and errors over today / 7 days / 30 days, in one query."""
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    starts = {"today": today, "7d": now - timedelta(days=7), "30d": now - timedelta(days=30)}
-    aggregates = {}
-    for name, start in starts.items():
-        window = Q(created__gte=start)
-        aggregates[f"spend_{name}"] = Coalesce(Sum("cost", filter=window), 0)
-        aggregates[f"requests_{name}"] = Count("id", filter=window)
-        aggregates[f"errors_{name}"] = Count("id", filter=window & Q(status__gte=400))
-    return RequestLog.objects.filter(org=org, created__gte=starts["30d"]).aggregate(**aggregates)
+class UTCDate(Func):
+    """The UTC calendar day of a datetime column.
+
+    TruncDate on SQLite calls a Python function per row (~30 µs each); SQLite's own DATE() on the
+    stored UTC text is a hundred times faster. Days on the dashboard are UTC days either way.
+    """
+
+    output_field = DateField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, function="DATE", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="((%(expressions)s) AT TIME ZONE 'UTC')::date", **extra)
 
 
-def spend_by_day(org, now: datetime, days: int = CHART_DAYS) -> list[Bar]:
-    start_day = (now - timedelta(days=days - 1)).date()
-    rows = (
-        RequestLog.objects.filter(org=org, created__date__gte=start_day)
-        .annotate(day=TruncDate("created"))
-        .values("day")
-        .annotate(spend=Sum("cost"))
+def daily_rows(org, now: datetime, days: int = CHART_DAYS) -> list[dict]:
+    """Spend, requests and errors per (UTC day, model, key) over the chart window: one indexed, grouped query."""
+    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return list(
+        RequestLog.objects.filter(org=org, created__gte=start)
+        .annotate(day=UTCDate("created"))
+        .values("day", "model", "api_key_id")
+        .annotate(spend=Coalesce(Sum("cost"), 0), requests=Count("id"), errors=Count("id", filter=Q(status__gte=400)))
         .order_by()
     )
-    by_day: dict[date, int] = {row["day"]: row["spend"] or 0 for row in rows}
-    series = [(start_day + timedelta(days=i), by_day.get(start_day + timedelta(days=i), 0)) for i in range(days)]
-    return _columns([(f"{d:%b} {d.day}", v) for d, v in series])
+
+
+def totals(rows: list[dict], today: date) -> dict[str, int]:
+    """Spend, requests and errors for today and the last 7 and 30 days (calendar days, today included)."""
+    out: dict[str, int] = {}
+    for name, days in (("today", 1), ("7d", 7), ("30d", 30)):
+        first = today - timedelta(days=days - 1)
+        window = [r for r in rows if r["day"] >= first]
+        out[f"spend_{name}"] = sum(r["spend"] for r in window)
+        out[f"requests_{name}"] = sum(r["requests"] for r in window)
+        out[f"errors_{name}"] = sum(r["errors"] for r in window)
+    return out
+
+
+def spend_by_day(rows: list[dict], today: date, days: int = CHART_DAYS) -> list[Bar]:
+    by_day: dict[date, int] = {}
+    for row in rows:
+        by_day[row["day"]] = by_day.get(row["day"], 0) + row["spend"]
+    first = today - timedelta(days=days - 1)
+    series = [first + timedelta(days=i) for i in range(days)]
+    return _columns([(f"{d:%b} {d.day}", by_day.get(d, 0)) for d in series])
+
+
+def spend_by_model(rows: list[dict]) -> list[dict]:
+    merged: dict[str, dict] = {}
+    for row in rows:
+        name = row["model"] or "(unresolved)"
+        entry = merged.setdefault(name, {"model": name, "spend": 0, "requests": 0})
+        entry["spend"] += row["spend"]
+        entry["requests"] += row["requests"]
+    top = sorted(merged.values(), key=lambda r: (-r["spend"], r["model"]))[:TOP_MODELS]
+    peak = max((r["spend"] for r in top), default=0) or 1
+    for row in top:
+        row["percent"] = round(100 * row["spend"] / peak, 1)
+    return top
 
 
 def _columns(series: list[tuple[str, int]]) -> list[Bar]:
@@ -75,32 +113,20 @@ def _columns(series: list[tuple[str, int]]) -> list[Bar]:
     return bars
 
 
-def spend_by_model(org, now: datetime) -> list[dict]:
-    rows = list(
-        RequestLog.objects.filter(org=org, created__gte=now - timedelta(days=30))
-        .values("model")
-        .annotate(spend=Coalesce(Sum("cost"), 0), requests=Count("id"))
-        .order_by("-spend", "model")[:TOP_MODELS]
-    )
-    peak = max((r["spend"] for r in rows), default=0) or 1
+def top_keys(rows: list[dict], org) -> list[dict]:
+    """The keys that spent most over the window, with their names (one small query)."""
+    from accounts.models import ApiKey
+
+    merged: dict[int, dict] = {}
     for row in rows:
-        row["model"] = row["model"] or "(unresolved)"
-        row["percent"] = round(100 * row["spend"] / peak, 1)
-    return rows
-
-
-def top_keys(org, now: datetime) -> list[dict]:
-    return list(
-        RequestLog.objects.filter(org=org, created__gte=now - timedelta(days=30), api_key__isnull=False)
-        .values("api_key_id", "api_key__name", "api_key__prefix")
-        .annotate(spend=Coalesce(Sum("cost"), 0), requests=Count("id"))
-        .order_by("-spend", "-requests")[:TOP_KEYS]
-    )
-
-
-def recent_requests(org) -> list[dict]:
-    rows = RequestLog.objects.filter(org=org).order_by("-created")[:RECENT]
-    return [feed_payload(row) for row in rows]
+        if row["api_key_id"] is None:
+            continue
+        entry = merged.setdefault(row["api_key_id"], {"spend": 0, "requests": 0})
+        entry["spend"] += row["spend"]
+        entry["requests"] += row["requests"]
+    top = sorted(merged.items(), key=lambda kv: (-kv[1]["spend"], -kv[1]["requests"]))[:TOP_KEYS]
+    keys = ApiKey.objects.filter(org=org, pk__in=[pk for pk, _ in top]).in_bulk()
+    return [{"key": keys[pk], **numbers} for pk, numbers in top if pk in keys]
 
 
 def feed_payload(row: RequestLog) -> dict:
@@ -119,14 +145,32 @@ def feed_payload(row: RequestLog) -> dict:
     }
 
 
+def cached_daily_rows(org, now: datetime, newest: RequestLog | None) -> list[dict]:
+    """daily_rows, cached until the org's next request (or midnight UTC, or a minute at most).
+
+    The grouped scan is the one costly query of the page; keyed on the newest RequestLog id it is
+    never stale, and an idle dashboard reloads for free.
+    """
+    marker = f"{newest.pk}:{newest.request_id}:{newest.created.timestamp()}" if newest else "none"
+    key = f"site:dash-rows:{org.pk}:{marker}:{now:%Y-%m-%d}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = daily_rows(org, now)
+        cache.set(key, rows, ROWS_CACHE_SECONDS)
+    return rows
+
+
 def overview(org) -> dict:
     now = timezone.now()
+    today = now.date()  # UTC, like UTCDate
+    recent = list(RequestLog.objects.filter(org=org).order_by("-created", "-id")[:RECENT])
+    rows = cached_daily_rows(org, now, recent[0] if recent else None)
     return {
         "wallet": wallet_numbers(org),
-        "totals": totals(org, now),
-        "by_day": spend_by_day(org, now),
-        "by_model": spend_by_model(org, now),
-        "top_keys": top_keys(org, now),
-        "recent": recent_requests(org),
+        "totals": totals(rows, today),
+        "by_day": spend_by_day(rows, today),
+        "by_model": spend_by_model(rows),
+        "top_keys": top_keys(rows, org),
+        "recent": [feed_payload(row) for row in recent],
         "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
     }

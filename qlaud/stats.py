@@ -11,7 +11,6 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -95,16 +94,16 @@ def _circuits(snapshot) -> dict[str, str]:
     if snapshot is None or not snapshot.hosts:
         return {}
     try:
-        from catalog.health import host_health
+        # Not host_health(): that may claim a half-open probe meant for real traffic.
+        from catalog.health import circuit_state_sync
 
-        health = async_to_sync(host_health)(list(snapshot.hosts))
-    except Exception:  # no health module yet, or the cache is down: say so rather than fail the page
-        log.warning("host health unavailable", exc_info=True)
+        circuits = circuit_state_sync(list(snapshot.hosts))
+    except Exception:  # the cache is down: say "unknown" rather than fail the page
+        log.warning("circuit states unavailable", exc_info=True)
         return {}
     states: dict[str, set[str]] = {}
     for host_id, host in snapshot.hosts.items():
-        state = health[host_id].circuit if host_id in health else "closed"
-        states.setdefault(host.provider.slug, set()).add(state)
+        states.setdefault(host.provider.slug, set()).add(circuits.get(host_id, "closed"))
     return {slug: s.pop() if len(s) == 1 else "degraded" for slug, s in states.items()}
 
 

@@ -25,6 +25,8 @@ urlpatterns = [
     path("dashboard/", views.dashboard_overview, name="dashboard"),
     path("dashboard/", include("accounts.urls")),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    path("", include("wallet.urls")),
+    path("", include("catalog.urls")),
     path("", include("gateway.urls")),
     path("", include("gateway.urls_responses")),
 ]

@@ -65,6 +65,7 @@ class FakeUpstream:
         # What the `agent` scenario asks the client to run: (tool name, input).
         self.agent_tool: tuple[str, dict] = ("Bash", {"command": "echo hello-from-qlaud", "description": "Say hi"})
         self.delay = 0.05  # between chunks in the `slow` scenario
+        self.aborted = 0  # streams whose client (qlaud) went away before the end
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -154,11 +155,16 @@ class FakeUpstream:
         await response.write(b": keep-alive comment\n\n")
         if scenario == "disconnect":
             frames = frames[: max(2, len(frames) // 2)]
-        for frame in frames:
-            await response.write(frame)
-            if scenario == "slow":
-                await asyncio.sleep(self.delay)
+        try:
+            for frame in frames:
+                await response.write(frame)
+                if scenario == "slow":
+                    await asyncio.sleep(self.delay)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.aborted += 1
+            raise
         if scenario == "disconnect":
+            await asyncio.sleep(0.2)  # let the client read what was sent before the line drops
             request.transport.close()  # type: ignore[union-attr]  # no end chunk: a broken stream
             return response
         await response.write_eof()
@@ -208,8 +214,13 @@ def count_tokens(body: Any) -> int:
 
 
 def openai_has_tool_result(body: dict) -> bool:
-    messages = body.get("messages") or []
-    return bool(messages) and messages[-1].get("role") == "tool"
+    """A tool message after the last assistant turn (clients may add a user note after it)."""
+    tail: list[dict] = []
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "assistant":
+            break
+        tail.append(message)
+    return any(m.get("role") == "tool" for m in tail)
 
 
 def anthropic_has_tool_result(body: dict) -> bool:

@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 from django.test import AsyncClient
 
 from accounts.keys import mint_key
-from catalog import snapshot
 from catalog.models import Host, Model, ModelAlias, PriceVersion, Provider
 from gateway import http, records
 from gateway.models import RequestLog
@@ -32,13 +30,6 @@ CODEX_TOOLS = [
     {"type": "function", "name": "exec_command", "strict": False, "parameters": {"type": "object", "properties": {}}},
     {"type": "web_search", "external_web_access": False},
 ]
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    upstream = FakeUpstream().start()
-    yield upstream
-    upstream.stop()
 
 
 @dataclass
@@ -62,9 +53,7 @@ def _model(public_id: str, provider: Provider, upstream: str) -> Model:
 
 @pytest.fixture
 def world(fake: FakeUpstream, org_a, org_b, alice, charlie) -> Iterator[World]:
-    cache.clear()
-    snapshot.reset()
-    fake.reset()
+    """Models on the fake upstream (scenario = upstream model id), two funded orgs, an alias for Codex's name."""
     deepseek = Provider.objects.create(slug="deepseek", name="DeepSeek", protocol="openai", base_url=fake.url + "/v1")
     anthropic = Provider.objects.create(slug="anthropic", name="Anthropic", protocol="anthropic", base_url=fake.url)
     _model("ds-text", deepseek, "fake-text")
@@ -78,8 +67,6 @@ def world(fake: FakeUpstream, org_a, org_b, alice, charlie) -> Iterator[World]:
     _, key = mint_key(org_a, alice, "test")
     _, other = mint_key(org_b, charlie, "other")
     yield World(fake, key, other, org_a.id)
-    cache.clear()
-    snapshot.reset()
 
 
 def auth(key: str) -> dict[str, dict[str, str]]:
@@ -279,3 +266,17 @@ async def test_a_websocket_upgrade_gets_an_immediate_non_101_answer(world: World
     response = await AsyncClient().get("/v1/responses", headers={"Upgrade": "websocket", "Connection": "Upgrade"})
     assert response.status_code == 426 and response.json()["error"]["message"]
     assert (await AsyncClient().get("/v1/responses")).status_code == 405
+
+
+async def test_an_item_reference_is_resolved_from_the_stored_output_items(world: World) -> None:
+    first = (await post(world, {"model": "ds-text", "input": "hi"})).json()
+    message_id = first["output"][0]["id"]
+    items = [{"role": "user", "content": "hi"}, {"type": "item_reference", "id": message_id}, {"role": "user",
+             "content": "and?"}]  # fmt: skip
+    response = await post(world, {"model": "ds-text", "input": items})
+    assert response.status_code == 200, response.content
+    sent = world.fake.bodies("/chat/completions")[-1]["messages"]
+    assert sent[1] == {"role": "assistant", "content": "Hello from the fake upstream."}
+    missing = await post(world, {"model": "ds-text", "input": [{"type": "item_reference", "id": "msg_gone"}]})
+    await finished()
+    assert missing.status_code == 400 and "msg_gone" in missing.json()["error"]["message"]

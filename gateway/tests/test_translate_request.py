@@ -513,3 +513,81 @@ def test_reasoning_effort_becomes_a_thinking_budget_that_fits_max_tokens() -> No
 def test_stream_is_preserved() -> None:
     assert openai_to_anthropic(_o([], stream=True, stream_options={"include_usage": True}), CLAUDE)["stream"] is True
     assert "stream" not in openai_to_anthropic(_o([]), CLAUDE)
+
+
+def test_deepseek_turns_without_tools_or_own_thinking_get_no_reasoning_field_and_merge_cleanly() -> None:
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "c", "name": "f", "input": {}}]},
+        {"role": "assistant", "content": "plain"},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c", "content": "r"}]},
+        {"role": "assistant", "content": "done"},
+    ]
+    out = anthropic_to_openai({"messages": messages, "tools": [{"name": "f", "input_schema": {}}]}, DEEPSEEK)
+    assert out["messages"][1] == {
+        "role": "assistant",
+        "content": "plain",
+        "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        "reasoning_content": "",
+    }
+    assert out["messages"][-1] == {"role": "assistant", "content": "done"}
+    assert "max_tokens" not in out and out["tools"][0]["function"] == {"name": "f", "parameters": {}}
+
+
+def test_an_unknown_tool_choice_type_is_left_to_the_upstream_default() -> None:
+    out = anthropic_to_openai(_a([], tools=[{"name": "f", "input_schema": {}}], tool_choice={"type": "new"}), OPENAI)
+    assert "tool_choice" not in out and "parallel_tool_calls" not in out
+
+
+def test_a_trailing_whitespace_prefill_after_a_tool_call_keeps_the_call() -> None:
+    body = _o(
+        [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "assistant", "content": "   "},
+        ]
+    )
+    assert openai_to_anthropic(body, CLAUDE)["messages"][-1]["content"] == [
+        {"type": "tool_use", "id": "c", "name": "f", "input": {}}
+    ]
+
+
+def test_consecutive_deepseek_turns_with_their_own_thinking_merge_the_reasoning() -> None:
+    def turn(text: str) -> dict[str, Any]:
+        block = {"type": "thinking", "thinking": text, "signature": SEALER.seal("deepseek", text)}
+        return {"role": "assistant", "content": [block, {"type": "text", "text": text.upper()}]}
+
+    out = anthropic_to_openai(_a([{"role": "user", "content": "q"}, turn("a"), turn("b")]), DEEPSEEK, sealer=SEALER)
+    assert out["messages"][1] == {"role": "assistant", "content": "AB", "reasoning_content": "ab"}
+
+
+def test_reasoning_content_from_an_openai_client_is_not_sent_to_anthropic() -> None:
+    body = _o(
+        [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a", "reasoning_content": "r"},
+            {"role": "user", "content": "q2"},
+        ]
+    )
+    assert "reasoning_content" not in json.dumps(openai_to_anthropic(body, CLAUDE))
+
+
+def test_claude_codes_request_passes_through_to_anthropic_with_its_anthropic_only_fields() -> None:
+    from gateway.translate_request import shape_anthropic
+
+    body = {
+        "model": "claude-opus-4-8",
+        "max_tokens": 32000,
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "high"},
+        "context_management": {"edits": []},
+        "system": [{"type": "text", "text": "S", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "q", "cache_control": {"type": "ephemeral"}}]}
+        ],
+        "unknown_future_field": 1,
+    }
+    out = shape_anthropic(body, CLAUDE)
+    assert out["thinking"] == {"type": "adaptive"} and out["output_config"] == {"effort": "high"}
+    assert out["context_management"] == {"edits": []} and out["system"] == body["system"]
+    assert out["messages"] == body["messages"] and "unknown_future_field" not in out

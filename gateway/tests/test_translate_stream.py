@@ -21,7 +21,7 @@ from gateway.tests.translation_helpers import (
     two_piece_splits,
 )
 
-O2A = fixture_names(["openai", "deepseek", "groq", "openrouter"])
+O2A = fixture_names(["openai", "deepseek", "groq", "openrouter", "workers-ai"])
 A2O = fixture_names(["anthropic"])
 ALL = O2A + A2O
 
@@ -101,6 +101,14 @@ ANTHROPIC_FINALS = {
         [_thinking("Two plus two is four.", "groq"), {"type": "text", "text": "4"}],
         "end_turn",
         (15, 0, 0, 12),
+    ),
+    "workers-ai_inline_think": (
+        [
+            _thinking("\nSeven is prime because <b> is not a tag.\n", "workers-ai"),
+            {"type": "text", "text": "Yes, 7 is prime."},
+        ],
+        "end_turn",
+        (11, 0, 0, 25),
     ),
     "openrouter_gemini_tools": (
         [

@@ -227,3 +227,52 @@ def test_the_anthropic_meter_reads_cumulative_usage_and_stop_reason() -> None:
     meter.feed("error", {"type": "error", "error": {"type": "overloaded_error", "message": "o"}})
     assert meter.usage == Usage(input=9, output=30)
     assert meter.finish_reason == "end_turn" and meter.error == ("overloaded_error", "o")
+
+
+def test_gemini_reusing_index_zero_with_a_new_id_starts_a_new_call() -> None:
+    events = _run(
+        OpenAIToAnthropic("m", "i"),
+        _chunk({"tool_calls": [_call(0, "{}", "fc-1", "ls")]}),
+        _chunk({"tool_calls": [_call(0, '{"p":1}', "fc-2", "ls")]}),
+        _chunk({"tool_calls": [_call(0, "", "fc-2")]}),
+        _chunk(finish="stop"),
+    )
+    assert [p["content_block"]["id"] for n, p in events if n == "content_block_start"] == ["fc-1", "fc-2"]
+    assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
+
+
+def test_fragments_of_a_held_back_call_accumulate_until_finish() -> None:
+    events = _run(
+        OpenAIToAnthropic("m", "i"),
+        _chunk({"tool_calls": [_call(0, "{", "a", "f")]}),
+        _chunk({"tool_calls": [_call(1, "{", "b", "g")]}),
+        _chunk({"tool_calls": [_call(0, "}")]}),
+        _chunk({"tool_calls": [_call(2, '{"x"', "c", "h")]}),
+        _chunk({"content": "between"}),
+        _chunk({"tool_calls": [_call(2, ":1}")]}),
+        _chunk({"tool_calls": [_call(0, "")]}),
+        _chunk(finish="tool_calls"),
+    )
+    held = [p for n, p in events if n == "content_block_delta" and p["index"] == 3]
+    assert [p["delta"]["partial_json"] for p in held] == ['{"x":1}']
+
+
+def test_text_parts_that_are_empty_or_unknown_are_skipped() -> None:
+    parts = [{"type": "text", "text": ""}, {"type": "image_url", "image_url": {}}, {"type": "text", "text": "ok"}]
+    events = _run(OpenAIToAnthropic("m", "i"), _chunk({"content": parts}, "stop"))
+    assert [p["delta"] for n, p in events if n == "content_block_delta"] == [{"type": "text_delta", "text": "ok"}]
+
+
+def test_without_include_usage_no_usage_chunk_or_field_is_sent() -> None:
+    t = AnthropicToOpenAI("m", "c", 1, include_usage=False)
+    t.feed("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 3}}})
+    t.feed(
+        "message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}
+    )
+    out = t.feed("message_stop", {"type": "message_stop"})
+    assert len(out) == 1 and "usage" not in out[0] and t.completed and t.usage.total == 5
+
+
+def test_malformed_tool_fragments_are_ignored() -> None:
+    events = _run(OpenAIToAnthropic("m", "i"), _chunk({"tool_calls": [None, "x"], "content": "ok"}, "stop"))
+    assert [n for n, _ in events].count("content_block_start") == 1

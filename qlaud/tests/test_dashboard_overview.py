@@ -43,7 +43,7 @@ def test_the_overview_sums_spend_by_window_model_and_key(client, alice, org_a):
     assert ctx["totals"]["spend_30d"] == 3_750_000
     assert ctx["totals"]["errors_30d"] == 1
     assert [r["model"] for r in ctx["by_model"]] == ["claude-sonnet-4.5", "deepseek-v3.2"]
-    assert ctx["top_keys"][0]["api_key__name"] == "laptop" and ctx["top_keys"][0]["requests"] == 2
+    assert ctx["top_keys"][0]["key"].name == "laptop" and ctx["top_keys"][0]["requests"] == 2
     assert sum(bar.value for bar in ctx["by_day"]) == 3_750_000
     html = response.content.decode()
     assert "$3.75" in html and "<svg" in html and "laptop" in html

@@ -73,3 +73,26 @@ def test_the_status_page_refreshes_only_its_table_over_htmx(client, org_a):
     partial = client.get("/status", headers={"HX-Request": "true"}).content.decode()
     assert 'hx-trigger="every 5s"' in full and "<html" in full
     assert "<html" not in partial and "groq" in partial
+
+
+@pytest.mark.django_db
+def test_status_shows_an_open_circuit_when_a_providers_hosts_keep_failing(client, seeded_catalog, settings):
+    from asgiref.sync import async_to_sync
+    from django.core.cache import cache
+
+    from catalog import health
+    from catalog.models import Host
+
+    settings.CIRCUIT_FAILURE_THRESHOLD = 2
+    host_ids = list(Host.objects.filter(provider__slug="groq").values_list("id", flat=True))
+    try:
+        for host_id in host_ids:
+            for _ in range(2):
+                async_to_sync(health.record_outcome)(host_id, ok=False, ttft_ms=None, status=502)
+        providers = {p["slug"]: p for p in client.get("/v1/status").json()["providers"]}
+        assert providers["groq"]["circuit"] == "open"
+        assert providers["deepseek"]["circuit"] == "closed"
+        html = client.get("/status").content.decode()
+        assert "badge-danger" in html
+    finally:
+        cache.delete_many([health._cb_key(h) for h in host_ids])

@@ -50,3 +50,72 @@ def key_a(org_a, alice):
 @pytest.fixture
 def allow_ledger_drift() -> None:
     """Requested by the few tests that break the invariant on purpose."""
+
+
+from wallet.tests.fake_stripe import fake_stripe  # noqa: E402,F401  (the fixture, for every wallet test)
+
+WEBHOOK_SECRET = "whsec_test_wallet"
+
+
+@pytest.fixture
+def webhook_endpoint(db):
+    """dj-stripe's endpoint row holding the signing secret; webhooks post to its uuid URL."""
+    from djstripe.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(
+        id="we_test_wallet",
+        livemode=False,
+        url="http://testserver/stripe/webhook/",
+        secret=WEBHOOK_SECRET,
+        enabled_events=["*"],
+        api_version="2024-04-10",
+        status="enabled",
+    )
+
+
+@pytest.fixture
+def post_event(client, webhook_endpoint, django_capture_on_commit_callbacks):
+    """POST a signed Stripe event to the real dj-stripe endpoint; returns the response."""
+    import json
+
+    from wallet.tests.fake_stripe import sign
+
+    def post(event: dict, *, secret: str = WEBHOOK_SECRET):
+        body = json.dumps(event)
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                f"/stripe/webhook/{webhook_endpoint.djstripe_uuid}/",
+                data=body,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=sign(body, secret),
+            )
+
+    return post
+
+
+@pytest.fixture
+def alice_client(client, alice, org_a):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def request_log(db):
+    """Make a RequestLog row the way the gateway records one (defaults: a small Sonnet call)."""
+    from gateway.models import RequestLog
+
+    def make(org, key=None, request_id: str = "req_1", **fields):
+        values = {
+            "surface": "messages",
+            "requested_model": "claude-sonnet-4-5",
+            "model": "claude-sonnet-4-5",
+            "provider": "anthropic",
+            "input_tokens": 1000,
+            "output_tokens": 500,
+            "upstream_cost": 10_500,
+            "cost": 11_235,
+            **fields,
+        }
+        return RequestLog.objects.create(org=org, api_key=key, request_id=request_id, **values)
+
+    return make

@@ -27,6 +27,7 @@ import pytest
 import stripe
 
 API_VERSION = "2024-04-10"
+FAKE_SECRET_KEY = "sk_test_" + "qlaudFakeStripe" + "0" * 16
 DECLINE_CARD = "pm_card_chargeDeclined"  # like Stripe's test card of the same name
 
 _RESOURCES = {
@@ -345,11 +346,16 @@ def _error(kind: str, message: str, code: str | None = None, **extra: Any) -> di
 
 
 def _expand(fake: FakeStripe, obj: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Replace ids by objects along each `expand[]` path (`payment_intent.latest_charge`)."""
     obj = json.loads(json.dumps(obj))
     for path in params.get("expand", []):
-        name = path.split(".")[0]
-        if isinstance(obj.get(name), str) and obj[name] in fake.objects:
-            obj[name] = json.loads(json.dumps(fake.objects[obj[name]]))
+        node = obj
+        for name in path.split("."):
+            if not isinstance(node, dict):
+                break
+            if isinstance(node.get(name), str) and node[name] in fake.objects:
+                node[name] = json.loads(json.dumps(fake.objects[node[name]]))
+            node = node.get(name)
     return obj
 
 
@@ -444,6 +450,7 @@ def fake_stripe(settings) -> Iterator[FakeStripe]:
     stripe.api_base = fake.base_url
     stripe.max_network_retries = 0
     settings.STRIPE_API_BASE = fake.base_url
+    settings.STRIPE_TEST_SECRET_KEY = FAKE_SECRET_KEY  # dj-stripe insists on a well-formed key
     try:
         yield fake
     finally:

@@ -1,0 +1,461 @@
+"""The benchmark: direct vs a minimal proxy vs qlaud (aiohttp and httpx transports) vs LiteLLM.
+
+    make bench                                   # everything, a few minutes
+    python -m bench.run --quick                  # c=1,16 only, shorter windows
+    python -m bench.run --targets qlaud,direct --modes chat-sse --concurrency 16
+    python -m bench.run --soak 600               # qlaud's RSS under constant load
+    python -m bench.run --write-docs             # also put the tables into docs/benchmarks.md
+
+Every server is one process (one uvicorn worker; LiteLLM `--num_workers 1`) on 127.0.0.1, all
+pointed at the same fast fake upstream; the load generator is its own process. Cells are run
+interleaved (for each mode and concurrency, every target in turn) so background noise on the
+machine hits all targets alike. Raw results go to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import procstat
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+LITELLM_VENV = ROOT / "bench" / ".litellm-venv"
+PG_DB = "h_bedrock_bench"
+PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+REDIS_URL = "redis://127.0.0.1:6379"
+LITELLM_KEY = "sk-bench-master"
+DOCS = ROOT / "docs" / "benchmarks.md"
+MARK_START, MARK_END = "<!-- bench:results -->", "<!-- /bench:results -->"
+
+PROMPT = [{"role": "user", "content": "Say hello in five words."}]
+MODES = {
+    "chat-json": ("/v1/chat/completions", {"model": "bench-chat", "messages": PROMPT, "max_tokens": 64}),
+    "chat-sse": (
+        "/v1/chat/completions",
+        {"model": "bench-chat", "messages": PROMPT, "max_tokens": 64, "stream": True,
+         "stream_options": {"include_usage": True}},
+    ),
+    "messages-json": ("/v1/messages", {"model": "bench-messages", "messages": PROMPT, "max_tokens": 64}),
+    "messages-sse": ("/v1/messages", {"model": "bench-messages", "messages": PROMPT, "max_tokens": 64, "stream": True}),
+}  # fmt: skip
+UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
+UVICORN_FAST = ["--loop", "uvloop", "--http", "httptools"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    health: str = ""  # a GET path answering 2xx once the server is up
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    headers: list[str] = field(default_factory=list)
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90.0) -> Server:
+        cmd = [c.replace("{port}", str(self.port)) for c in self.cmd]
+        self.log = RESULTS / f"{self.name}.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: see {self.log}")
+            if self._up():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not start in {timeout}s: see {self.log}")
+
+    def _up(self) -> bool:
+        try:
+            if not self.health:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return True
+            with urllib.request.urlopen(self.url + self.health, timeout=2) as response:
+                return response.status < 300
+        except OSError:
+            return False
+
+    def headers_args(self) -> list[str]:
+        return [arg for header in self.headers for arg in ("--header", header)]
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+# --- the servers ------------------------------------------------------------------------------
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "LITELLM"))}
+    env.update(PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def fake_server() -> Server:
+    return Server("fake", [PYTHON, *UVICORN, *UVICORN_FAST, "--port", "{port}", "bench.fake_upstream:app"], base_env())
+
+
+def minimal_server(upstream: str) -> Server:
+    cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--port", "{port}", "bench.minimal_proxy:app"]
+    return Server("minimal", cmd, base_env(BENCH_UPSTREAM=upstream))
+
+
+def qlaud_env(db: str, transport: str) -> dict[str, str]:
+    env = base_env(DJANGO_SETTINGS_MODULE="qlaud.settings", DEBUG="0", GATEWAY_HTTP_TRANSPORT=transport)
+    if db == "postgres":
+        env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, CACHE_PREFIX=PG_DB)
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{RESULTS / 'bench.sqlite3'}"
+    return env
+
+
+def qlaud_server(name: str, db: str, transport: str, key: str) -> Server:
+    cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--lifespan", "off", "--port", "{port}", "qlaud.asgi:application"]
+    server = Server(name, cmd, qlaud_env(db, transport), health="/v1/status")
+    server.headers = [f"authorization: Bearer {key}"]
+    return server
+
+
+def litellm_config(upstream: str) -> Path:
+    config = {
+        "model_list": [
+            {
+                "model_name": "bench-chat",
+                "litellm_params": {"model": "openai/bench", "api_base": upstream + "/v1", "api_key": "sk-fake"},
+            },
+            {
+                "model_name": "bench-messages",
+                "litellm_params": {"model": "anthropic/bench", "api_base": upstream, "api_key": "sk-fake"},
+            },
+        ],
+        "general_settings": {"master_key": LITELLM_KEY},
+        "litellm_settings": {"telemetry": False, "drop_params": True},
+    }
+    path = RESULTS / "litellm.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    return path
+
+
+def litellm_server(upstream: str) -> Server | None:
+    binary = LITELLM_VENV / "bin" / "litellm"
+    if not binary.exists():
+        return None
+    cmd = [str(binary), "--config", str(litellm_config(upstream)), "--host", "127.0.0.1", "--port", "{port}"]
+    cmd += ["--num_workers", "1"]
+    env = base_env(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR", LITELLM_TELEMETRY="False")
+    env.pop("PYTHONPATH")
+    server = Server("litellm", cmd, env, health="/health/liveliness")
+    server.headers = [f"authorization: Bearer {LITELLM_KEY}"]
+    return server
+
+
+# --- qlaud's database -------------------------------------------------------------------------
+
+
+def postgres_ready() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{PG_DB}"')
+        return True
+    except Exception as exc:  # no server, no psycopg: fall back to SQLite
+        print(f"PostgreSQL unavailable ({exc}); qlaud runs on SQLite", file=sys.stderr)
+        return False
+
+
+def seed_qlaud(db: str, upstream: str) -> str:
+    out = subprocess.run(
+        [PYTHON, "-m", "bench.seed", "--upstream", upstream],
+        env=qlaud_env(db, "aiohttp"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["key"]
+
+
+# --- one measurement --------------------------------------------------------------------------
+
+
+def measure(server: Server, mode: str, concurrency: int, args: argparse.Namespace, pg: bool) -> dict[str, Any]:
+    path, body = MODES[mode]
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+        handle.write(json.dumps(body).encode())
+    cmd = [PYTHON, "-m", "bench.loadgen", "--url", server.url + path, "--body-file", handle.name]
+    cmd += ["--concurrency", str(concurrency), "--duration", str(args.duration), "--warmup", str(args.warmup)]
+    cmd += server.headers_args()
+    assert server.proc is not None
+    pid = server.proc.pid
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    cpu0 = pg0 = 0.0
+    pg_start: dict[int, float] = {}
+    result: dict[str, Any] = {}
+    for line in proc.stdout:
+        if line.startswith("MEASURE_START"):
+            cpu0 = procstat.tree_cpu_seconds(pid)
+            pg_start = {p: procstat.cpu_seconds(p) for p in procstat.postgres_backends(PG_DB)} if pg else {}
+        elif line.startswith("MEASURE_END"):
+            cpu1 = procstat.tree_cpu_seconds(pid)
+            pg0 = sum(
+                procstat.cpu_seconds(p) - pg_start.get(p, 0.0) for p in procstat.postgres_backends(PG_DB)
+            ) if pg else 0.0  # fmt: skip
+            result["cpu_s"] = cpu1 - cpu0
+            result["pg_cpu_s"] = pg0
+        elif line.startswith("{"):
+            result.update(json.loads(line))
+    proc.wait()
+    os.unlink(handle.name)
+    done = max(1, result.get("requests", 0))
+    result["cpu_ms_per_req"] = 1000 * result.get("cpu_s", 0.0) / done
+    result["pg_cpu_ms_per_req"] = 1000 * result.get("pg_cpu_s", 0.0) / done
+    result["rss_mb"] = procstat.rss_mb(pid)
+    return result
+
+
+def smoke(server: Server, mode: str) -> str:
+    """One request, so a misconfigured target fails loudly instead of measuring errors."""
+    path, body = MODES[mode]
+    request = urllib.request.Request(server.url + path, data=json.dumps(body).encode(), method="POST")
+    request.add_header("content-type", "application/json")
+    for header in server.headers:
+        name, value = header.split(":", 1)
+        request.add_header(name.strip(), value.strip())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return f"{response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"{exc.code}: {exc.read()[:300]!r}"
+    except OSError as exc:
+        return f"error: {exc}"
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = "| mode | c | target | req/s | p50 ms | p99 ms | TTFT p50 | TTFT p99 | CPU ms/req | +PG ms/req | errors |"
+    lines = [head, "|" + "---|" * 11]
+    for r in results:
+        lines.append(
+            f"| {r['mode']} | {r['c']} | {r['target']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+            f"| {r['ttft_p50_ms']:.1f} | {r['ttft_p99_ms']:.1f} | {r['cpu_ms_per_req']:.2f} "
+            f"| {r['pg_cpu_ms_per_req']:.2f} | {r['errors']} |"
+        )
+    return "\n".join(lines)
+
+
+def memory_table(peaks: dict[str, float]) -> str:
+    lines = ["| target | peak RSS (VmHWM) MB |", "|---|---|"]
+    lines += [f"| {name} | {mb:.0f} |" for name, mb in peaks.items()]
+    return "\n".join(lines)
+
+
+def targets_table(results: list[dict[str, Any]]) -> str:
+    """The issue's targets, computed from the rows."""
+
+    def row(mode: str, c: int, target: str) -> dict[str, Any] | None:
+        return next((r for r in results if (r["mode"], r["c"], r["target"]) == (mode, c, target)), None)
+
+    lines = ["| check | mode | value | target | met |", "|---|---|---|---|---|"]
+    for mode in MODES:
+        for c in (16, 64):
+            q, lite = row(mode, c, "qlaud"), row(mode, c, "litellm")
+            if q and lite and lite["rps"]:
+                ratio = q["rps"] / lite["rps"]
+                lines.append(f"| throughput vs LiteLLM, c={c} | {mode} | {ratio:.1f}x | >= 10x | {_yes(ratio >= 10)} |")
+        q, direct = row(mode, 1, "qlaud"), row(mode, 1, "direct")
+        if q and direct:
+            added = q["ttft_p50_ms"] - direct["ttft_p50_ms"]
+            lines.append(f"| added TTFT p50, c=1 | {mode} | {added:.2f} ms | <= 3 ms | {_yes(added <= 3)} |")
+        q, direct, lite = row(mode, 16, "qlaud"), row(mode, 16, "direct"), row(mode, 16, "litellm")
+        if q and direct and lite:
+            ours, theirs = q["p99_ms"] - direct["p99_ms"], lite["p99_ms"] - direct["p99_ms"]
+            ok = theirs > 0 and ours <= theirs / 10
+            lines.append(
+                f"| added p99, c=16 | {mode} | {ours:.1f} ms vs LiteLLM {theirs:.1f} ms | <= 1/10 | {_yes(ok)} |"
+            )
+    return "\n".join(lines)
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def write_docs(markdown: str) -> None:
+    text = DOCS.read_text() if DOCS.exists() else f"# Benchmarks\n\n{MARK_START}\n{MARK_END}\n"
+    if MARK_START not in text:
+        text += f"\n{MARK_START}\n{MARK_END}\n"
+    head, rest = text.split(MARK_START, 1)
+    tail = rest.split(MARK_END, 1)[1] if MARK_END in rest else ""
+    DOCS.write_text(f"{head}{MARK_START}\n{markdown}\n{MARK_END}{tail}")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def start_targets(names: list[str], upstream: str, db: str, notes: list[str]) -> dict[str, Server]:
+    servers: dict[str, Server] = {"direct": Server("direct", [], {}, port=int(upstream.rsplit(":", 1)[1]))}
+    key = seed_qlaud(db, upstream) if any(n.startswith("qlaud") for n in names) else ""
+    for name in names:
+        if name == "minimal":
+            servers[name] = minimal_server(upstream).start()
+        elif name == "qlaud":
+            servers[name] = qlaud_server(name, db, "aiohttp", key).start()
+        elif name == "qlaud-httpx":
+            servers[name] = qlaud_server(name, db, "httpx", key).start()
+        elif name == "litellm":
+            server = litellm_server(upstream)
+            if server is None:
+                notes.append("LiteLLM skipped: bench/.litellm-venv is not installed (see docs/benchmarks.md).")
+                continue
+            try:
+                servers[name] = server.start(timeout=180)
+            except RuntimeError as exc:
+                notes.append(f"LiteLLM skipped: {exc}")
+    return {n: s for n, s in servers.items() if n in names}
+
+
+def run(args: argparse.Namespace) -> int:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    db = "postgres" if args.db == "postgres" and postgres_ready() else "sqlite"
+    names = args.targets.split(",")
+    notes: list[str] = []
+    fake = fake_server().start()
+    servers: dict[str, Server] = {}
+    try:
+        servers = start_targets(names, fake.url, db, notes)
+        if args.soak:
+            return soak(servers["qlaud"], args)
+        for name, server in servers.items():
+            for mode in args.modes.split(","):
+                print(f"smoke {name} {mode}: {smoke(server, mode)}", flush=True)
+        results = []
+        for mode in args.modes.split(","):
+            for c in [int(x) for x in args.concurrency.split(",")]:
+                for name, server in servers.items():
+                    target = fake if name == "direct" else server
+                    row = measure(target, mode, c, args, pg=name.startswith("qlaud") and db == "postgres")
+                    row.update(mode=mode, c=c, target=name)
+                    results.append(row)
+                    print(json.dumps(row), flush=True)
+        peaks = {n: procstat.peak_rss_mb(s.proc.pid) for n, s in servers.items() if s.proc} | {
+            "fake upstream": procstat.peak_rss_mb(fake.proc.pid)  # type: ignore[union-attr]
+        }
+    finally:
+        for server in servers.values():
+            server.stop()
+        fake.stop()
+    report = render(results, peaks, notes, db, args)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (RESULTS / f"results-{stamp}.json").write_text(json.dumps({"results": results, "peaks": peaks}, indent=1))
+    (RESULTS / "latest.md").write_text(report)
+    print(report)
+    if args.write_docs:
+        write_docs(report)
+    return 0
+
+
+def render(results: list[dict[str, Any]], peaks: dict[str, float], notes: list[str], db: str, args: Any) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    parts = [
+        f"Run {when}: qlaud on {db}, {os.cpu_count()} CPUs, window {args.duration}s after {args.warmup}s warm-up.",
+        *notes,
+        "",
+        table(results),
+        "",
+        memory_table(peaks),
+        "",
+        targets_table(results),
+    ]
+    return "\n".join(parts)
+
+
+def soak(server: Server, args: argparse.Namespace) -> int:
+    """Constant load (chat-sse, c=16) for SOAK seconds; RSS sampled every 5 s must stay flat."""
+    path, body = MODES["chat-sse"]
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+        handle.write(json.dumps(body).encode())
+    cmd = [PYTHON, "-m", "bench.loadgen", "--url", server.url + path, "--body-file", handle.name]
+    cmd += ["--concurrency", "16", "--duration", str(args.soak), "--warmup", "5", *server.headers_args()]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, text=True)
+    samples: list[tuple[float, float]] = []
+    started = time.monotonic()
+    while proc.poll() is None:
+        samples.append((time.monotonic() - started, procstat.rss_mb(server.proc.pid)))  # type: ignore[union-attr]
+        time.sleep(5)
+    summary = json.loads(proc.stdout.read().strip().splitlines()[-1])  # type: ignore[union-attr]
+    settled = [mb for t, mb in samples if t >= min(60.0, args.soak / 4)] or [mb for _, mb in samples]
+    growth = settled[-1] - settled[0]
+    flat = growth <= max(5.0, 0.05 * settled[0])
+    report = (
+        f"Soak {args.soak:.0f}s, chat-sse c=16: {summary['requests']} requests, {summary['rps']:.0f} req/s, "
+        f"{summary['errors']} errors. RSS after warm-up {settled[0]:.1f} MB -> end {settled[-1]:.1f} MB "
+        f"(max {max(settled):.1f} MB, growth {growth:+.1f} MB): {'flat' if flat else 'GROWING'}."
+    )
+    (RESULTS / "soak.json").write_text(json.dumps({"samples": samples, "summary": summary}))
+    print(report)
+    return 0 if flat else 1
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", default="direct,minimal,qlaud,qlaud-httpx,litellm")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.5)
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--soak", type=float, default=0.0, help="seconds of constant load on qlaud; RSS must stay flat")
+    parser.add_argument("--quick", action="store_true", help="c=1,16 and 3 s windows")
+    parser.add_argument("--write-docs", action="store_true", help="replace the results block of docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.concurrency, args.duration, args.warmup = "1,16", 3.0, 1.0
+    if args.soak:
+        args.targets = "qlaud"
+    return args
+
+
+if __name__ == "__main__":
+    if shutil.which("uvicorn", path=str(ROOT / ".venv" / "bin")) is None:
+        sys.exit("uvicorn is missing from .venv")
+    sys.exit(run(parse(sys.argv[1:])))

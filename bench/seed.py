@@ -1,0 +1,56 @@
+"""Prepare qlaud's database for the benchmark: migrate, a catalog pointing at the fake, a funded key.
+
+Run by bench.run in a subprocess with the benchmark's DATABASE_URL / REDIS_URL:
+    python -m bench.seed --upstream http://127.0.0.1:N
+Prints one JSON line: {"key": "ak_..."}. Idempotent: the bench rows are replaced each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+PRICES = {"input": 1_000_000, "output": 4_000_000, "cache_read": 100_000, "cache_write": 1_250_000}
+CREDIT = 1_000_000_000_000  # $1M: no benchmark request may be refused for money
+MODELS = {"bench-chat": ("bench-openai", "openai", "/v1"), "bench-messages": ("bench-anthropic", "anthropic", "")}
+
+
+def seed(upstream: str) -> str:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    from accounts.keys import mint_key
+    from accounts.models import User
+    from accounts.orgs import create_org
+    from catalog import version
+    from catalog.models import Host, Model, PriceVersion, Provider
+    from wallet.ledger import adjust
+
+    Provider.objects.filter(slug__startswith="bench-").delete()
+    Model.objects.filter(public_id__startswith="bench-").delete()
+    for public_id, (slug, protocol, path) in MODELS.items():
+        provider = Provider.objects.create(slug=slug, name=slug, protocol=protocol, base_url=upstream + path)
+        model = Model.objects.create(public_id=public_id, name=public_id, context_length=128_000)
+        host = Host.objects.create(model=model, provider=provider, upstream_model="bench", priority=0)
+        host.price = PriceVersion.objects.create(host=host, **PRICES)
+        host.save()
+    version.bump()
+    user = User.objects.filter(email="bench@qlaud.local").first() or User.objects.create_user("bench@qlaud.local")
+    org = user.memberships.first().org if user.memberships.exists() else create_org(user, "Bench")
+    _key, raw = mint_key(org, user, "bench")
+    adjust(org_id=org.pk, amount=CREDIT, reason="benchmark credit", idempotency_key=None)
+    return raw
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--upstream", required=True)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qlaud.settings")
+    sys.path.insert(0, os.getcwd())
+    import django
+
+    django.setup()
+    print(json.dumps({"key": seed(args.upstream)}), flush=True)

@@ -1,0 +1,145 @@
+"""JSON bodies for /v1/catalog and /v1/models, built from the snapshot (sync: call off the loop).
+
+/v1/catalog bytes are cached per process, keyed by catalog version and the set of hosts whose
+circuit is not closed, so a steady catalog costs one cache read per request. With
+include_latency=true the live stats are recomputed at most every STATS_TTL seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+from datetime import time as dtime
+from typing import Any
+
+from catalog import health, pricing
+from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN, HostHealth
+from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo
+
+_bytes_cache: dict[tuple, tuple[float, bytes, str]] = {}
+LATENCY_TTL = 15.0
+
+
+def _prices(prices: Any) -> dict[str, int]:
+    return {
+        "input": prices.input,
+        "output": prices.output,
+        "cache_read": prices.cache_read,
+        "cache_write": prices.cache_write,
+    }
+
+
+def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": h.id,
+        "provider": {"slug": h.provider.slug, "name": h.provider.name},
+        "upstream_model": h.upstream_model,
+        "context_length": h.context_length,
+        "max_output_tokens": h.max_output_tokens,
+        "quantization": h.quantization or None,
+        "capabilities": sorted(h.capabilities),
+        "tools_verified": h.tools_verified,
+        "price_version_id": h.price_version_id,
+        "pricing": _prices(pricing.customer_prices(h.prices, bps)),
+        "upstream_pricing": _prices(h.prices),
+        "status": "down" if circuit == CIRCUIT_OPEN else ("degraded" if circuit != CIRCUIT_CLOSED else "up"),
+    }
+    if live is not None:
+        out["latency"] = {
+            "p50_ttft_ms": live.p50_ttft_ms,
+            "p90_ttft_ms": live.p90_ttft_ms,
+            "p50_tokens_per_s": live.p50_tokens_per_s,
+            "uptime_5m": live.uptime_5m,
+            "uptime_30m": live.uptime_30m,
+            "uptime_1d": live.uptime_1d,
+            "samples_30m": live.samples,
+        }
+    return out
+
+
+def model_status(hosts: list[dict[str, Any]]) -> str:
+    states = {h["status"] for h in hosts}
+    if states == {"up"}:
+        return "available"
+    return "unavailable" if states == {"down"} else "degraded"
+
+
+def _model(m: ModelInfo, bps: int, circuits: dict[int, str], live: dict[int, HostHealth] | None) -> dict[str, Any]:
+    hosts = [_host(h, bps, circuits.get(h.id, CIRCUIT_CLOSED), live.get(h.id) if live else None) for h in m.hosts]
+    return {
+        "id": m.id,
+        "name": m.name,
+        "family": m.family,
+        "author": m.author,
+        "description": m.description,
+        "created": m.created.isoformat(),
+        "context_length": m.context_length,
+        "capabilities": sorted(m.capabilities),
+        "status": model_status(hosts),
+        "hosts": hosts,
+    }
+
+
+def catalog_bytes(snap: CatalogSnapshot, *, include_latency: bool) -> tuple[bytes, str]:
+    """(JSON body, ETag) for /v1/catalog."""
+    bps = pricing.markup_bps()
+    circuits = health.circuit_state_sync(snap.hosts)
+    not_closed = tuple(sorted((h, c) for h, c in circuits.items() if c != CIRCUIT_CLOSED))
+    key = (snap.version, bps, not_closed, include_latency)
+    cached = _bytes_cache.get(key)
+    if cached is not None and (not include_latency or time.monotonic() - cached[0] < LATENCY_TTL):
+        return cached[1], cached[2]
+    live = health.host_stats_sync(snap.hosts) if include_latency else None
+    body = {
+        "object": "catalog",
+        "currency": "USD",
+        "price_unit": "micro-dollars per million tokens",
+        "markup_bps": bps,
+        "data": [_model(m, bps, circuits, live) for m in sorted(snap.models.values(), key=lambda m: m.id)],
+    }
+    content = json.dumps(body, separators=(",", ":")).encode()
+    etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+    if len(_bytes_cache) > 64:
+        _bytes_cache.clear()
+    _bytes_cache[key] = (time.monotonic(), content, etag)
+    return content, etag
+
+
+def _created_at(m: ModelInfo) -> datetime:
+    return datetime.combine(m.created, dtime(0, 0), tzinfo=UTC)
+
+
+def openai_model(m: ModelInfo) -> dict[str, Any]:
+    return {"id": m.id, "object": "model", "created": int(_created_at(m).timestamp()), "owned_by": m.author or "qlaud"}
+
+
+def anthropic_model(m: ModelInfo) -> dict[str, Any]:
+    created = _created_at(m).isoformat().replace("+00:00", "Z")
+    return {"type": "model", "id": m.id, "display_name": m.name, "created_at": created}
+
+
+def openai_list(snap: CatalogSnapshot) -> dict[str, Any]:
+    return {"object": "list", "data": [openai_model(m) for m in sorted(snap.models.values(), key=lambda m: m.id)]}
+
+
+def anthropic_list(snap: CatalogSnapshot, *, limit: int, after_id: str | None, before_id: str | None) -> dict[str, Any]:
+    """Anthropic's page shape, newest first, paged by after_id / before_id like api.anthropic.com."""
+    ordered = sorted(snap.models.values(), key=lambda m: (-m.created.toordinal(), m.id))
+    ids = [m.id for m in ordered]
+    if before_id in ids:
+        end = ids.index(before_id)
+        start = max(0, end - limit)
+        has_more = start > 0
+    else:
+        start = ids.index(after_id) + 1 if after_id in ids else 0
+        end = min(len(ids), start + limit)
+        has_more = end < len(ids)
+    data = [anthropic_model(m) for m in ordered[start:end]]
+    return {
+        "data": data,
+        "has_more": has_more,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from catalog.models import Model
+
+
+def ids_on(html: str) -> list[str]:
+    return re.findall(r'<a href="/models/([^"]+)"><strong>', html)
+
+
+def test_the_models_page_lists_the_seed_catalog_with_prices_chips_and_copy_buttons(client, seeded, settings):
+    settings.QLAUD_MARKUP_BPS = 700
+    html = client.get("/models").content.decode()
+    assert "<title>Models and prices · qlaud</title>" in html and 'name="description"' in html
+    assert len(ids_on(html)) == Model.objects.count() >= 40
+    assert 'data-copy="claude-sonnet-4.5"' in html and '<span class="chip">Anthropic</span>' in html
+    # Claude Sonnet 4.5 upstream $3.00 / $15.00 -> $3.21 / $16.05 with 7%
+    row = html[html.index('href="/models/claude-sonnet-4.5"') :]
+    assert "$3.21" in row[:2000] and "$16.05" in row[:2000]
+    assert "no traffic yet" in html
+
+
+def test_search_filter_and_sort_work_as_a_plain_query_string(client, seeded):
+    html = client.get("/models?q=claude").content.decode()
+    assert ids_on(html) and all("claude" in i for i in ids_on(html))
+    groq = ids_on(client.get("/models?provider=groq").content.decode())
+    assert "gpt-oss-120b" in groq and "claude-sonnet-4.5" not in groq
+    vision = ids_on(client.get("/models?capability=vision").content.decode())
+    assert "gpt-5" in vision and "deepseek-v3.2" not in vision
+    by_context = ids_on(client.get("/models?sort=context").content.decode())
+    assert by_context[0] == "grok-4-fast"  # 2M tokens
+    by_price = ids_on(client.get("/models?sort=price").content.decode())
+    assert by_price.index("gpt-oss-20b") < by_price.index("claude-opus-4.1") == len(by_price) - 1
+
+
+def test_an_htmx_request_gets_only_the_results_partial(client, seeded):
+    response = client.get("/models?q=deepseek", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "<html" not in html and "<table" in html and "deepseek-v3.2" in html
+    assert "gpt-5" not in ids_on(html)
+
+
+def test_the_models_page_says_so_when_nothing_matches(client, seeded):
+    assert "No model matches these filters" in client.get("/models?q=zzzz").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_models_page_renders_an_empty_catalog_honestly(client):
+    assert "loadcatalog" in client.get("/models").content.decode()
+
+
+def test_a_model_page_shows_every_host_with_prices_and_honest_latency(client, seeded):
+    html = client.get("/models/claude-sonnet-4.5").content.decode()
+    assert "<title>Claude Sonnet 4.5 (claude-sonnet-4.5) prices and providers · qlaud</title>" in html
+    for provider in ("Anthropic", "AWS Bedrock", "Google Vertex AI", "OpenRouter"):
+        assert provider in html
+    assert "claude-sonnet-4-5-20250929" in html and "no traffic yet" in html and "$0.321" in html
+
+
+def test_an_unknown_model_page_is_a_404(client, seeded):
+    assert client.get("/models/gpt-9").status_code == 404
+
+
+def test_the_pricing_page_explains_the_markup_with_a_real_catalog_model(client, seeded, settings):
+    settings.QLAUD_MARKUP_BPS = 700
+    html = client.get("/pricing").content.decode()
+    assert "<title>Pricing: upstream cost plus 7% · qlaud</title>" in html
+    for amount in settings.TOPUP_AMOUNTS_USD:
+        assert f"${amount}</div>" in html
+    # 1M in + 1M out on Claude Sonnet 4.5 via Anthropic: $18.00 upstream, $1.26 markup, $19.26 total
+    assert "$18.00" in html and "$1.26" in html and "$19.26" in html
+    assert 'hx-get="/pricing/calculate"' in html
+
+
+def test_the_calculator_works_without_javascript_and_as_an_htmx_partial(client, seeded):
+    query = "model=deepseek-v3.2&input_tokens=1000000&output_tokens=500000"
+    # DeepSeek: 0.28 + 0.5 * 0.42 = $0.49 upstream; x1.07 = $0.5243
+    page = client.get(f"/pricing?{query}").content.decode()
+    assert "$0.5243" in page and "$0.49" in page
+    partial = client.get(f"/pricing/calculate?{query}").content.decode()
+    assert "<html" not in partial and "$0.5243" in partial
+
+
+def test_the_calculator_tolerates_nonsense_input(client, seeded):
+    html = client.get("/pricing/calculate?model=nope&input_tokens=abc&output_tokens=-5").content.decode()
+    assert "Pick a model" in html

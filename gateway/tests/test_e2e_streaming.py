@@ -1,0 +1,79 @@
+"""Streams over a real server: client disconnects, count_tokens, and streamed vs non-streamed billing."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+
+from gateway.tests.e2e import anthropic_client, billed, openai_client
+from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
+
+pytestmark = pytest.mark.e2e
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+def world(catalog: Any, tenant: Any) -> Any:
+    ds = catalog.provider("deepseek")
+    an = catalog.provider("anthropic", "anthropic")
+    catalog.model("text", (ds, "fake-text"))
+    catalog.model("slow", (ds, "fake-slow"))
+    catalog.model("claude-text", (an, "fake-text"))
+    return tenant
+
+
+def test_a_client_disconnect_cancels_the_upstream_and_still_settles(live, world, fake):
+    from wallet.models import Hold
+
+    fake.delay = 0.5
+    body = {"model": "slow", "max_tokens": 50, "stream": True, "messages": HI}
+    with httpx.stream("POST", live.url + "/v1/messages", json=body, headers={"x-api-key": world.raw}) as response:
+        first = next(response.iter_bytes())
+        assert b"message_start" in first
+    deadline = time.monotonic() + 5
+    while fake.aborted == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.aborted == 1
+    (row,) = billed()
+    assert (row.status, row.error_type) == (499, "client_disconnected")
+    assert not Hold.objects.filter(status=Hold.Status.OPEN).exists()
+
+
+def test_streamed_and_non_streamed_answers_bill_the_same(live, world):
+    client = openai_client(live, world.raw)
+    client.chat.completions.create(model="text", messages=HI)
+    for _ in client.chat.completions.create(model="text", messages=HI, stream=True):
+        pass
+    with anthropic_client(live, world.raw).messages.stream(model="claude-text", max_tokens=9, messages=HI) as s:
+        s.get_final_message()
+    rows = billed(3)
+    assert len({r.cost for r in rows}) == 1 and rows[0].cost > 0
+
+
+def test_count_tokens_asks_an_anthropic_upstream_and_costs_nothing(live, world, fake):
+    count = anthropic_client(live, world.raw).messages.count_tokens(model="claude-text", messages=HI)
+    (sent,) = fake.bodies("/v1/messages/count_tokens")
+    assert count.input_tokens == COUNT_TOKENS_BASE + len(json.dumps(sent["messages"])) // 4
+    assert "max_tokens" not in sent and sent["model"] == "fake-text"
+    assert world.balance == 10_000_000
+
+
+def test_count_tokens_estimates_for_openai_compatible_upstreams(live, world, fake):
+    client = anthropic_client(live, world.raw)
+    short = client.messages.count_tokens(model="text", messages=HI).input_tokens
+    long = client.messages.count_tokens(model="text", messages=[{"role": "user", "content": "word " * 400}])
+    assert 0 < short < long.input_tokens
+    assert fake.requests == []
+
+
+def test_count_tokens_needs_a_key_and_a_known_model(live, world):
+    with pytest.raises(anthropic.AuthenticationError):
+        anthropic_client(live, "ak_nope").messages.count_tokens(model="text", messages=HI)
+    with pytest.raises(anthropic.NotFoundError):
+        anthropic_client(live, world.raw).messages.count_tokens(model="missing", messages=HI)

@@ -1,0 +1,188 @@
+"""The OpenAI-compatible and Anthropic provider modules, Cloudflare AI Gateway mode, and the pooled client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from catalog.snapshot import HostInfo, ProviderInfo
+from gateway import http
+from gateway.providers import PROTOCOLS, anthropic, cloudflare, openai_compat
+from gateway.providers.base import Call
+from wallet.money import Prices
+
+
+def provider(slug: str, protocol: str = "openai", base: str = "https://api.example.test/v1", **kw: Any) -> ProviderInfo:
+    fields = {"via_cloudflare": False, "cf_segment": "", "config": {}, **kw}
+    return ProviderInfo(1, slug, slug.title(), protocol, base, "", **fields)
+
+
+def host(p: ProviderInfo, upstream: str = "up-model") -> HostInfo:
+    return HostInfo(7, "public-model", p, upstream, Prices(1, 2), 3, None, 128_000, 0, True, frozenset({"tools"}))
+
+
+def call(p: ProviderInfo, stream: bool = False, **kw: Any) -> Call:
+    body = kw.pop("body", {"model": "ignored", "messages": [{"role": "user", "content": "hi"}]})
+    return Call(host=host(p), body=body, stream=stream, api_key="sk-secret", **kw)
+
+
+def test_the_registry_maps_protocols_to_modules():
+    assert PROTOCOLS["openai"] is openai_compat and PROTOCOLS["anthropic"] is anthropic
+    assert openai_compat.DIALECT == "openai" and anthropic.DIALECT == "anthropic"
+
+
+@pytest.mark.parametrize(
+    ("slug", "base", "url"),
+    [
+        ("deepseek", "https://api.deepseek.com", "https://api.deepseek.com/chat/completions"),
+        ("groq", "https://api.groq.com/openai/v1", "https://api.groq.com/openai/v1/chat/completions"),
+        (
+            "google-ai-studio",
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+            "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions",
+        ),
+    ],
+)
+def test_openai_compatible_requests_go_to_the_providers_chat_endpoint_with_a_bearer_key(slug, base, url):
+    req = openai_compat.build_request(call(provider(slug, base=base), stream=True))
+    body = json.loads(req.content)
+    assert (req.method, req.url) == ("POST", url)
+    assert req.headers["authorization"] == "Bearer sk-secret"
+    assert body["model"] == "up-model" and body["stream"] is True
+
+
+def test_openrouter_requests_carry_attribution_headers():
+    req = openai_compat.build_request(call(provider("openrouter", base="https://openrouter.ai/api/v1")))
+    assert req.headers["X-Title"] == "qlaud" and "HTTP-Referer" in req.headers
+
+
+def test_anthropic_requests_use_x_api_key_a_known_version_and_forward_beta():
+    p = provider("anthropic", "anthropic", "https://api.anthropic.com")
+    incoming = {"Anthropic-Beta": "interleaved-thinking-2025-05-14", "anthropic-version": "2026-10-21"}
+    req = anthropic.build_request(call(p, incoming_headers=incoming))
+    assert req.url == "https://api.anthropic.com/v1/messages"
+    assert req.headers["x-api-key"] == "sk-secret" and "authorization" not in req.headers
+    assert req.headers["anthropic-version"] == anthropic.API_VERSION
+    assert req.headers["anthropic-beta"] == "interleaved-thinking-2025-05-14"
+
+
+def test_anthropic_count_tokens_keeps_only_the_fields_the_endpoint_accepts():
+    p = provider("anthropic", "anthropic", "https://api.anthropic.com")
+    body = {"model": "x", "messages": [], "max_tokens": 5, "stream": True, "tools": [], "metadata": {}}
+    req = anthropic.build_count_tokens(call(p, body=body))
+    assert req is not None and req.url.endswith("/v1/messages/count_tokens")
+    assert json.loads(req.content) == {"model": "up-model", "messages": [], "tools": []}
+    assert openai_compat.build_count_tokens(call(provider("deepseek"))) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "retryable"),
+    [
+        (429, b'{"error":{"message":"slow down","type":"requests"}}', "rate_limit_error", True),
+        (503, b"<html>busy</html>", "overloaded_error", True),
+        (500, b'{"error":{"message":"boom"}}', "api_error", True),
+        (401, b'{"error":{"message":"bad key"}}', "authentication_error", True),
+        (400, b'{"error":{"message":"bad field"}}', "invalid_request_error", False),
+        (
+            422,
+            b'{"object":"error","message":"extra_forbidden","type":"invalid_request_error"}',
+            "invalid_request_error",
+            False,
+        ),
+    ],
+)
+def test_openai_compatible_errors_are_classified_for_failover(status, body, kind, retryable):
+    err = openai_compat.parse_error(status, body)
+    assert (err.status, err.type, err.retryable) == (status, kind, retryable)
+    assert err.message
+
+
+def test_error_messages_are_read_from_every_known_shape():
+    assert (
+        openai_compat.parse_error(422, b'{"object":"error","message":"extra_forbidden"}').message == "extra_forbidden"
+    )
+    cf = b'{"success":false,"result":[],"messages":[],"error":[{"code":2001,"message":"gateway says no"}]}'
+    assert openai_compat.parse_error(400, cf).message == "gateway says no"
+    overloaded = b'{"type":"error","error":{"type":"overloaded_error","message":"busy"}}'
+    err = anthropic.parse_error(529, overloaded)
+    assert (err.type, err.message, err.retryable) == ("overloaded_error", "busy", True)
+
+
+def test_cloudflare_mode_rewrites_the_url_and_tags_the_request(settings):
+    settings.CF_AIG_ACCOUNT_ID, settings.CF_AIG_GATEWAY_ID, settings.CF_AIG_TOKEN = "acct", "gw", "cf-token"
+    p = provider("groq", base="https://api.groq.com/openai/v1", via_cloudflare=True)
+    tags = {"org": 5, "key": "AbC", "user": 9, "model": "public-model", "surface": "chat", "extra": "dropped"}
+    req = openai_compat.build_request(call(p, metadata=tags, customer_cost_per_mtok={"input": 1_070_000, "output": 0}))
+    assert req.url == "https://gateway.ai.cloudflare.com/v1/acct/gw/groq/chat/completions"
+    assert req.headers["cf-aig-authorization"] == "Bearer cf-token"
+    assert req.headers["authorization"] == "Bearer sk-secret"
+    assert json.loads(req.headers["cf-aig-metadata"]) == {
+        "org": 5,
+        "key": "AbC",
+        "user": 9,
+        "model": "public-model",
+        "surface": "chat",
+    }
+    assert json.loads(req.headers["cf-aig-custom-cost"]) == {"per_token_in": pytest.approx(1.07e-6)}
+
+
+@pytest.mark.parametrize(
+    ("slug", "segment", "url"),
+    [
+        ("anthropic", "", "/anthropic/v1/messages"),
+        ("mistral", "", "/mistral/v1/chat/completions"),
+        ("xai", "", "/grok/v1/chat/completions"),
+        ("my-claude", "anthropic", "/anthropic/v1/messages"),
+    ],
+)
+def test_cloudflare_paths_follow_each_providers_convention(settings, slug, segment, url):
+    settings.CF_AIG_ACCOUNT_ID, settings.CF_AIG_GATEWAY_ID, settings.CF_AIG_TOKEN = "a", "g", ""
+    protocol = "anthropic" if url.endswith("/messages") else "openai"
+    p = provider(slug, protocol, via_cloudflare=True, cf_segment=segment)
+    module = anthropic if protocol == "anthropic" else openai_compat
+    req = module.build_request(call(p))
+    assert req.url == "https://gateway.ai.cloudflare.com/v1/a/g" + url
+    assert "cf-aig-authorization" not in req.headers
+
+
+def test_direct_requests_carry_no_cloudflare_headers():
+    req = openai_compat.build_request(call(provider("deepseek"), metadata={"org": 1}))
+    assert not [h for h in req.headers if h.startswith("cf-aig")]
+    assert not cloudflare.enabled(provider("deepseek"))
+
+
+async def test_streams_are_decoded_into_events_and_done_ends_them():
+    body = (
+        b': keep-alive\n\ndata: {"choices":[{"delta":{"content":"a"}}]}\n\n'
+        b'data: {"choices":[],"usage":{"prompt_tokens":1}}\n\ndata: [DONE]\n\ndata: {"late":1}\n\n'
+    )
+    response = httpx.Response(200, content=body)
+    events = [e async for e in openai_compat.iter_events(response)]
+    assert events == [
+        ("", {"choices": [{"delta": {"content": "a"}}]}),
+        ("", {"choices": [], "usage": {"prompt_tokens": 1}}),
+    ]
+    sse = b'event: message_start\ndata: {"type":"message_start"}\n\nevent: ping\ndata: {"type": "ping"}\n\n'
+    got = [e async for e in anthropic.iter_events(httpx.Response(200, content=sse))]
+    assert got == [("message_start", {"type": "message_start"}), ("ping", {"type": "ping"})]
+
+
+async def test_the_pooled_client_is_one_per_loop_with_the_configured_timeouts(settings):
+    settings.GATEWAY_CONNECT_TIMEOUT, settings.GATEWAY_READ_TIMEOUT = 3.0, 7.0
+    await http.aclose()
+    first = http.client()
+    assert http.client() is first
+    assert (first.timeout.connect, first.timeout.read) == (3.0, 7.0)
+    await http.aclose()
+    assert first.is_closed and http.client() is not first
+    await http.aclose()
+
+
+async def test_the_httpx_transport_fallback_can_be_chosen(settings):
+    settings.GATEWAY_HTTP_TRANSPORT = "httpx"
+    await http.aclose()
+    assert isinstance(http.client()._transport, httpx.AsyncHTTPTransport)
+    await http.aclose()

@@ -1,0 +1,63 @@
+"""Auto top-up: charge the saved card off-session once per threshold crossing.
+
+The ledger sets `auto_topup_triggered` when the balance crosses below the threshold (and clears it
+when the balance rises above again), then enqueues this. The PaymentIntent's idempotency key names
+the crossing, so a retried task cannot charge twice; the credit's key is the PaymentIntent id.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import stripe
+
+from wallet import ledger
+from wallet.models import LedgerEntry, Wallet
+from wallet.money import cents_to_micros, format_usd, micros_to_cents_floor
+from wallet.notify import send_auto_topup_failed_email
+from wallet.payments import api_key
+
+log = logging.getLogger(__name__)
+
+
+def run_auto_topup(wallet_id: int) -> bool:
+    """Charge and credit one auto top-up; True if money was added."""
+    wallet = Wallet.objects.get(pk=wallet_id)
+    if not (wallet.auto_topup_enabled and wallet.auto_topup_triggered and wallet.auto_topup_amount > 0):
+        return False
+    if wallet.balance >= wallet.auto_topup_threshold:
+        return False  # topped up some other way since the crossing
+    crossing = LedgerEntry.objects.filter(wallet=wallet, kind=LedgerEntry.Kind.AUTO_TOPUP).count() + 1
+    metadata = {"org_id": str(wallet.org_id), "wallet_id": str(wallet.pk), "purpose": "auto_topup"}
+    try:
+        intent = stripe.PaymentIntent.create(
+            api_key=api_key(),
+            amount=micros_to_cents_floor(wallet.auto_topup_amount),
+            currency="usd",
+            customer=wallet.stripe_customer_id,
+            payment_method=wallet.stripe_payment_method_id,
+            off_session=True,
+            confirm=True,
+            metadata=metadata,
+            description=f"qlaud auto top-up for {wallet.org_id}",
+            idempotency_key=f"auto-topup-{wallet.pk}-{crossing}",
+        )
+    except stripe.StripeError as error:
+        return _failed(wallet, error.user_message or str(error))
+    if intent["status"] != "succeeded":
+        return _failed(wallet, f"the payment needs attention (status {intent['status']})")
+    return ledger.credit_topup(
+        org_id=wallet.org_id,
+        amount=cents_to_micros(intent["amount_received"] or intent["amount"]),
+        reference=intent["id"],
+        idempotency_key=f"pi:{intent['id']}",
+        receipt={"payment_intent": intent["id"], "charge": intent.get("latest_charge"), "auto": True},
+        auto=True,
+    )
+
+
+def _failed(wallet: Wallet, reason: str) -> bool:
+    log.warning("auto top-up of %s for org %s failed: %s", format_usd(wallet.auto_topup_amount), wallet.org_id, reason)
+    ledger.update_settings(wallet.org_id, auto_topup_last_error=reason[:300])
+    send_auto_topup_failed_email(wallet.pk, reason)
+    return False

@@ -1,0 +1,135 @@
+"""Reconciliation jobs (plain functions; wallet/tasks.py wraps them for Celery).
+
+- reconcile_holds: holds left open (a crashed worker, a lost settle) are settled from the request's
+  recorded cost if the gateway logged it, else released. The ledger's idempotency keeps each
+  request charged at most once, whoever gets there first.
+- verify_ledgers: recompute balances from entries; record drift, never fix it silently.
+- sync_stripe: credit paid Checkout Sessions a lost webhook never delivered.
+- rollup_usage: hourly and daily aggregates of RequestLog, rebuilt idempotently for a window.
+
+Key spend-limit periods are computed from the clock (wallet/periods.py), so no reset job exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import stripe
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from wallet import ledger, payments
+from wallet.models import Hold, LedgerDrift, LedgerEntry, UsageRollup
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
+    from gateway.models import RequestLog
+
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.HOLD_TIMEOUT_SECONDS)
+    stale = list(Hold.objects.filter(status=Hold.Status.OPEN, created__lt=cutoff).values_list("pk", "request_id"))
+    logs = {
+        row["request_id"]: row
+        for row in RequestLog.objects.filter(request_id__in=[r for _, r in stale]).values(
+            "request_id", "cost", "upstream_cost", "model", "price_version_id"
+        )
+    }
+    counts = {"settled": 0, "released": 0, "failed": 0}
+    for hold_id, request_id in stale:
+        try:
+            if request_id in logs:
+                row = logs[request_id]
+                receipt = {"reconciled": True, "model": row["model"], "price_version_id": row["price_version_id"]}
+                ledger.settle(hold_id, charge=row["cost"], upstream_cost=row["upstream_cost"], receipt=receipt)
+                counts["settled"] += 1
+            else:
+                ledger.release(hold_id)
+                counts["released"] += 1
+        except Exception:  # one bad hold must not stop the others
+            log.exception("could not reconcile hold %s (%s)", hold_id, request_id)
+            counts["failed"] += 1
+    if stale:
+        log.info("reconciled %d stale holds: %s", len(stale), counts)
+    return counts
+
+
+def verify_ledgers() -> list[dict[str, int]]:
+    drifts = ledger.ledger_drift()
+    for d in drifts:
+        log.error("ledger drift on wallet %s: %s", d["wallet_id"], d)
+        already = LedgerDrift.objects.filter(
+            wallet_id=d["wallet_id"],
+            resolved=False,
+            stored_balance=d["balance"],
+            entries_sum=d["entries"],
+            stored_held=d["held"],
+            open_holds_sum=d["holds"],
+        ).exists()
+        if not already:
+            LedgerDrift.objects.create(
+                wallet_id=d["wallet_id"],
+                stored_balance=d["balance"],
+                entries_sum=d["entries"],
+                stored_held=d["held"],
+                open_holds_sum=d["holds"],
+            )
+    return drifts
+
+
+def sync_stripe(hours: int = 72) -> int:
+    """Credit every paid session of the last `hours` that has no ledger entry yet. Returns how many."""
+    since = int((timezone.now() - timedelta(hours=hours)).timestamp())
+    sessions = stripe.checkout.Session.list(
+        api_key=payments.api_key(), status="complete", created={"gte": since}, limit=100
+    )
+    credited = 0
+    for session in sessions.auto_paging_iter():
+        if session.get("mode") != "payment" or session.get("payment_status") != "paid":
+            continue
+        if LedgerEntry.objects.filter(idempotency_key=session["id"]).exists():
+            continue
+        if payments.credit_session_id(session["id"]):
+            log.warning("sync_stripe credited checkout session %s that no webhook delivered", session["id"])
+            credited += 1
+    return credited
+
+
+def rollup_usage(now: datetime | None = None, hours: int = 48) -> int:
+    """Rebuild hourly rollups for the last `hours` and daily rollups for the days they touch."""
+    now = now or timezone.now()
+    hour_start = (now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+    day_start = hour_start.replace(hour=0)
+    with transaction.atomic():
+        written = _rebuild(UsageRollup.Granularity.HOUR, TruncHour("created"), hour_start)
+        written += _rebuild(UsageRollup.Granularity.DAY, TruncDay("created"), day_start)
+    return written
+
+
+def _rebuild(granularity: str, trunc, start: datetime) -> int:
+    from gateway.models import RequestLog
+
+    UsageRollup.objects.filter(granularity=granularity, period_start__gte=start).delete()
+    rows = (
+        RequestLog.objects.filter(created__gte=start)
+        .annotate(period=trunc)
+        .values("org_id", "api_key_id", "model", "period")
+        .annotate(
+            requests=Count("id"),
+            input_tokens=Sum("input_tokens"),
+            cache_read_tokens=Sum("cache_read_tokens"),
+            cache_write_tokens=Sum("cache_write_tokens"),
+            output_tokens=Sum("output_tokens"),
+            reasoning_tokens=Sum("reasoning_tokens"),
+            upstream_cost=Sum("upstream_cost"),
+            cost=Sum("cost"),
+        )
+        .order_by()
+    )
+    rollups = [UsageRollup(granularity=granularity, period_start=row.pop("period"), **row) for row in rows.iterator()]
+    UsageRollup.objects.bulk_create(rollups, batch_size=1000)
+    return len(rollups)

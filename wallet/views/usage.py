@@ -1,0 +1,155 @@
+"""/dashboard/usage/: every request with its cost, filters, CSV export, receipts, daily spend.
+
+Scoped to request.org. Owners and admins see the whole org's usage; members see the usage of
+the keys they created (as on the keys page), so a member's receipts of others' keys are 404s.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from accounts.views.common import org_view
+from wallet.api import generation_receipt, usd
+
+PAGE_SIZE = 50
+CSV_COLUMNS = [
+    "request_id",
+    "created",
+    "key",
+    "model",
+    "provider",
+    "status",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "upstream_cost_usd",
+    "cost_usd",
+]
+
+
+class UsageFilter(forms.Form):
+    key = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    model = forms.CharField(required=False, max_length=200)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, keys: QuerySet[ApiKey], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [("", "All keys"), *((k.pk, k.name) for k in keys)]
+
+
+def _logs(request: HttpRequest) -> QuerySet:
+    from gateway.models import RequestLog
+
+    logs = RequestLog.objects.filter(org=request.org)  # type: ignore[attr-defined]
+    if not request.membership.is_manager:  # type: ignore[attr-defined]
+        logs = logs.filter(api_key__created_by=request.user)
+    return logs
+
+
+def _visible_keys(request: HttpRequest) -> QuerySet[ApiKey]:
+    keys = ApiKey.objects.filter(org=request.org).order_by("name")  # type: ignore[attr-defined]
+    if not request.membership.is_manager:  # type: ignore[attr-defined]
+        keys = keys.filter(created_by=request.user)
+    return keys
+
+
+def _filtered(request: HttpRequest) -> tuple[QuerySet, UsageFilter]:
+    form = UsageFilter(request.GET or None, keys=_visible_keys(request))
+    logs = _logs(request)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["key"]:
+            logs = logs.filter(api_key_id=data["key"])
+        if data["model"]:
+            logs = logs.filter(model=data["model"])
+        if data["start"]:
+            logs = logs.filter(created__gte=_day_start(data["start"]))
+        if data["end"]:
+            logs = logs.filter(created__lt=_day_start(data["end"]) + timedelta(days=1))
+    return logs, form
+
+
+def _day_start(day: Any) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _daily(logs: QuerySet, by: str) -> list[dict[str, Any]]:
+    """Spend per day and per `by` (key name or model) over the filtered requests, newest day first."""
+    rows = (
+        logs.annotate(day=TruncDate("created"))
+        .values("day", by)
+        .annotate(requests=Count("id"), spend=Sum("cost"))
+        .order_by("-day", "-spend")
+    )
+    return list(rows[:200])
+
+
+@org_view
+def usage_page(request: HttpRequest) -> HttpResponse:
+    logs, form = _filtered(request)
+    if not request.GET.get("start"):
+        logs = logs.filter(created__gte=timezone.now() - timedelta(days=30))
+    page = Paginator(logs.select_related("api_key").order_by("-created", "-id"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    totals = logs.aggregate(requests=Count("id"), spend=Sum("cost"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "totals": totals,
+        "by_key": _daily(logs, "api_key__name"),
+        "by_model": _daily(logs, "model"),
+        "models": sorted(set(_logs(request).values_list("model", flat=True).distinct()[:200])),
+        "query": query.urlencode(),
+        "is_manager": request.membership.is_manager,  # type: ignore[attr-defined]
+    }
+    return render(request, "wallet/usage.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(logs: QuerySet) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    fields = ["request_id", "created", "api_key__name", "model", "provider", "status", "input_tokens"]
+    fields += ["cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "upstream_cost", "cost"]
+    for row in logs.order_by("-created", "-id").values_list(*fields).iterator(chunk_size=2000):
+        *head, upstream, cost = row
+        head[1] = head[1].isoformat()
+        yield writer.writerow([*head, usd(upstream), usd(cost)])
+
+
+@org_view
+def usage_csv(request: HttpRequest) -> StreamingHttpResponse:
+    logs, _ = _filtered(request)
+    response = StreamingHttpResponse(_csv_rows(logs), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="qlaud-usage-{timezone.now():%Y%m%d}.csv"'
+    return response
+
+
+@org_view
+def receipt(request: HttpRequest, request_id: str) -> HttpResponse:
+    if not _logs(request).filter(request_id=request_id).exists():
+        raise Http404
+    data = generation_receipt(request.org.pk, request_id)  # type: ignore[attr-defined]
+    return render(request, "wallet/receipt.html", {"r": data})
