@@ -127,7 +127,7 @@ def raw_key_from_headers(headers: Mapping[str, str]) -> str | None:
     api_key = bearer = None
     for name, value in headers.items():
         lowered = name.lower()
-        if lowered in ("x-api-key", "x_api_key"):
+        if lowered == "x-api-key":
             api_key = value.strip()
         elif lowered == "authorization":
             scheme, _, token = value.strip().partition(" ")
@@ -346,7 +346,7 @@ def note_used(key_id: int) -> None:
     except RuntimeError:
         flush_usage()
         return
-    task = loop.create_task(sync_to_async(flush_usage, thread_sensitive=False)())
+    task = loop.create_task(sync_to_async(flush_usage)())
     _flush_tasks.add(task)
     task.add_done_callback(_flush_tasks.discard)
 

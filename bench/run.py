@@ -356,6 +356,7 @@ def start_targets(names: list[str], upstream: str, db: str, notes: list[str]) ->
 
 def run(args: argparse.Namespace) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops every server
     db = "postgres" if args.db == "postgres" and postgres_ready() else "sqlite"
     names = args.targets.split(",")
     notes: list[str] = []
@@ -365,6 +366,8 @@ def run(args: argparse.Namespace) -> int:
         servers = start_targets(names, fake.url, db, notes)
         if args.soak:
             return soak(servers["qlaud"], args)
+        if args.profile:
+            return profile(servers["qlaud"], args)
         for name, server in servers.items():
             for mode in args.modes.split(","):
                 print(f"smoke {name} {mode}: {smoke(server, mode)}", flush=True)
@@ -409,6 +412,28 @@ def render(results: list[dict[str, Any]], peaks: dict[str, float], notes: list[s
     return "\n".join(parts)
 
 
+def profile(server: Server, args: argparse.Namespace) -> int:
+    """py-spy on qlaud while the load generator keeps it busy; prints where the time goes."""
+    from bench.profile import summarise
+
+    for mode in args.modes.split(","):
+        out = RESULTS / f"profile-{mode}.txt"
+        path, body = MODES[mode]
+        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+            handle.write(json.dumps(body).encode())
+        cmd = [PYTHON, "-m", "bench.loadgen", "--url", server.url + path, "--body-file", handle.name]
+        cmd += ["--concurrency", args.concurrency.split(",")[-1], "--duration", str(args.profile + 2)]
+        load = subprocess.Popen([*cmd, "--warmup", "1", *server.headers_args()], cwd=ROOT, stdout=subprocess.DEVNULL)
+        time.sleep(1.5)
+        spy = [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(server.proc.pid), "--format", "raw"]  # type: ignore[union-attr]
+        spy += ["--duration", str(int(args.profile)), "--rate", "250", "--output", str(out), "--nonblocking", "--gil"]
+        subprocess.run(spy, check=True, capture_output=True)
+        load.wait()
+        os.unlink(handle.name)
+        print(f"== {mode} ==\n{summarise(out)}\n", flush=True)
+    return 0
+
+
 def soak(server: Server, args: argparse.Namespace) -> int:
     """Constant load (chat-sse, c=16) for SOAK seconds; RSS sampled every 5 s must stay flat."""
     path, body = MODES["chat-sse"]
@@ -445,12 +470,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.5)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of constant load on qlaud; RSS must stay flat")
+    parser.add_argument("--profile", type=float, default=0.0, help="seconds of py-spy on qlaud per mode")
     parser.add_argument("--quick", action="store_true", help="c=1,16 and 3 s windows")
     parser.add_argument("--write-docs", action="store_true", help="replace the results block of docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.quick:
         args.concurrency, args.duration, args.warmup = "1,16", 3.0, 1.0
-    if args.soak:
+    if args.soak or args.profile:
         args.targets = "qlaud"
     return args
 

@@ -50,9 +50,22 @@ def _turn_costs(args: dict[str, str]) -> str:
             rows.append({"model": model_id, "missing": True})
             continue
         cost, price = min(priced, key=lambda pair: pair[0])  # the cheapest host for this turn shape
-        rows.append({"model": model_id, "price": price, "cost": _usd(cost), "per_1000": _usd(cost * 1000)})
+        row = {"model": model_id, "price": price, "exact": cost, "cost": _usd(cost), "per_1000": _usd(cost * 1000)}
+        rows.append(row)
     context = {"rows": rows, "uncached": uncached, "cached": cached, "output": output, "markup": markup / 100}
+    context["ratio"] = _ratio(rows)
     return render_to_string("blog/shortcodes/turn_costs.html", context)
+
+
+def _ratio(rows: list[dict]) -> dict | None:
+    """How many times dearer the first model's turn is than the cheapest other one."""
+    priced = [r for r in rows if not r.get("missing")]
+    if len(priced) < 2:
+        return None
+    first, cheapest = priced[0], min(priced[1:], key=lambda r: r["exact"])
+    if not cheapest["exact"]:
+        return None
+    return {"dear": first["model"], "cheap": cheapest["model"], "times": float(first["exact"] / cheapest["exact"])}
 
 
 SHORTCODES: dict[str, Callable[[dict[str, str]], str]] = {"turn_costs": _turn_costs}

@@ -46,6 +46,12 @@ class PriceVersionInline(admin.TabularInline):
     extra = 0
     fields = ("input", "output", "cache_read", "cache_write", "valid_from", "source", "as_of", "verified", "note")
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # past versions are shown read-only; a price change is a new row
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(Host)
 class HostAdmin(admin.ModelAdmin):
@@ -54,6 +60,15 @@ class HostAdmin(admin.ModelAdmin):
     search_fields = ("model__public_id", "upstream_model")
     list_select_related = ("model", "provider", "price")
     inlines = [PriceVersionInline]
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        # A price version added inline becomes the host's current price.
+        host = form.instance
+        latest = host.price_versions.order_by("-id").first()
+        if latest is not None and host.price_id != latest.id:
+            host.price = latest
+            host.save(update_fields=["price", "updated"])
 
 
 @admin.register(PriceVersion)

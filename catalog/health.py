@@ -78,15 +78,20 @@ async def record_outcome(
     duration_ms: float = 0.0,
     status: int = 200,
 ) -> None:
+    """Two cache round trips on a success: one read of both buckets and the breaker, one write."""
     now = time.time()
     fault = is_host_fault(ok, status)
-    await _record_buckets(
-        host_id, now, served=not fault, ttft_ms=ttft_ms, tps=_tps(output_tokens, duration_ms, ttft_ms)
+    mkey, hkey, cbkey = _minute_key(host_id, int(now // 60)), _hour_key(host_id, int(now // 3600)), _cb_key(host_id)
+    found = await cache.aget_many([mkey, hkey, cbkey])
+    minute, hour = _add_sample(
+        found, mkey, hkey, served=not fault, ttft_ms=ttft_ms, tps=_tps(output_tokens, duration_ms, ttft_ms)
     )
+    await cache.aset_many({mkey: minute}, MINUTE_TTL)
+    await cache.aset_many({hkey: hour}, HOUR_TTL)
     if fault:
-        await _record_failure(host_id, now)
-    else:
-        await _record_success(host_id)
+        await _record_failure(host_id, found.get(cbkey), now)
+    elif found.get(cbkey) is not None:
+        await cache.adelete_many([cbkey, _probe_key(host_id)])
 
 
 def _tps(output_tokens: int, duration_ms: float, ttft_ms: float | None) -> float | None:
@@ -97,9 +102,9 @@ def _tps(output_tokens: int, duration_ms: float, ttft_ms: float | None) -> float
     return output_tokens * 1000.0 / generating_ms
 
 
-async def _record_buckets(host_id: int, now: float, *, served: bool, ttft_ms: float | None, tps: float | None) -> None:
-    mkey, hkey = _minute_key(host_id, int(now // 60)), _hour_key(host_id, int(now // 3600))
-    found = await cache.aget_many([mkey, hkey])
+def _add_sample(
+    found: Mapping[str, Any], mkey: str, hkey: str, *, served: bool, ttft_ms: float | None, tps: float | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     minute = found.get(mkey) or {"n": 0, "ok": 0, "ttft": [], "tps": []}
     hour = found.get(hkey) or {"n": 0, "ok": 0}
     for bucket in (minute, hour):
@@ -109,23 +114,17 @@ async def _record_buckets(host_id: int, now: float, *, served: bool, ttft_ms: fl
         minute["ttft"] = [*minute["ttft"], float(ttft_ms)][-MAX_SAMPLES:]
     if tps is not None and served:
         minute["tps"] = [*minute["tps"], tps][-MAX_SAMPLES:]
-    await cache.aset(mkey, minute, MINUTE_TTL)
-    await cache.aset(hkey, hour, HOUR_TTL)
+    return minute, hour
 
 
-async def _record_failure(host_id: int, now: float) -> None:
-    state = await cache.aget(_cb_key(host_id)) or {"failures": 0, "opened_at": None}
+async def _record_failure(host_id: int, state: dict[str, Any] | None, now: float) -> None:
+    state = state or {"failures": 0, "opened_at": None}
     state["failures"] += 1
     # A failure while open/half-open is a failed probe: start a new cool-down.
     if state["opened_at"] is not None or state["failures"] >= failure_threshold():
         state["opened_at"] = now
         await cache.adelete(_probe_key(host_id))
     await cache.aset(_cb_key(host_id), state, HOUR_TTL)
-
-
-async def _record_success(host_id: int) -> None:
-    if await cache.aget(_cb_key(host_id)) is not None:
-        await cache.adelete_many([_cb_key(host_id), _probe_key(host_id)])
 
 
 # --- reading --------------------------------------------------------------------------------

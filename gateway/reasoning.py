@@ -6,14 +6,16 @@ with no Anthropic signature. qlaud gives such a block a signature of its own so 
 - when the client echoes the block, qlaud can prove it produced this exact text for this provider and restore it the
   way that provider requires (DeepSeek thinking mode needs ``reasoning_content`` on tool-call turns).
 
-Format: ``qlaud.v1.<b64url(provider)>.<b64url(HMAC-SHA256(secret, header | sha256(thinking))[:18])>``. The MAC binds
-the provider to the thinking text, so an edited text or a forged provider does not verify.
+Format: ``qlaud.v1.<b64url(provider)>.<b64url(mac)>[.<b64url(json(details))>]`` where
+``mac = HMAC-SHA256(secret, header | sha256(thinking) [| payload])[:18]``. The MAC binds the provider and the optional
+provider reasoning items (OpenRouter ``reasoning_details``: signed or encrypted reasoning that must go back verbatim)
+to the thinking text, so an edited text, a forged provider or altered items do not verify.
 
-- ``Sealer(secret)``: ``seal(provider, thinking) -> str``; ``open(signature, thinking) -> str | None`` (the provider
-  slug if the signature verifies).
-- ``unsealed(provider) -> str``: the marker used when no secret is configured (recognisably ours, never verifies).
+- ``Sealer(secret)``: ``seal(provider, thinking, details=None) -> str``; ``open(signature, thinking) -> str | None``
+  (the provider slug if the signature verifies); ``details(signature, thinking)`` (the sealed items if it verifies).
+- ``unsealed(provider, details=None) -> str``: the marker used when no secret is configured (recognisably ours, never
+  verifies); ``claimed_provider`` / ``claimed_details`` read such markers, unverified.
 - ``is_qlaud(signature)``: True for any qlaud-made signature, sealed or not.
-- ``claimed_provider(signature)``: the provider a qlaud signature names, unverified (no secret configured).
 - ``is_anthropic(signature)``: a real Anthropic signature (non-empty and not ours).
 - ``ThinkSplitter`` / ``split_think(text)``: route ``<think>...</think>`` found inside content to reasoning, for
   upstreams that inline it (``shaping.Rules.inline_think``).
@@ -24,11 +26,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+from typing import Any
 
 __all__ = [
     "PREFIX",
     "Sealer",
     "ThinkSplitter",
+    "claimed_details",
     "claimed_provider",
     "is_anthropic",
     "is_qlaud",
@@ -58,22 +63,48 @@ def is_anthropic(signature: str | None) -> bool:
     return bool(signature) and not is_qlaud(signature)
 
 
-def claimed_provider(signature: str | None) -> str | None:
-    """The provider a qlaud.v1 signature names, NOT verified (for deployments without a sealing secret)."""
+def _split(signature: str | None) -> tuple[str, str, str] | None:
+    """(header, mac, payload) of a qlaud.v1 signature, None if it is not one."""
     if not signature or not signature.startswith(PREFIX):
         return None
+    header, _, rest = signature[len(PREFIX) :].partition(".")
+    mac, _, payload = rest.partition(".")
+    return header, mac, payload
+
+
+def claimed_provider(signature: str | None) -> str | None:
+    """The provider a qlaud.v1 signature names, NOT verified (for deployments without a sealing secret)."""
+    parts = _split(signature)
     try:
-        return _unb64(signature[len(PREFIX) :].partition(".")[0]).decode() or None
+        return _unb64(parts[0]).decode() or None if parts else None
     except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         return None
 
 
-def unsealed(provider: str) -> str:
-    return f"{PREFIX}{_b64(provider.encode())}."
+def claimed_details(signature: str | None) -> list[dict[str, Any]] | None:
+    """The provider reasoning items a qlaud.v1 signature carries, NOT verified."""
+    parts = _split(signature)
+    if not parts or not parts[2]:
+        return None
+    try:
+        details = json.loads(_unb64(parts[2]))
+    except ValueError:
+        return None
+    return details if isinstance(details, list) else None
+
+
+def unsealed(provider: str, details: list[dict[str, Any]] | None = None) -> str:
+    payload = f".{_b64(_compact(details))}" if details else ""
+    return f"{PREFIX}{_b64(provider.encode())}.{payload}"
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Sealer:
-    """HMAC sealing of (provider, thinking text). The secret comes from the caller (settings), never from here."""
+    """HMAC sealing of (provider, thinking text, provider reasoning items). The secret comes from the caller
+    (settings), never from here."""
 
     __slots__ = ("_secret",)
 
@@ -82,25 +113,34 @@ class Sealer:
             raise ValueError("a sealing secret is required")
         self._secret = secret
 
-    def seal(self, provider: str, thinking: str) -> str:
+    def seal(self, provider: str, thinking: str, details: list[dict[str, Any]] | None = None) -> str:
+        """``details``: provider reasoning items that must go back verbatim (OpenRouter ``reasoning_details``)."""
         header = _b64(provider.encode())
-        return f"{PREFIX}{header}.{_b64(self._mac(header, thinking))}"
+        payload = _b64(_compact(details)) if details else ""
+        mac = _b64(self._mac(header, thinking, payload))
+        return f"{PREFIX}{header}.{mac}.{payload}" if payload else f"{PREFIX}{header}.{mac}"
 
     def open(self, signature: str | None, thinking: str) -> str | None:
         """The provider the thinking came from, or None if the signature is not a valid qlaud seal of this text."""
+        parts = _split(signature)
         provider = claimed_provider(signature)
-        if provider is None:
+        if parts is None or provider is None:
             return None
-        header, _, mac = signature[len(PREFIX) :].partition(".")  # type: ignore[index]
+        header, mac, payload = parts
         try:
             given = _unb64(mac)
         except ValueError:
             return None
-        return provider if hmac.compare_digest(given, self._mac(header, thinking)) else None
+        return provider if hmac.compare_digest(given, self._mac(header, thinking, payload)) else None
 
-    def _mac(self, header: str, thinking: str) -> bytes:
+    def details(self, signature: str | None, thinking: str) -> list[dict[str, Any]] | None:
+        """The reasoning items sealed with this text, if the seal verifies."""
+        return claimed_details(signature) if self.open(signature, thinking) else None
+
+    def _mac(self, header: str, thinking: str, payload: str) -> bytes:
         digest = hashlib.sha256(thinking.encode()).digest()
-        return hmac.new(self._secret, header.encode() + b"|" + digest, hashlib.sha256).digest()[:_MAC_BYTES]
+        message = header.encode() + b"|" + digest + (b"|" + payload.encode() if payload else b"")
+        return hmac.new(self._secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
 _OPEN_TAG, _CLOSE_TAG = "<think>", "</think>"

@@ -107,8 +107,18 @@ def _flat_name(namespace: str | None, name: str) -> str:
     return f"{namespace}{NAMESPACE_SEPARATOR}{name}" if namespace else name
 
 
-def collect_tools(tools: object) -> tuple[list[dict[str, Any]], ToolNames, tuple[str, ...]]:
-    """Function-like tools flattened as (name, description, parameters), the name map, the dropped built-ins."""
+def collect_tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], ToolNames, tuple[str, ...]]:
+    """Function-like tools flattened as (name, description, parameters), the name map, the dropped built-ins.
+    A `tool_choice` of type `allowed_tools` keeps only the tools it lists."""
+    flat, names, dropped = _flatten_tools(body.get("tools"))
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        allowed = {_flat_name(t.get("namespace"), t.get("name") or "") for t in choice.get("tools") or []}
+        flat = [t for t in flat if t["name"] in allowed]
+    return flat, names, dropped
+
+
+def _flatten_tools(tools: object) -> tuple[list[dict[str, Any]], ToolNames, tuple[str, ...]]:
     flat: list[dict[str, Any]] = []
     names: dict[str, tuple[str | None, str, str]] = {}
     dropped: list[str] = []
@@ -190,7 +200,7 @@ def responses_to_chat(
     body: dict[str, Any], *, provider: str, max_output_tokens: int | None, unseal: Unsealer
 ) -> Translated:
     items = normalize_input(body)
-    flat, names, dropped = collect_tools(body.get("tools"))
+    flat, names, dropped = collect_tools(body)
     out: dict[str, Any] = {"model": body.get("model"), "messages": _chat_messages(body, items, provider, unseal)}
     if flat:
         out["tools"] = [_chat_tool(t) for t in flat]
@@ -363,7 +373,7 @@ def responses_to_anthropic(
     body: dict[str, Any], *, provider: str, max_output_tokens: int | None, unseal: Unsealer
 ) -> Translated:
     items = normalize_input(body)
-    flat, names, dropped = collect_tools(body.get("tools"))
+    flat, names, dropped = collect_tools(body)
     system, messages = _anthropic_messages(body, items, unseal)
     limit = body.get("max_output_tokens") or max_output_tokens or ANTHROPIC_DEFAULT_MAX_TOKENS
     out: dict[str, Any] = {"model": body.get("model"), "max_tokens": int(limit), "messages": messages}

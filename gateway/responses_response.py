@@ -164,13 +164,16 @@ def reasoning_item(item_id: str, text: str | None, blob: str | None = None) -> d
     return item
 
 
-def call_item(item_id: str, call_id: str, upstream_name: str, arguments: str, tools: ToolNames, *, done: bool):
+def call_item(
+    item_id: str, call_id: str, upstream_name: str, arguments: str, tools: ToolNames, *, done: bool
+) -> dict[str, Any]:
+    """A function_call (namespace restored) or, for a freeform tool, a custom_tool_call with its `input`."""
     namespace, name, kind = tools.to_client(upstream_name)
-    status = "completed" if done else "in_progress"
+    item = {"id": item_id, "type": "function_call", "status": "completed" if done else "in_progress"}
+    item.update({"call_id": call_id, "name": name})
     if kind == "custom":
-        return {"id": item_id, "type": "custom_tool_call", "status": status, "call_id": call_id, "name": name,
-                "input": custom_input(arguments) if done else ""}  # fmt: skip
-    item = {"id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name}
+        item.update({"type": "custom_tool_call", "input": custom_input(arguments) if done else ""})
+        return item
     item["arguments"] = arguments
     if namespace:
         item["namespace"] = namespace
@@ -213,9 +216,9 @@ def chat_to_response(completion: dict[str, Any], meta: ResponseMeta, shaping: Sh
         output.append(message_item(new_id("msg"), message["content"], done=True))
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
+        call_id = call_id_or_new(call.get("id"))
         args = function.get("arguments") or "{}"
-        output.append(call_item(new_id("fc"), call_id_or_new(call.get("id")), function.get("name", ""), args,
-                                shaping.tools, done=True))  # fmt: skip
+        output.append(call_item(new_id("fc"), call_id, function.get("name", ""), args, shaping.tools, done=True))
     status, reason = CHAT_FINISH.get(choice.get("finish_reason") or "", ("completed", None))
     usage = usage_from_chat(completion["usage"]) if completion.get("usage") else estimated_usage(output_chars(output))
     return response_object(meta, status=status, output=output, usage=usage, incomplete=reason)
@@ -248,9 +251,9 @@ def _anthropic_block_items(block: dict[str, Any], shaping: Shaping) -> list[dict
     if kind == "text" and block.get("text"):
         return [message_item(new_id("msg"), block["text"], done=True)]
     if kind == "tool_use":
+        call_id = call_id_or_new(block.get("id"))
         args = json.dumps(block.get("input") or {})
-        return [call_item(new_id("fc"), call_id_or_new(block.get("id")), block.get("name", ""), args, shaping.tools,
-                          done=True)]  # fmt: skip
+        return [call_item(new_id("fc"), call_id, block.get("name", ""), args, shaping.tools, done=True)]
     return []
 
 

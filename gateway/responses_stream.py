@@ -132,32 +132,41 @@ class _Emitter:
             return [self.event("response.reasoning_summary_text.delta", **self._at(item, 0), delta=text)]
         if item.kind == "message":
             return [self.event("response.output_text.delta", **self._at(item, 0), delta=text, logprobs=[])]
+        if self._is_custom(item):
+            return []  # freeform input is delivered whole on output_item.done (no Chat-style argument deltas)
         return [self.event("response.function_call_arguments.delta", **self._at(item), delta=text)]
 
+    def _is_custom(self, item: _Item) -> bool:
+        return self.shaping.tools.to_client(item.name)[2] == "custom"
+
     def close(self, item: _Item, blob: str | None = None) -> list[dict[str, Any]]:
-        text = item.text
-        if item.kind == "reasoning":
-            final = reasoning_item(item.id, text, blob)
-            part = {"type": "summary_text", "text": text}
-            events = [
-                self.event("response.reasoning_summary_text.done", **self._at(item, 0), text=text),
-                self.event("response.reasoning_summary_part.done", **self._at(item, 0), part=part),
-            ]
-        elif item.kind == "message":
-            final = message_item(item.id, text, done=True)
-            events = [
-                self.event("response.output_text.done", **self._at(item, 0), text=text, logprobs=[]),
-                self.event("response.content_part.done", **self._at(item, 0), part=_text_part(text)),
-            ]
-        else:
-            final = call_item(item.id, item.call_id, item.name, text or "{}", self.shaping.tools, done=True)
-            args = text or "{}"
-            events = [self.event("response.function_call_arguments.done", **self._at(item), name=item.name,
-                                 arguments=args)]  # fmt: skip
-            if final["type"] == "function_call":
-                events[0]["name"] = final["name"]
+        closer = {"reasoning": self._close_reasoning, "message": self._close_message}.get(item.kind, self._close_call)
+        final, events = closer(item, blob)
         self.output[item.index] = final
         return [*events, self.event("response.output_item.done", output_index=item.index, item=final)]
+
+    def _close_reasoning(self, item: _Item, blob: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        text, at = item.text, self._at(item, 0)
+        part = {"type": "summary_text", "text": text}
+        return reasoning_item(item.id, text, blob), [
+            self.event("response.reasoning_summary_text.done", **at, text=text),
+            self.event("response.reasoning_summary_part.done", **at, part=part),
+        ]
+
+    def _close_message(self, item: _Item, blob: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        text, at = item.text, self._at(item, 0)
+        return message_item(item.id, text, done=True), [
+            self.event("response.output_text.done", **at, text=text, logprobs=[]),
+            self.event("response.content_part.done", **at, part=_text_part(text)),
+        ]
+
+    def _close_call(self, item: _Item, blob: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        args = item.text or "{}"
+        final = call_item(item.id, item.call_id, item.name, args, self.shaping.tools, done=True)
+        if self._is_custom(item):
+            return final, []
+        done = self.event("response.function_call_arguments.done", **self._at(item), name=final["name"], arguments=args)
+        return final, [done]
 
     def close_reasoning_only(self, item: _Item, blob: str | None) -> list[dict[str, Any]]:
         """A reasoning item with no text (Anthropic redacted thinking): added, then done at once."""

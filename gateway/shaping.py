@@ -58,6 +58,7 @@ class Rules:
     reasoning_replay: str | None = None  # assistant-message field for replayed thinking (DeepSeek: reasoning_content)
     stop_with_reasoning: bool = True  # xAI reasoning models reject `stop`
     tool_id: str = "keep"  # or "mistral9"
+    thought_signatures: bool = False  # Gemini 3: tool calls carry extra_content.google.thought_signature back
     allowed: frozenset[str] | None = None  # strict top-level whitelist (Mistral: 422 on anything else)
     drop: frozenset[str] = frozenset()  # top-level fields this upstream rejects
     anthropic_headers: bool = False  # forward anthropic-beta / anthropic-version
@@ -84,6 +85,7 @@ _OPENAI_ONLY = frozenset(
 )
 
 _DEFAULT_OPENAI = Rules(drop=_OPENAI_ONLY)
+_GEMINI_EFFORTS = {"minimal": "low", "xhigh": "high", "max": "high"}
 _DEFAULT_ANTHROPIC = Rules(reasoning="anthropic", anthropic_headers=True)
 
 RULES: dict[tuple[str, str], Rules] = {
@@ -117,10 +119,8 @@ RULES: dict[tuple[str, str], Rules] = {
         drop=_OPENAI_ONLY,
     ),
     ("openai", "workers-ai"): Rules(inline_think=True, drop=_OPENAI_ONLY),
-    ("openai", "google-ai-studio"): Rules(
-        efforts={"minimal": "low", "xhigh": "high", "max": "high"}, drop=_OPENAI_ONLY
-    ),
-    ("openai", "vertex"): Rules(efforts={"minimal": "low", "xhigh": "high", "max": "high"}, drop=_OPENAI_ONLY),
+    ("openai", "google-ai-studio"): Rules(efforts=_GEMINI_EFFORTS, thought_signatures=True, drop=_OPENAI_ONLY),
+    ("openai", "vertex"): Rules(efforts=_GEMINI_EFFORTS, thought_signatures=True, drop=_OPENAI_ONLY),
     ("anthropic", "anthropic"): Rules(reasoning="anthropic", anthropic_headers=True, system_messages=True),
     ("anthropic", "bedrock"): _DEFAULT_ANTHROPIC,
     ("anthropic", "vertex"): _DEFAULT_ANTHROPIC,

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gateway.reasoning import Sealer, claimed_provider
+from gateway.reasoning import Sealer, claimed_details, claimed_provider
 
 if TYPE_CHECKING:
     from gateway.shaping import Rules
@@ -134,12 +134,21 @@ def _a2o_assistant(blocks: list[Block], target: Target, rules: Rules, sealer: Se
     message: Message = {"role": "assistant", "content": text or (None if calls else "")}
     if calls:
         message["tool_calls"] = calls
-    if rules.reasoning_replay == "reasoning_content":
-        mine = [b for b in blocks if b.get("type") == "thinking" and _provider_of(b, sealer) == target.provider]
-        if mine or calls:
-            # DeepSeek thinking mode rejects a tool-call turn without the field, even an empty one is accepted.
-            message["reasoning_content"] = "".join(b.get("thinking") or "" for b in mine)
+    mine = [b for b in blocks if b.get("type") == "thinking" and _provider_of(b, sealer) == target.provider]
+    if rules.reasoning_replay == "reasoning_content" and (mine or calls):
+        # DeepSeek thinking mode rejects a tool-call turn without the field, even an empty one is accepted.
+        message["reasoning_content"] = "".join(b.get("thinking") or "" for b in mine)
+    elif rules.reasoning_replay == "reasoning_details":
+        details = [item for b in mine for item in _details_of(b, sealer) or ()]
+        if details:
+            message["reasoning_details"] = details  # OpenRouter wants them back verbatim
     return message
+
+
+def _details_of(block: Block, sealer: Sealer | None) -> list[dict[str, Any]] | None:
+    if sealer is None:
+        return claimed_details(block.get("signature"))
+    return sealer.details(block.get("signature"), block.get("thinking") or "")
 
 
 def _provider_of(block: Block, sealer: Sealer | None) -> str | None:
@@ -312,6 +321,30 @@ def _strip_prefill(messages: list[Message]) -> None:
         last["content"].pop()
         if not last["content"]:
             messages.pop()
+
+
+def restore_thinking(messages: list[Message], blocks_by_tool_id: Any) -> None:
+    """Put stored signed thinking back in front of the assistant turns whose tool calls it belongs to."""
+    for message in messages:
+        content = message["content"]
+        if message["role"] != "assistant" or any(b["type"] in _THINKING for b in content):
+            continue
+        ids = [b.get("id") for b in content if b["type"] == "tool_use"]
+        stored = next((blocks_by_tool_id[i] for i in ids if i in blocks_by_tool_id), None)
+        if stored:
+            message["content"] = [dict(b) for b in stored] + content
+
+
+def tool_turn_lacks_thinking(messages: list[Message]) -> bool:
+    """Is the last assistant turn a tool call without its thinking (which Anthropic requires with thinking on)?"""
+    last = next((m for m in reversed(messages) if m["role"] == "assistant"), None)
+    if last is None:
+        return False
+    kinds = {b["type"] for b in last["content"]}
+    return "tool_use" in kinds and not kinds & _THINKING
+
+
+_THINKING = frozenset({"thinking", "redacted_thinking"})
 
 
 def filter_thinking(messages: list[Message], keep: Callable[[Block], bool]) -> list[Message]:

@@ -19,6 +19,7 @@ thinking blocks sealed by qlaud go back to the provider that produced them as it
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from gateway import translate_messages as msgs
 from gateway.reasoning import Sealer, is_anthropic
 from gateway.shaping import Rules, rules_for
 from gateway.translate_messages import TranslationError
+from gateway.translate_response import thought_signature
 
 __all__ = [
     "Target",
@@ -55,11 +57,21 @@ class Target:
 _A2O_TOOL_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
 
 
-def anthropic_to_openai(body: dict[str, Any], target: Target, *, sealer: Sealer | None = None) -> dict[str, Any]:
+def anthropic_to_openai(
+    body: dict[str, Any],
+    target: Target,
+    *,
+    sealer: Sealer | None = None,
+    thought_signatures: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``thought_signatures``: Gemini signatures the gateway stored by tool-call id (``OpenAIToAnthropic``'s
+    ``thought_signatures`` from the previous answers), re-attached to those calls for targets that need them."""
     rules = rules_for(target)
     system, rest = msgs.split_anthropic_system(body)
     messages = [{"role": "system", "content": system}] if system else []
     messages += msgs.a2o_messages(rest, target, rules, sealer)
+    if rules.thought_signatures and thought_signatures:
+        _attach_thought_signatures(messages, thought_signatures)
     out: dict[str, Any] = {"model": target.upstream_model, "messages": messages}
     _copy(body, out, ("temperature", "top_p", "top_k", "stream"))
     if body.get("max_tokens") is not None:
@@ -191,6 +203,24 @@ def _rejected(name: str, rules: Rules) -> bool:
     return name in rules.drop or (rules.allowed is not None and name not in rules.allowed)
 
 
+def _attach_thought_signatures(messages: list[dict[str, Any]], signatures: Mapping[str, str]) -> None:
+    for message in messages:
+        for call in message.get("tool_calls") or ():
+            if call.get("id") in signatures:
+                call["extra_content"] = {"google": {"thought_signature": signatures[call["id"]]}}
+
+
+# Gemini 3 validates the thought signature of the first call of each step; calls that came from another model have
+# none, and Google documents this placeholder for them.
+_GEMINI_PLACEHOLDER = "skip_thought_signature_validator"
+
+
+def _ensure_thought_signature(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not calls or any(thought_signature(call) for call in calls):
+        return calls
+    return [{**calls[0], "extra_content": {"google": {"thought_signature": _GEMINI_PLACEHOLDER}}}, *calls[1:]]
+
+
 def _shape_message(message: dict[str, Any], rules: Rules) -> dict[str, Any]:
     message = dict(message)
     if message.get("role") == "developer" and not rules.developer_role:
@@ -200,6 +230,8 @@ def _shape_message(message: dict[str, Any], rules: Rules) -> dict[str, Any]:
     for name in _MESSAGE_REASONING_FIELDS:
         if name != rules.reasoning_replay:
             message.pop(name, None)
+    if rules.thought_signatures and message.get("tool_calls"):
+        message["tool_calls"] = _ensure_thought_signature(message["tool_calls"])
     if rules.tool_id == "mistral9":
         if message.get("tool_call_id"):
             message["tool_call_id"] = shaping.mistral_tool_id(message["tool_call_id"])
@@ -273,10 +305,20 @@ _NO_THINKING = ("none", "minimal")
 _MIN_BUDGET = 1024
 
 
-def openai_to_anthropic(body: dict[str, Any], target: Target, *, sealer: Sealer | None = None) -> dict[str, Any]:
+def openai_to_anthropic(
+    body: dict[str, Any],
+    target: Target,
+    *,
+    sealer: Sealer | None = None,
+    thinking_blocks: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """``thinking_blocks``: signed thinking the gateway stored by tool-call id (``AnthropicToOpenAI.thinking_blocks``);
+    OpenAI clients cannot carry it, Anthropic needs it back in a tool loop with thinking on (spec 6.3)."""
     if (body.get("n") or 1) > 1:
         raise TranslationError("n > 1 is not supported for this model", "n")
     system, messages = msgs.o2a_messages(body.get("messages") or [])
+    if thinking_blocks:
+        msgs.restore_thinking(messages, thinking_blocks)
     limit = (
         body.get("max_completion_tokens")
         or body.get("max_tokens")
@@ -303,6 +345,9 @@ def openai_to_anthropic(body: dict[str, Any], target: Target, *, sealer: Sealer 
         out["stream"] = True
     _o2a_tools(body, out)
     _o2a_thinking(body.get("reasoning_effort"), target, out)
+    if out.get("thinking") and msgs.tool_turn_lacks_thinking(messages):
+        # Anthropic rejects a tool-loop continuation whose last assistant turn lost its thinking: answer without.
+        del out["thinking"]
     return shape_anthropic(out, target, sealer=sealer)
 
 

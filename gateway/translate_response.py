@@ -9,6 +9,8 @@
 - ``STOP_TO_FINISH`` (Anthropic stop_reason -> OpenAI finish_reason) and ``FINISH_TO_STOP`` (the reverse);
   ``stop_reason_for(finish_reason, saw_tool)`` applies the Gemini rule (``stop`` with tool calls is ``tool_use``).
 - ``tool_input(arguments) -> dict``: tolerant parse of a tool call's argument string.
+- Replay hooks (spec 6.3, 6.5) for the gateway to store and hand back on the next turn: ``thought_signatures_of(resp)``
+  (Gemini signatures by tool-call id) and ``thinking_blocks_of(resp)`` (Anthropic signed thinking by tool-call id).
 
 The ``model`` field always echoes the model the client asked for (clients.md rule 13); the served upstream model
 belongs in headers and receipts.
@@ -22,17 +24,22 @@ from collections.abc import Iterator
 from typing import Any
 
 from gateway import usage as usage_mod
-from gateway.reasoning import Sealer, split_think, unsealed
+from gateway.reasoning import Sealer, is_anthropic, split_think, unsealed
 from gateway.shaping import inlines_think
 
 __all__ = [
     "FINISH_TO_STOP",
     "STOP_TO_FINISH",
     "anthropic_to_openai_response",
+    "blocks_by_tool_id",
+    "merge_details",
     "message_parts",
     "openai_to_anthropic_response",
     "seal",
     "stop_reason_for",
+    "thinking_blocks_of",
+    "thought_signature",
+    "thought_signatures_of",
     "tool_input",
 ]
 
@@ -73,13 +80,66 @@ def tool_input(arguments: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def seal(thinking: str, provider: str, sealer: Sealer | None) -> str:
-    return sealer.seal(provider, thinking) if sealer else unsealed(provider)
+def seal(thinking: str, provider: str, sealer: Sealer | None, details: list[dict[str, Any]] | None = None) -> str:
+    return sealer.seal(provider, thinking, details) if sealer else unsealed(provider, details)
+
+
+def merge_details(into: list[dict[str, Any]], items: Any) -> None:
+    """Fold streamed OpenRouter ``reasoning_details`` fragments into whole items (keyed by their ``index``)."""
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        known = next((d for d in into if item.get("index") is not None and d.get("index") == item["index"]), None)
+        if known is None:
+            into.append(dict(item))
+            continue
+        for key, value in item.items():
+            appended = key in _APPENDED and isinstance(value, str) and isinstance(known.get(key), str)
+            known[key] = known[key] + value if appended else value
+
+
+_APPENDED = frozenset({"text", "summary", "data"})
+
+
+def _details_text(details: Any) -> str:
+    items = details if isinstance(details, list) else ()
+    return "".join(str(d.get("text") or d.get("summary") or "") for d in items if isinstance(d, dict))
+
+
+def thought_signature(call: dict[str, Any]) -> str | None:
+    """Gemini's ``extra_content.google.thought_signature`` on a tool call, if any."""
+    google = (call.get("extra_content") or {}).get("google") or {}
+    signature = google.get("thought_signature") if isinstance(google, dict) else None
+    return signature if isinstance(signature, str) and signature else None
+
+
+def thought_signatures_of(resp: dict[str, Any]) -> dict[str, str]:
+    """Tool-call id -> Gemini thought signature in a whole OpenAI-compatible answer (store, then hand back to
+    ``anthropic_to_openai(thought_signatures=...)``)."""
+    message = ((resp.get("choices") or [{}])[0] or {}).get("message") or {}
+    calls = [call for call in message.get("tool_calls") or () if isinstance(call, dict)]
+    return {call["id"]: sig for call in calls if call.get("id") and (sig := thought_signature(call))}
+
+
+def blocks_by_tool_id(tool_ids: list[str], blocks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each tool-call id of an Anthropic answer -> that answer's signed thinking blocks (empty if none are signed)."""
+    signed = [b for b in blocks if b.get("type") == "redacted_thinking" or is_anthropic(b.get("signature"))]
+    return {tool_id: signed for tool_id in tool_ids if tool_id} if signed else {}
+
+
+def thinking_blocks_of(resp: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """``blocks_by_tool_id`` for a whole Anthropic answer (store, then hand back to
+    ``openai_to_anthropic(thinking_blocks=...)``)."""
+    blocks = [b for b in resp.get("content") or () if isinstance(b, dict)]
+    tool_ids = [b.get("id") or "" for b in blocks if b.get("type") == "tool_use"]
+    return blocks_by_tool_id(tool_ids, [b for b in blocks if b.get("type") in ("thinking", "redacted_thinking")])
 
 
 def message_parts(message: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """("thinking" | "text", text) pieces of an OpenAI message or delta, in order, across provider dialects."""
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    reasoning = (
+        message.get("reasoning_content") or message.get("reasoning") or _details_text(message.get("reasoning_details"))
+    )
     if isinstance(reasoning, str) and reasoning:
         yield "thinking", reasoning
     refusal = message.get("refusal")
@@ -125,8 +185,11 @@ def openai_to_anthropic_response(
         parts = [piece for kind, text in parts for piece in (split_think(text) if kind == "text" else [(kind, text)])]
     content: list[dict[str, Any]] = []
     thinking = "".join(text for kind, text in parts if kind == "thinking")
-    if thinking:
-        content.append({"type": "thinking", "thinking": thinking, "signature": seal(thinking, provider, sealer)})
+    details: list[dict[str, Any]] = []
+    merge_details(details, message.get("reasoning_details"))
+    if thinking or details:
+        signature = seal(thinking, provider, sealer, details or None)
+        content.append({"type": "thinking", "thinking": thinking, "signature": signature})
     text = "".join(text for kind, text in parts if kind == "text")
     if text:
         content.append({"type": "text", "text": text})

@@ -33,7 +33,15 @@ from typing import Any
 from gateway import usage as usage_mod
 from gateway.reasoning import Sealer, ThinkSplitter
 from gateway.shaping import inlines_think
-from gateway.translate_response import STOP_TO_FINISH, message_parts, seal, stop_reason_for
+from gateway.translate_response import (
+    STOP_TO_FINISH,
+    blocks_by_tool_id,
+    merge_details,
+    message_parts,
+    seal,
+    stop_reason_for,
+    thought_signature,
+)
 from gateway.usage import Usage
 
 __all__ = [
@@ -103,6 +111,7 @@ class _Block:
     index: int
     tool: _Tool | None = None
     thinking: list[str] = field(default_factory=list)  # kept to seal the block at close
+    details: list[dict[str, Any]] = field(default_factory=list)  # OpenRouter reasoning_details, sealed at close
 
 
 _START_BLOCK: dict[Kind, dict[str, Any]] = {
@@ -136,6 +145,7 @@ class OpenAIToAnthropic:
         self.finish_reason: str | None = None
         self.error: tuple[str, str] | None = None
         self.delivered = False  # message_start was emitted: the client stream has begun, failover is over
+        self.thought_signatures: dict[str, str] = {}  # Gemini: tool-call id -> signature to echo next turn
         self._next_index = 0
         self._open: _Block | None = None
         self._tools: list[_Tool] = []
@@ -156,6 +166,8 @@ class OpenAIToAnthropic:
         choices = chunk.get("choices") or ()
         choice = choices[0] if choices else {}
         delta = choice.get("delta") or {}
+        if delta.get("reasoning_details"):
+            self._reasoning_details(delta["reasoning_details"], out)
         for kind, text in message_parts(delta):
             self._part(kind, text, out)
         for fragment in delta.get("tool_calls") or ():
@@ -237,6 +249,14 @@ class OpenAIToAnthropic:
         for piece_kind, piece in pieces:
             self._text(_PART_KIND[piece_kind], piece, out)
 
+    def _reasoning_details(self, items: Any, out: list[Event]) -> None:
+        # Signed or encrypted reasoning must survive the client round trip: it rides in the block's signature.
+        block = self._open
+        if block is None or block.kind is not Kind.THINKING:
+            self._close(out)
+            block = self._start(Kind.THINKING, dict(_START_BLOCK[Kind.THINKING]), out)
+        merge_details(block.details, items)
+
     def _flush_think(self, out: list[Event]) -> None:
         for kind, piece in self._think.flush() if self._think is not None else ():
             self._text(_PART_KIND[kind], piece, out)
@@ -259,15 +279,18 @@ class OpenAIToAnthropic:
             arguments = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
         if tool is None:
             tool = self._new_tool(fragment, function, out)
-        elif self._open is None or self._open.tool is not tool:
-            if tool.index is not None and arguments:
-                # Anthropic blocks cannot reopen: from here on new tools wait for finish (spec 3.3).
-                log.warning("interleaved tool fragments for %s after its block closed", tool.id)
-                self.phase = Phase.BUFFERING
+        signature = thought_signature(fragment)
+        if signature:
+            self.thought_signatures[tool.id] = signature
+        streaming = self._open is not None and self._open.tool is tool
+        if arguments and not streaming and tool.index is not None:
+            # Anthropic blocks cannot reopen: from here on new tools wait for finish (spec 3.3).
+            log.warning("interleaved tool fragments for %s after its block closed", tool.id)
+            self.phase = Phase.BUFFERING
         if arguments:
             tool.args.append(arguments)
-            if self._open is not None and self._open.tool is tool:
-                out.append(_delta(self._open.index, {"type": "input_json_delta", "partial_json": arguments}))
+            if streaming:
+                out.append(_delta(tool.index, {"type": "input_json_delta", "partial_json": arguments}))  # type: ignore[arg-type]
 
     def _tool_for(self, fragment: dict[str, Any], function: dict[str, Any]) -> _Tool | None:
         key = self._key_of(fragment)
@@ -325,7 +348,7 @@ class OpenAIToAnthropic:
         if block is None:
             return
         if block.kind is Kind.THINKING:
-            signature = seal("".join(block.thinking), self.provider, self.sealer)
+            signature = seal("".join(block.thinking), self.provider, self.sealer, block.details or None)
             out.append(_delta(block.index, {"type": "signature_delta", "signature": signature}))
         out.append(("content_block_stop", {"type": "content_block_stop", "index": block.index}))
         self._open = None
@@ -366,6 +389,8 @@ class AnthropicToOpenAI:
         self.error: tuple[str, str] | None = None
         self.delivered = False  # the first chunk was emitted
         self._tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool_calls index
+        self._thinking: list[dict[str, Any]] = []  # signed blocks the OpenAI client cannot carry back
+        self._tool_ids: list[str] = []
 
     @property
     def completed(self) -> bool:
@@ -411,7 +436,10 @@ class AnthropicToOpenAI:
     def _on_block_start(self, data: dict[str, Any], out: list[dict[str, Any]]) -> None:
         block = data.get("content_block") or {}
         kind = block.get("type")
+        if kind in ("thinking", "redacted_thinking"):
+            self._thinking.append(dict(block))
         if kind == "tool_use":
+            self._tool_ids.append(block.get("id") or "")
             index = self._tool_index.setdefault(data.get("index", 0), len(self._tool_index))
             call = {"index": index, "id": block.get("id"), "type": "function"}
             call["function"] = {"name": block.get("name"), "arguments": ""}
@@ -427,11 +455,20 @@ class AnthropicToOpenAI:
         if kind == "text_delta" and delta.get("text"):
             out.append(self._chunk({"content": delta["text"]}))
         elif kind == "thinking_delta" and delta.get("thinking"):
+            self._thinking[-1]["thinking"] = self._thinking[-1].get("thinking", "") + delta["thinking"]
             out.append(self._chunk({self.reasoning_field: delta["thinking"]}))
+        elif kind == "signature_delta" and self._thinking:
+            self._thinking[-1]["signature"] = delta.get("signature") or ""
         elif kind == "input_json_delta" and delta.get("partial_json"):
             index = self._tool_index.get(data.get("index", 0), 0)
             call = {"index": index, "function": {"arguments": delta["partial_json"]}}
             out.append(self._chunk({"tool_calls": [call]}))
+
+    @property
+    def thinking_blocks(self) -> dict[str, list[dict[str, Any]]]:
+        """Tool-call id -> this answer's signed thinking blocks, for the gateway to store and hand back to
+        ``openai_to_anthropic(thinking_blocks=...)`` on the next turn (spec 6.3)."""
+        return blocks_by_tool_id(self._tool_ids, self._thinking)
 
     def _on_message_delta(self, data: dict[str, Any], out: list[dict[str, Any]]) -> None:
         self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason

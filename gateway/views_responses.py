@@ -86,8 +86,8 @@ async def responses(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _no_websocket(request)
     if request.method != "POST":
-        return _openai_error(405, f"{request.method} is not allowed here; use POST.", "invalid_request_error",
-                             "method_not_allowed")  # fmt: skip
+        message = f"{request.method} is not allowed here; use POST."
+        return _openai_error(405, message, "invalid_request_error", "method_not_allowed")
     return await create(Exchange(RESPONSES, request))
 
 

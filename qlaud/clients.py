@@ -36,14 +36,14 @@ CLIENTS: tuple[Client, ...] = (
         "claude-code",
         "Claude Code",
         "Anthropic Messages (/v1/messages)",
-        "Set two environment variables before starting `claude`. The base URL has no /v1: Claude Code adds it.",
+        "Set two environment variables before starting claude. The base URL has no /v1: Claude Code adds it.",
         (
             Snippet(
                 "shell",
                 "sh",
                 "export ANTHROPIC_BASE_URL={site}\n"
                 "export ANTHROPIC_AUTH_TOKEN={key}\n"
-                "export ANTHROPIC_MODEL={model}   # optional: any model from {site}/models\n"
+                "export ANTHROPIC_MODEL={model}   # optional: any id from /models\n"
                 "claude",
             ),
         ),
@@ -84,7 +84,7 @@ CLIENTS: tuple[Client, ...] = (
         "aider",
         "Aider",
         "OpenAI Chat Completions (/v1/chat/completions)",
-        "Aider talks to any OpenAI-compatible API; prefix the model with `openai/`.",
+        "Aider talks to any OpenAI-compatible API; prefix the model with openai/.",
         (
             Snippet(
                 "shell",
@@ -150,7 +150,7 @@ CLIENTS: tuple[Client, ...] = (
         "vercel-ai-sdk",
         "Vercel AI SDK",
         "OpenAI Responses or Chat Completions, or Anthropic Messages",
-        "`qlaud(model)` uses the Responses API; `qlaud.chat(model)` uses Chat Completions. Both work.",
+        "qlaud(model) uses the Responses API; qlaud.chat(model) uses Chat Completions. Both work.",
         (
             Snippet(
                 "typescript",
@@ -169,7 +169,7 @@ CLIENTS: tuple[Client, ...] = (
         "litellm",
         "LiteLLM",
         "OpenAI Chat Completions or Anthropic Messages",
-        "With `openai/` models the api_base ends in /v1; with `anthropic/` models it must not "
+        "With openai/ models the api_base ends in /v1; with anthropic/ models it must not "
         "(LiteLLM appends /v1/messages itself).",
         (
             Snippet(
@@ -189,7 +189,7 @@ CLIENTS: tuple[Client, ...] = (
         "codex",
         "Codex CLI",
         "OpenAI Responses (/v1/responses)",
-        'Codex only speaks the Responses API: keep `wire_api = "responses"`. Put this in ~/.codex/config.toml '
+        'Codex only speaks the Responses API: keep wire_api = "responses". Put this in ~/.codex/config.toml '
         "and export QLAUD_API_KEY.",
         (
             Snippet(
@@ -205,11 +205,13 @@ CLIENTS_BY_SLUG = {c.slug: c for c in CLIENTS}
 
 
 def example_model() -> str:
-    """A real catalog model for snippets: the first DeepSeek model if there is one."""
+    """A real catalog model for snippets: DeepSeek V3.2 if served, else any DeepSeek model, else any."""
     from qlaud.catalogview import model_ids
 
     ids = model_ids()
-    return next((m for m in ids if m.startswith("deepseek")), ids[0] if ids else FALLBACK_EXAMPLE_MODEL)
+    if not ids or FALLBACK_EXAMPLE_MODEL in ids:
+        return FALLBACK_EXAMPLE_MODEL
+    return next((m for m in ids if m.startswith("deepseek")), ids[0])
 
 
 def render(snippet: Snippet, *, model: str, key: str = KEY_PLACEHOLDER) -> str:

@@ -136,6 +136,15 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
     return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
 
 
+FAVICON = (settings.BASE_DIR / "static" / "img" / "favicon.svg").read_bytes()
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; answer with the SVG mark."""
+    return HttpResponse(FAVICON, content_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
 def v1_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """API paths answer in JSON, never with the HTML 404 page."""
     message = f"No API route {request.method} {request.path}. See {settings.SITE_URL}/docs/api/."

@@ -177,3 +177,19 @@ def test_two_workers_with_separate_caches_sharing_redis_both_refuse_a_revoked_ke
     assert async_to_sync(both)() == ["ok", "ok"]
     revoke_key(key)
     assert all("revoked" in outcome for outcome in async_to_sync(both)())
+
+
+def test_on_the_event_loop_the_usage_flush_runs_as_a_background_task(minted, monkeypatch):
+    import asyncio
+
+    key, raw = minted
+    monkeypatch.setattr(keys, "_last_flush", time.monotonic() - keys.USAGE_FLUSH_SECONDS - 1)
+
+    async def request_then_wait() -> None:
+        await verify_key(raw)
+        assert keys._flush_tasks, "verify should not write the database itself"
+        await asyncio.gather(*keys._flush_tasks)
+
+    async_to_sync(request_then_wait)()
+    key.refresh_from_db()
+    assert key.last_used_at is not None

@@ -36,6 +36,9 @@ def test_the_cost_post_renders_its_numbers_from_the_live_catalog(client, seeded_
     assert "[[turn_costs" not in html
     # Cold turn on Claude Sonnet 4.5 at $3/$15: 20,000 x 3 + 600 x 15 = 69,000 micro-dollars, +7% = $0.0738
     assert "$0.0738" in html
+    # DeepSeek V3.2's cheapest cold host (openrouter, $0.27/$0.40): 20,000 x 0.27 + 600 x 0.40 = 5,640, +7%
+    assert "$0.0060" in html
+    assert "costs <strong>12.2×</strong> as much as" in html  # 73,830 / 6,034.8
     assert "not in the catalog" not in html
 
 

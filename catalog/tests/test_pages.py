@@ -87,3 +87,23 @@ def test_the_calculator_works_without_javascript_and_as_an_htmx_partial(client, 
 def test_the_calculator_tolerates_nonsense_input(client, seeded):
     html = client.get("/pricing/calculate?model=nope&input_tokens=abc&output_tokens=-5").content.decode()
     assert "Pick a model" in html
+
+
+def test_sort_by_speed_puts_measured_fast_models_first(client, seeded):
+    import asyncio
+
+    from catalog import health
+    from catalog.models import Host
+
+    groq = Host.objects.get(provider__slug="groq", upstream_model="openai/gpt-oss-120b")
+    mistral = Host.objects.get(upstream_model="devstral-small-2507")
+
+    async def traffic() -> None:
+        await health.record_outcome(groq.id, ok=True, ttft_ms=100, output_tokens=5000, duration_ms=10_100, status=200)
+        await health.record_outcome(mistral.id, ok=True, ttft_ms=300, output_tokens=100, duration_ms=1300, status=200)
+
+    asyncio.run(traffic())
+    order = ids_on(client.get("/models?sort=speed").content.decode())
+    assert order[:2] == ["gpt-oss-120b", "devstral-small"]
+    html = client.get("/models/gpt-oss-120b").content.decode()
+    assert "500 tok/s" in html and "100 ms" in html

@@ -64,3 +64,10 @@ def test_capabilities_are_known_tags():
 
     for model in DATA["models"]:
         assert set(model.get("capabilities", [])) <= set(Capability.values), model["id"]
+
+
+def test_every_built_in_alias_points_at_a_seeded_model():
+    from catalog.routing import DEFAULT_ALIASES
+
+    ids = {m["id"] for m in DATA["models"]}
+    assert set(DEFAULT_ALIASES.values()) <= ids

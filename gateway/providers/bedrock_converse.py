@@ -150,7 +150,10 @@ def _tool_result_part(part: dict[str, Any]) -> dict[str, Any]:
 
 def _tool_config(body: dict[str, Any]) -> dict[str, Any] | None:
     tools = [t for t in body.get("tools") or [] if "input_schema" in t]
-    if not tools:
+    choice = body.get("tool_choice") or {}
+    # "none" has no Converse equivalent: drop the tools, unless the history uses them (then
+    # Converse requires their declaration, and the choice falls back to auto).
+    if not tools or (choice.get("type") == "none" and not _uses_tools(body)):
         return None
     specs = [
         {"toolSpec": {"name": t["name"], "description": t.get("description") or t["name"],
@@ -158,13 +161,18 @@ def _tool_config(body: dict[str, Any]) -> dict[str, Any] | None:
         for t in tools
     ]  # fmt: skip
     config: dict[str, Any] = {"tools": specs}
-    choice = body.get("tool_choice") or {}
     if choice.get("type") in TOOL_CHOICES:
         config["toolChoice"] = TOOL_CHOICES[choice["type"]]
     elif choice.get("type") == "tool":
         config["toolChoice"] = {"tool": {"name": choice["name"]}}
-    # "none" has no Converse equivalent; the tools stay declared (history may reference them).
     return config
+
+
+def _uses_tools(body: dict[str, Any]) -> bool:
+    return any(
+        isinstance(m.get("content"), list) and any(b.get("type") in ("tool_use", "tool_result") for b in m["content"])
+        for m in body.get("messages", [])
+    )
 
 
 def _additional_fields(body: dict[str, Any], model_id: str) -> dict[str, Any]:

@@ -153,11 +153,12 @@ def project_of(provider: Any) -> str:
 
 
 def origin(provider: Any, location: str) -> str:
+    """Google's host for the location; a base URL elsewhere (a proxy, a test fake) wins."""
     base = (getattr(provider, "base_url", "") or "").rstrip("/")
-    if base and "{location}" not in base:
-        return base
+    if base and "googleapis.com" not in base:
+        return base.replace("{location}", location)
     host = "aiplatform.googleapis.com" if location == "global" else f"{location}-aiplatform.googleapis.com"
-    return base.replace("{location}", location) if base else f"https://{host}"
+    return f"https://{host}"
 
 
 def resource_path(provider: Any) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,7 +183,8 @@ class FakeUpstream:
         if not body.get("tools"):
             return Answer(text="ok")
         name, args = self.agent_tool
-        return Answer(reasoning="I should use a tool.", tools=[("call_agent_1", name, args)])
+        # A fresh id per call, as real upstreams do: clients drop a tool_use whose id they already saw.
+        return Answer(reasoning="I should use a tool.", tools=[(f"call_{uuid.uuid4().hex[:12]}", name, args)])
 
 
 SCENARIOS: dict[str, Callable[[], Answer]] = {

@@ -307,6 +307,23 @@ def test_it_translates_an_anthropic_body_to_converse() -> None:
     assert claude["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 2048}}
 
 
+def test_tool_choice_none_drops_the_tools_unless_the_history_uses_them() -> None:
+    tools = [{"name": "f", "input_schema": {"type": "object"}}]
+    plain = {
+        "max_tokens": 5,
+        "tools": tools,
+        "tool_choice": {"type": "none"},
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    assert "toolConfig" not in bedrock_converse.to_converse(plain, model_id=LLAMA)
+    used = {
+        **plain,
+        "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "1"}]}],
+    }
+    config = bedrock_converse.to_converse(used, model_id=LLAMA)["toolConfig"]
+    assert "toolChoice" not in config and config["tools"][0]["toolSpec"]["name"] == "f"
+
+
 def test_an_image_by_url_is_refused_as_retryable_so_another_host_can_serve_it(aws_env: None) -> None:
     url_image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
     body = {"max_tokens": 5, "messages": [{"role": "user", "content": [url_image]}]}
@@ -577,6 +594,7 @@ def test_the_messages_surface_answers_and_bills_through_bedrock(live, tenant, fa
     else:
         message = client.messages.create(**kwargs)
 
+    assert message.model == bedrock_model
     assert _anthropic_blocks(message) == E2E_BLOCKS[scenario]
     assert (message.usage.input_tokens, message.usage.output_tokens) == (100, 30)
     (row,) = billed()

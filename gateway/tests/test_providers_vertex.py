@@ -182,7 +182,11 @@ def test_claude_goes_to_raw_predict_with_the_vertex_anthropic_version(service_ac
 
 
 def test_a_regional_location_uses_the_regional_host(service_account: Path) -> None:
-    provider = {"config": {"project": "proj-2", "location": "us-east5"}}
+    # The seed catalog's base URL is the global host; a regional location still picks its own host.
+    provider = {
+        "config": {"project": "proj-2", "location": "us-east5"},
+        "base_url": "https://aiplatform.googleapis.com",
+    }
     req = vertex.build_request(call(host=host(**provider)))
     assert req.url.startswith(
         "https://us-east5-aiplatform.googleapis.com/v1/projects/proj-2/locations/us-east5/publishers/anthropic/"

@@ -12,6 +12,7 @@ import pytest
 GATEWAY = Path(__file__).resolve().parent.parent
 PURE = [
     "sse",
+    "estimate",
     "usage",
     "reasoning",
     "shaping",

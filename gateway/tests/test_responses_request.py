@@ -165,7 +165,14 @@ def test_when_only_built_in_tools_remain_no_tool_fields_are_sent() -> None:
         ({"type": "function", "name": "exec_command"}, {"type": "function", "function": {"name": "exec_command"}}),
         ({"type": "web_search_preview"}, "auto"),
         ("required", "required"),
-        ({"type": "allowed_tools", "mode": "required", "tools": []}, "required"),
+        (
+            {
+                "type": "allowed_tools",
+                "mode": "required",
+                "tools": [{"type": "function", "name": "w"}, {"name": "exec_command"}],
+            },
+            "required",
+        ),
     ],
 )
 def test_tool_choice_maps_to_chat(choice: object, expected: object) -> None:
@@ -332,3 +339,9 @@ def test_anthropic_options_clamp_temperature_and_map_schema_and_user() -> None:
     assert body["temperature"] == 1.0 and body["metadata"] == {"user_id": "u"}
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": {"type": "object"}}}
     assert body["tool_choice"] == {"type": "tool", "name": "exec_command"}
+
+
+def test_an_allowed_tools_choice_keeps_only_the_listed_tools() -> None:
+    choice = {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "exec_command"}]}
+    body = to_chat({"model": "m", "input": "x", "tools": CODEX_TOOLS, "tool_choice": choice}).body
+    assert [t["function"]["name"] for t in body["tools"]] == ["exec_command"] and body["tool_choice"] == "auto"

@@ -15,7 +15,7 @@ import pytest
 
 from gateway.responses_request import ToolNames
 from gateway.responses_response import ResponseMeta, Shaping, anthropic_to_response, chat_to_response
-from gateway.responses_stream import encode
+from gateway.responses_stream import ChatToResponses, encode
 from gateway.tests.test_responses_stream import ALL, replay
 from gateway.tests.test_responses_stream import fixture as sse_fixture
 
@@ -120,3 +120,26 @@ def test_the_sdk_parses_a_non_streaming_anthropic_translation_with_a_max_tokens_
     assert response.status == "incomplete" and response.incomplete_details.reason == "max_output_tokens"
     assert response.output[0].summary[0].text == "hmm" and response.output[0].encrypted_content is None
     assert response.usage.total_tokens == 10
+
+
+def test_the_sdk_accepts_a_streamed_custom_tool_call_delivered_whole() -> None:
+    tools = ToolNames({"apply_patch": (None, "apply_patch", "custom")})
+    meta = ResponseMeta.from_request({"model": "gpt-5-codex", "input": "x"})
+    machine = ChatToResponses(meta, Shaping(tools, "deepseek"))
+    head = {"index": 0, "id": "call_p", "function": {"name": "apply_patch", "arguments": '{"input": "*** Be'}}
+    events = machine.start() + machine.feed({"choices": [{"index": 0, "delta": {"tool_calls": [head]}}]})
+    tail = {"index": 0, "function": {"arguments": 'gin Patch"}'}}
+    events += machine.feed({"choices": [{"index": 0, "delta": {"tool_calls": [tail]}, "finish_reason": "tool_calls"}]})
+    events += machine.finish()
+    client = client_serving(b"".join(encode(e) for e in events), "text/event-stream")
+    with client.responses.stream(model="gpt-5-codex", input="x") as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_response()
+    call = final.output[0]
+    assert (call.type, call.call_id, call.name, call.input) == (
+        "custom_tool_call",
+        "call_p",
+        "apply_patch",
+        "*** Begin Patch",
+    )

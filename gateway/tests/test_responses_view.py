@@ -157,8 +157,8 @@ async def test_a_codex_style_tool_turn_carries_deepseek_reasoning_to_the_next_tu
         "call_agent_1",
         {"cmd": "echo hello-from-qlaud"},
     )
-    second = {**first, "input": [*history, *output, {"type": "function_call_output", "call_id": "call_agent_1",
-                                                        "output": "hello-from-qlaud"}]}  # fmt: skip
+    result = {"type": "function_call_output", "call_id": "call_agent_1", "output": "hello-from-qlaud"}
+    second = {**first, "input": [*history, *output, result]}
     events = await stream_events(world, second)
     assert events[-1]["response"]["output"][-1]["content"][0]["text"] == "Done: the tool said hello-from-qlaud."
     sent = world.fake.bodies("/chat/completions")
@@ -181,8 +181,8 @@ async def test_an_anthropic_upstream_gets_its_signed_thinking_back_on_the_tool_t
     response = await post(world, first)
     output = response.json()["output"]
     assert [i["type"] for i in output] == ["reasoning", "function_call"]
-    turn = [{"role": "user", "content": "list files"}, *output, {"type": "function_call_output",
-                                                                "call_id": output[1]["call_id"], "output": "a.txt"}]  # fmt: skip
+    result = {"type": "function_call_output", "call_id": output[1]["call_id"], "output": "a.txt"}
+    turn = [{"role": "user", "content": "list files"}, *output, result]
     response = await post(world, {**first, "input": turn})
     await finished()
     assert response.status_code == 200, response.content
@@ -271,8 +271,8 @@ async def test_a_websocket_upgrade_gets_an_immediate_non_101_answer(world: World
 async def test_an_item_reference_is_resolved_from_the_stored_output_items(world: World) -> None:
     first = (await post(world, {"model": "ds-text", "input": "hi"})).json()
     message_id = first["output"][0]["id"]
-    items = [{"role": "user", "content": "hi"}, {"type": "item_reference", "id": message_id}, {"role": "user",
-             "content": "and?"}]  # fmt: skip
+    reference = {"type": "item_reference", "id": message_id}
+    items = [{"role": "user", "content": "hi"}, reference, {"role": "user", "content": "and?"}]
     response = await post(world, {"model": "ds-text", "input": items})
     assert response.status_code == 200, response.content
     sent = world.fake.bodies("/chat/completions")[-1]["messages"]

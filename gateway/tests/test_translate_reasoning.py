@@ -10,6 +10,7 @@ from gateway.reasoning import (
     PREFIX,
     Sealer,
     ThinkSplitter,
+    claimed_details,
     claimed_provider,
     is_anthropic,
     is_qlaud,
@@ -78,3 +79,20 @@ def test_think_splitting_does_not_depend_on_how_the_text_is_chunked(text: str, c
         return "".join(t for k, t in parts if k == "thinking"), "".join(t for k, t in parts if k == "text")
 
     assert joined(pieces) == joined(split_think(text))
+
+
+def test_provider_reasoning_items_are_sealed_with_the_text() -> None:
+    items = [{"type": "reasoning.encrypted", "data": "gAAA", "index": 0}]
+    signature = SEALER.seal("openrouter", "", items)
+    assert SEALER.details(signature, "") == items and SEALER.open(signature, "") == "openrouter"
+    assert SEALER.details(signature, "edited") is None
+    tampered = signature[: signature.rindex(".") + 1] + unsealed("x", [{"type": "forged"}]).rsplit(".", 1)[1]
+    assert SEALER.open(tampered, "") is None
+    assert SEALER.details(SEALER.seal("groq", "t"), "t") is None
+
+
+def test_unsealed_markers_can_carry_items_read_unverified() -> None:
+    assert claimed_details(unsealed("openrouter", [{"type": "reasoning.text"}])) == [{"type": "reasoning.text"}]
+    assert claimed_details(unsealed("openrouter")) is None and claimed_details("EqQB") is None
+    assert claimed_details(PREFIX + "eA..%%%") is None
+    assert claimed_details(PREFIX + "eA.." + "eyJhIjoxfQ") is None  # {"a":1} is not a list of items

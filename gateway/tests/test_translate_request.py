@@ -591,3 +591,75 @@ def test_claude_codes_request_passes_through_to_anthropic_with_its_anthropic_onl
     assert out["thinking"] == {"type": "adaptive"} and out["output_config"] == {"effort": "high"}
     assert out["context_management"] == {"edits": []} and out["system"] == body["system"]
     assert out["messages"] == body["messages"] and "unknown_future_field" not in out
+
+
+# -- replay hooks: Gemini thought signatures, Anthropic signed thinking for OpenAI clients ----------------------------
+
+GEMINI = Target("openai", "google-ai-studio", "gemini-3-pro", supports_reasoning=True)
+
+
+def _tool_turns(*ids: str) -> list[dict[str, Any]]:
+    calls = [{"type": "tool_use", "id": i, "name": "ls", "input": {}} for i in ids]
+    results = [{"type": "tool_result", "tool_use_id": i, "content": "ok"} for i in ids]
+    return [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": calls},
+        {"role": "user", "content": results},
+    ]
+
+
+def test_stored_gemini_thought_signatures_go_back_on_their_tool_calls() -> None:
+    out = anthropic_to_openai(_a(_tool_turns("fc-1", "fc-2")), GEMINI, thought_signatures={"fc-2": "CsY"})
+    calls = out["messages"][1]["tool_calls"]
+    assert "extra_content" not in calls[0]
+    assert calls[1]["extra_content"] == {"google": {"thought_signature": "CsY"}}
+
+
+def test_gemini_tool_calls_without_a_known_signature_get_the_documented_placeholder() -> None:
+    calls = anthropic_to_openai(_a(_tool_turns("toolu_a", "toolu_b")), GEMINI)["messages"][1]["tool_calls"]
+    assert calls[0]["extra_content"] == {"google": {"thought_signature": "skip_thought_signature_validator"}}
+    assert "extra_content" not in calls[1]
+    other = anthropic_to_openai(_a(_tool_turns("x")), OPENAI, thought_signatures={"x": "CsY"})
+    assert "extra_content" not in other["messages"][1]["tool_calls"][0]
+
+
+def _openai_tool_loop() -> dict[str, Any]:
+    call = {"id": "toolu_9", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+    return _o(
+        [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "toolu_9", "content": "sunny"},
+        ],
+        reasoning_effort="low",
+        tools=[{"type": "function", "function": {"name": "weather"}}],
+    )
+
+
+def test_stored_signed_thinking_is_restored_for_an_anthropic_tool_loop() -> None:
+    blocks = {"toolu_9": [{"type": "thinking", "thinking": "Need weather.", "signature": "EqQB"}]}
+    out = openai_to_anthropic(_openai_tool_loop(), CLAUDE, thinking_blocks=blocks)
+    assert out["messages"][1]["content"][0] == {"type": "thinking", "thinking": "Need weather.", "signature": "EqQB"}
+    assert out["thinking"]["type"] == "enabled"
+
+
+def test_without_the_stored_thinking_the_tool_loop_continues_without_thinking() -> None:
+    out = openai_to_anthropic(_openai_tool_loop(), CLAUDE, thinking_blocks={"other": []})
+    assert "thinking" not in out and out["messages"][1]["content"][0]["type"] == "tool_use"
+    plain = openai_to_anthropic(_o([{"role": "user", "content": "hi"}], reasoning_effort="low"), CLAUDE)
+    assert plain["thinking"]["type"] == "enabled"
+    already = _openai_tool_loop()
+    blocks = {"toolu_9": [{"type": "redacted_thinking", "data": "x"}]}
+    out = openai_to_anthropic(already, CLAUDE, thinking_blocks=blocks)
+    assert out["messages"][1]["content"][0] == {"type": "redacted_thinking", "data": "x"}
+
+
+def test_openrouter_replay_without_a_secret_reads_the_marker_and_skips_blocks_without_items() -> None:
+    from gateway.reasoning import unsealed as marker
+
+    router = Target("openai", "openrouter", "anthropic/claude-sonnet-4.5", supports_reasoning=True)
+    items = [{"type": "reasoning.text", "text": "t", "signature": "Er", "index": 0}]
+    with_items = anthropic_to_openai(_a(_turn_with_thinking(marker("openrouter", items), "t")), router)
+    assert with_items["messages"][1]["reasoning_details"] == items
+    without = anthropic_to_openai(_a(_turn_with_thinking(marker("openrouter"), "t")), router)
+    assert "reasoning_details" not in without["messages"][1]

@@ -157,3 +157,58 @@ def test_inline_think_in_a_whole_answer_becomes_a_thinking_block() -> None:
     assert (
         openai_to_anthropic_response(resp, "m", provider="groq", inline_think=True)["content"][0]["type"] == "thinking"
     )
+
+
+def test_replay_hooks_collect_gemini_signatures_and_signed_anthropic_thinking() -> None:
+    from gateway.translate_response import thinking_blocks_of, thought_signatures_of
+
+    gemini = {
+        "choices": [
+            {
+                "message": {
+                    "tool_calls": [
+                        {
+                            "id": "fc-1",
+                            "function": {"name": "ls"},
+                            "extra_content": {"google": {"thought_signature": "CsY"}},
+                        },
+                        {"id": "fc-2", "function": {"name": "ls"}, "extra_content": {"google": "odd"}},
+                        "junk",
+                    ]
+                }
+            }
+        ]
+    }
+    assert thought_signatures_of(gemini) == {"fc-1": "CsY"}
+    assert thinking_blocks_of(CLAUDE_RESPONSE) == {
+        "toolu_1": [
+            {"type": "thinking", "thinking": "Plan.", "signature": "EqQB"},
+            {"type": "redacted_thinking", "data": "xx"},
+        ]
+    }
+    unsigned = {
+        "content": [{"type": "thinking", "thinking": "t", "signature": "qlaud.v1.x."}, {"type": "tool_use", "id": "t"}]
+    }
+    assert thinking_blocks_of(unsigned) == {}
+
+
+def test_streamed_reasoning_detail_fragments_fold_into_whole_items() -> None:
+    from gateway.translate_response import merge_details
+
+    items: list = []
+    merge_details(
+        items,
+        [{"type": "reasoning.text", "text": "a", "index": 0}, "junk", {"type": "reasoning.summary", "summary": "s"}],
+    )
+    merge_details(items, [{"text": "b", "signature": "S", "index": 0}])
+    merge_details(items, "not a list")
+    assert items == [
+        {"type": "reasoning.text", "text": "ab", "index": 0, "signature": "S"},
+        {"type": "reasoning.summary", "summary": "s"},
+    ]
+    resp = {
+        "choices": [
+            {"message": {"content": "x", "reasoning_details": [{"type": "reasoning.summary", "summary": "sum"}]}}
+        ]
+    }
+    assert openai_to_anthropic_response(resp, "m", provider="openrouter")["content"][0]["thinking"] == "sum"

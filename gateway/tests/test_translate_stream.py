@@ -20,6 +20,7 @@ from gateway.tests.translation_helpers import (
     translate,
     two_piece_splits,
 )
+from gateway.translate_request import Target, anthropic_to_openai
 
 O2A = fixture_names(["openai", "deepseek", "groq", "openrouter", "workers-ai"])
 A2O = fixture_names(["anthropic"])
@@ -53,8 +54,22 @@ def _blocks(message: anthropic.types.Message) -> list[dict]:
     return [block.model_dump(exclude_none=True) for block in message.content]
 
 
-def _thinking(text: str, provider: str) -> dict:
-    return {"type": "thinking", "thinking": text, "signature": SEALER.seal(provider, text)}
+def _thinking(text: str, provider: str, details: list | None = None) -> dict:
+    return {"type": "thinking", "thinking": text, "signature": SEALER.seal(provider, text, details)}
+
+
+ROUTER_SIGNED = [
+    {
+        "type": "reasoning.text",
+        "text": "Let me think more.",
+        "format": "anthropic-claude-v1",
+        "index": 0,
+        "signature": "ErUBsignature",
+    }
+]
+ROUTER_ENCRYPTED = [
+    {"type": "reasoning.encrypted", "data": "gAAAABXyZ==", "id": "rs_1", "format": "openai-responses-v1", "index": 0}
+]
 
 
 ANTHROPIC_FINALS = {
@@ -109,6 +124,16 @@ ANTHROPIC_FINALS = {
         ],
         "end_turn",
         (11, 0, 0, 25),
+    ),
+    "openrouter_reasoning_details": (
+        [_thinking("Let me think more.", "openrouter", ROUTER_SIGNED), {"type": "text", "text": "Answer."}],
+        "end_turn",
+        (30, 0, 0, 12),
+    ),
+    "openrouter_encrypted_reasoning": (
+        [_thinking("", "openrouter", ROUTER_ENCRYPTED), {"type": "text", "text": "Done."}],
+        "end_turn",
+        (20, 0, 0, 50),
     ),
     "openrouter_gemini_tools": (
         [
@@ -219,3 +244,42 @@ def test_the_openai_sdk_raises_when_the_upstream_failed_mid_stream(name: str) ->
     assert not body.endswith(b"data: [DONE]\n\n")
     with pytest.raises(openai.APIError):
         openai_final_completion(body)
+
+
+def _replayed(name: str, target: Target) -> dict:
+    """The client's next request, with the answer it got from ``name`` in its history, as sent upstream."""
+    message = anthropic_final_message(translate(name, [read(name)]))
+    history = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": _blocks(message)},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": b.id, "content": "ok"}
+                for b in message.content
+                if b.type == "tool_use"
+            ]
+            or "go on",
+        },
+    ]
+    return anthropic_to_openai({"max_tokens": 100, "messages": history}, target, sealer=SEALER)
+
+
+def test_deepseek_thinking_round_trips_through_an_anthropic_client_as_reasoning_content() -> None:
+    out = _replayed("deepseek_reasoning_tool", Target("openai", "deepseek", "deepseek-v4-pro", supports_reasoning=True))
+    assert out["messages"][1]["reasoning_content"] == "The user wants the weather; call the tool."
+    assert out["messages"][1]["tool_calls"][0]["id"] == "call_00_ds"
+
+
+@pytest.mark.parametrize(
+    ("name", "details"),
+    [("openrouter_reasoning_details", ROUTER_SIGNED), ("openrouter_encrypted_reasoning", ROUTER_ENCRYPTED)],
+)
+def test_openrouter_reasoning_details_round_trip_verbatim(name: str, details: list) -> None:
+    out = _replayed(name, Target("openai", "openrouter", "anthropic/claude-sonnet-4.5", supports_reasoning=True))
+    assert out["messages"][1]["reasoning_details"] == details
+
+
+def test_reasoning_from_one_provider_is_not_replayed_to_another() -> None:
+    out = _replayed("openrouter_reasoning_details", Target("openai", "deepseek", "deepseek-v4-pro"))
+    assert "reasoning_content" not in out["messages"][1] and "reasoning_details" not in out["messages"][1]

@@ -276,3 +276,45 @@ def test_without_include_usage_no_usage_chunk_or_field_is_sent() -> None:
 def test_malformed_tool_fragments_are_ignored() -> None:
     events = _run(OpenAIToAnthropic("m", "i"), _chunk({"tool_calls": [None, "x"], "content": "ok"}, "stop"))
     assert [n for n, _ in events].count("content_block_start") == 1
+
+
+def test_a_held_back_partial_think_tag_is_released_as_text_at_the_end() -> None:
+    events = _run(OpenAIToAnthropic("m", "i", inline_think=True), _chunk({"content": "a <thi"}), _chunk(finish="stop"))
+    assert [p["delta"]["text"] for n, p in events if n == "content_block_delta"] == ["a ", "<thi"]
+    literal = _run(
+        OpenAIToAnthropic("m", "i", provider="workers-ai", inline_think=False), _chunk({"content": "<think>x"})
+    )
+    assert [p["delta"] for n, p in literal if n == "content_block_delta"] == [
+        {"type": "text_delta", "text": "<think>x"}
+    ]
+
+
+def test_streams_expose_gemini_signatures_and_anthropic_signed_thinking_for_the_next_turn() -> None:
+    t = OpenAIToAnthropic("m", "i")
+    call = {
+        "id": "fc-1",
+        "function": {"name": "ls", "arguments": "{}"},
+        "extra_content": {"google": {"thought_signature": "CsY"}},
+    }
+    _run(t, _chunk({"tool_calls": [call]}), _chunk(finish="stop"))
+    assert t.thought_signatures == {"fc-1": "CsY"}
+
+    a = AnthropicToOpenAI("m", "c", 1, include_usage=False)
+    for event in (
+        {"type": "message_start", "message": {"usage": {}}},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+        },
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Need "}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "weather."}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQB"}},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_9", "name": "w"},
+        },
+    ):
+        a.feed(None, event)
+    assert a.thinking_blocks == {"toolu_9": [{"type": "thinking", "thinking": "Need weather.", "signature": "EqQB"}]}

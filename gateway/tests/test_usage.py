@@ -5,10 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.estimate import TokenEstimator, estimate_tokens, heuristic_tokens, learn
 from gateway.usage import (
-    TokenEstimator,
     Usage,
-    estimate_tokens,
     from_anthropic,
     from_openai,
     merge,
@@ -104,13 +103,13 @@ def test_usage_round_trips_through_both_dialects(i: int, cr: int, cw: int, o: in
 
 def test_estimate_counts_text_tools_and_images() -> None:
     text_only = {"messages": [{"role": "user", "content": "x" * 400}]}
-    assert estimate_tokens(text_only) == 100 + 4
+    assert heuristic_tokens(text_only) == 100 + 4
     with_tools = {**text_only, "system": "s" * 40, "tools": [{"name": "t", "input_schema": {"type": "object"}}]}
-    assert estimate_tokens(with_tools) > estimate_tokens(text_only) + 10
+    assert heuristic_tokens(with_tools) > heuristic_tokens(text_only) + 10
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A" * 100000}}
     with_image = {"messages": [{"role": "user", "content": [image, {"type": "text", "text": "hi"}]}]}
-    assert 1600 <= estimate_tokens(with_image) < 1700
-    assert estimate_tokens({"messages": [{"role": "user", "content": [1.5, None]}]}) == 5
+    assert 1600 <= heuristic_tokens(with_image) < 1700
+    assert heuristic_tokens({"messages": [{"role": "user", "content": [1.5, None]}]}) == 5
 
 
 def test_the_estimator_learns_a_model_ratio_and_measures_its_error() -> None:
@@ -125,3 +124,12 @@ def test_the_estimator_learns_a_model_ratio_and_measures_its_error() -> None:
     assert 0 < estimator.mape("m") < 0.3
     estimator.observe("m", 0, 10)  # nothing learnt from an empty estimate
     assert estimator.ratio("other") == 1.0
+
+
+def test_the_process_wide_estimator_starts_at_the_heuristic_and_learns() -> None:
+    body = {"model": "x", "messages": [{"role": "user", "content": "z" * 800}]}
+    before = estimate_tokens(body, model="test-model-a")
+    assert before == heuristic_tokens(body)
+    learn(before, before * 2, model="test-model-a")
+    assert estimate_tokens(body, model="test-model-a") > before
+    learn(5, 5)

@@ -23,6 +23,18 @@ def _ledger_invariant(request: pytest.FixtureRequest):
     assert_ledger_invariant()
 
 
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    """Tasks enqueued by wallet code run inline in tests, even when REDIS_URL is set: a task must
+    never land on the shared broker where some other worker (another database) would take it."""
+    from qlaud.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
 @pytest.fixture
 def wallet_a(org_a):
     from wallet.models import Wallet

@@ -37,7 +37,10 @@ def _database_url() -> str:
 @pytest.fixture
 def worker_queue():
     """A worker on a queue of its own, so no other developer's worker takes our task (and vice versa)."""
+    from qlaud.celery import app
+
     queue = f"wallet-test-{uuid.uuid4().hex[:8]}"
+    app.conf.task_always_eager = False  # this test sends through the real broker
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),

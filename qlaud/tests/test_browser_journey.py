@@ -1,0 +1,118 @@
+"""The whole customer journey in a real browser, offline: sign up, verify, top up through Checkout
+(the wallet's local Stripe fake), create and copy a key, call the gateway with the openai SDK (the
+gateway's local fake upstream), and watch the request arrive in the live feed and in usage."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import openai
+import pytest
+from django.core import mail
+
+from gateway.tests.conftest import Catalog
+from gateway.tests.fake_upstream import FakeUpstream
+from qlaud.tests.browser import browser, needs_chromium, site  # noqa: F401 - fixtures
+from wallet.tests.fake_stripe import fake_stripe  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, needs_chromium]
+
+EMAIL = "dana@example.com"
+PASSWORD = "a long and unusual passphrase 42"
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def served_model(upstream, transactional_db) -> str:
+    catalog = Catalog(upstream.url)
+    catalog.model("journey-text", (catalog.provider("deepseek"), "fake-text"))
+    return "journey-text"
+
+
+def _confirmation_path() -> str:
+    body = mail.outbox[-1].body
+    return re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", body).group(1)
+
+
+def _complete_checkout(fake, route) -> None:
+    """Stand in for Stripe's hosted page: pay the session and return to its success_url."""
+    session_id = route.request.url.rsplit("/", 1)[1]
+    session = fake.complete_session(session_id)
+    target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+    route.fulfill(status=303, headers={"Location": target})
+
+
+def test_sign_up_top_up_create_a_key_and_see_a_request_live(browser, fake_stripe, served_model):  # noqa: F811
+    page = browser.page
+
+    # Sign up and verify the email address.
+    browser.go("/accounts/signup/")
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_load_state("networkidle")
+    browser.go(_confirmation_path())
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state("networkidle")
+    if "/accounts/login/" in page.url:
+        page.fill("input[name=login]", EMAIL)
+        page.fill("input[name=password]", PASSWORD)
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_load_state("networkidle")
+    browser.go("/dashboard/")
+    assert "No requests yet" in page.content()
+    browser.shot("journey-1-new-dashboard")
+
+    # Top up $5 through Checkout.
+    page.route(f"{fake_stripe.base_url}/pay/**", lambda route: _complete_checkout(fake_stripe, route))
+    browser.go("/dashboard/wallet/")
+    page.get_by_role("button", name="$5", exact=True).click()
+    page.wait_for_timeout(3000)
+    print("URL", page.url, page.content()[:500])
+    page.wait_for_load_state("networkidle")
+    assert "$5.00" in page.locator("main").inner_text()
+    browser.shot("journey-2-wallet-topped-up")
+
+    # Create a key and copy it.
+    browser.go("/dashboard/keys/")
+    page.fill("input[name=name]", "laptop")
+    page.get_by_role("button", name="Create key").click()
+    page.locator("#new-key").wait_for()
+    page.locator(".secret button.copy").click()
+    raw_key = page.evaluate("navigator.clipboard.readText()")
+    assert raw_key.startswith("ak_") and raw_key == page.locator("#new-key").inner_text()
+    browser.shot("journey-3-key-created")
+
+    # Open the overview (live feed connected), then call the gateway with the openai SDK.
+    browser.go("/dashboard/")
+    page.wait_for_function("document.getElementById('live-state').textContent === 'live'", timeout=10_000)
+    client = openai.OpenAI(base_url=browser.base_url + "/v1", api_key=raw_key, max_retries=0)
+    reply = client.chat.completions.create(model=served_model, messages=[{"role": "user", "content": "Hello"}])
+    assert reply.choices[0].message.content
+    row = page.locator("#live-feed tr.feed-new").first
+    row.wait_for(timeout=15_000)
+    assert served_model in row.inner_text()
+    browser.shot("journey-4-live-feed")
+
+    # The same request is in usage, and the overview's numbers include it after a reload.
+    deadline = time.monotonic() + 10
+    while True:
+        browser.go("/dashboard/usage/")
+        if served_model in page.locator("main").inner_text() or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert served_model in page.locator("main").inner_text()
+    browser.shot("journey-5-usage")
+    browser.go("/dashboard/")
+    assert "No requests yet" not in page.content()
+    browser.shot("journey-6-overview")
+    assert browser.console_errors == []
