@@ -8,14 +8,23 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid`, in seconds (0 if it is gone)."""
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(utime, stime) of `pid` in seconds ((0, 0) if it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
-        return 0.0
+        return 0.0, 0.0
     # After the ")" the fields restart at #3 (state): utime is #14, stime #15.
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid`, in seconds (0 if it is gone)."""
+    return sum(cpu_split(pid))
+
+
+def tree_sys_seconds(pid: int) -> float:
+    return sum(cpu_split(p)[1] for p in tree(pid))
 
 
 def tree(pid: int) -> list[int]:

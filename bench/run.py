@@ -134,8 +134,8 @@ def minimal_server(upstream: str) -> Server:
     return Server("minimal", cmd, base_env(BENCH_UPSTREAM=upstream))
 
 
-def qlaud_env(db: str, transport: str) -> dict[str, str]:
-    env = base_env(DJANGO_SETTINGS_MODULE="qlaud.settings", DEBUG="0", GATEWAY_HTTP_TRANSPORT=transport)
+def qlaud_env(db: str, transport: str, settings: str = "qlaud.settings") -> dict[str, str]:
+    env = base_env(DJANGO_SETTINGS_MODULE=settings, DEBUG="0", GATEWAY_HTTP_TRANSPORT=transport)
     if db == "postgres":
         env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, CACHE_PREFIX=PG_DB)
     else:
@@ -143,9 +143,9 @@ def qlaud_env(db: str, transport: str) -> dict[str, str]:
     return env
 
 
-def qlaud_server(name: str, db: str, transport: str, key: str) -> Server:
+def qlaud_server(name: str, db: str, transport: str, key: str, settings: str = "qlaud.settings") -> Server:
     cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--lifespan", "off", "--port", "{port}", "qlaud.asgi:application"]
-    server = Server(name, cmd, qlaud_env(db, transport), health="/v1/status")
+    server = Server(name, cmd, qlaud_env(db, transport, settings), health="/v1/status")
     server.headers = [f"authorization: Bearer {key}"]
     return server
 
@@ -226,12 +226,12 @@ def measure(server: Server, mode: str, concurrency: int, args: argparse.Namespac
     pid = server.proc.pid
     proc = subprocess.Popen(cmd, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    cpu0 = pg0 = 0.0
+    cpu0 = sys0 = pg0 = 0.0
     pg_start: dict[int, float] = {}
     result: dict[str, Any] = {}
     for line in proc.stdout:
         if line.startswith("MEASURE_START"):
-            cpu0 = procstat.tree_cpu_seconds(pid)
+            cpu0, sys0 = procstat.tree_cpu_seconds(pid), procstat.tree_sys_seconds(pid)
             pg_start = {p: procstat.cpu_seconds(p) for p in procstat.postgres_backends(PG_DB)} if pg else {}
         elif line.startswith("MEASURE_END"):
             cpu1 = procstat.tree_cpu_seconds(pid)
@@ -239,6 +239,7 @@ def measure(server: Server, mode: str, concurrency: int, args: argparse.Namespac
                 procstat.cpu_seconds(p) - pg_start.get(p, 0.0) for p in procstat.postgres_backends(PG_DB)
             ) if pg else 0.0  # fmt: skip
             result["cpu_s"] = cpu1 - cpu0
+            result["sys_s"] = procstat.tree_sys_seconds(pid) - sys0
             result["pg_cpu_s"] = pg0
         elif line.startswith("{"):
             result.update(json.loads(line))
@@ -247,6 +248,7 @@ def measure(server: Server, mode: str, concurrency: int, args: argparse.Namespac
     done = max(1, result.get("requests", 0))
     result["cpu_ms_per_req"] = 1000 * result.get("cpu_s", 0.0) / done
     result["pg_cpu_ms_per_req"] = 1000 * result.get("pg_cpu_s", 0.0) / done
+    result["sys_ms_per_req"] = 1000 * result.get("sys_s", 0.0) / done
     result["rss_mb"] = procstat.rss_mb(pid)
     return result
 
@@ -332,26 +334,34 @@ def write_docs(markdown: str) -> None:
 # --- main -------------------------------------------------------------------------------------
 
 
-def start_targets(names: list[str], upstream: str, db: str, notes: list[str]) -> dict[str, Server]:
-    servers: dict[str, Server] = {"direct": Server("direct", [], {}, port=int(upstream.rsplit(":", 1)[1]))}
+def start_targets(names: list[str], upstream: str, db: str, notes: list[str], servers: dict[str, Server]) -> None:
+    """Fills `servers` before each one starts, so the caller can stop them all whatever happens."""
     key = seed_qlaud(db, upstream) if any(n.startswith("qlaud") for n in names) else ""
+    makers = {
+        "minimal": lambda: minimal_server(upstream),
+        "qlaud": lambda: qlaud_server("qlaud", db, "aiohttp", key),
+        "qlaud-httpx": lambda: qlaud_server("qlaud-httpx", db, "httpx", key),
+        # An experiment: (almost) no Django middleware, see bench/settings_lean.py.
+        "qlaud-lean": lambda: qlaud_server("qlaud-lean", db, "aiohttp", key, "bench.settings_lean"),
+        "litellm": lambda: litellm_server(upstream),
+    }
     for name in names:
-        if name == "minimal":
-            servers[name] = minimal_server(upstream).start()
-        elif name == "qlaud":
-            servers[name] = qlaud_server(name, db, "aiohttp", key).start()
-        elif name == "qlaud-httpx":
-            servers[name] = qlaud_server(name, db, "httpx", key).start()
-        elif name == "litellm":
-            server = litellm_server(upstream)
-            if server is None:
-                notes.append("LiteLLM skipped: bench/.litellm-venv is not installed (see docs/benchmarks.md).")
-                continue
-            try:
-                servers[name] = server.start(timeout=180)
-            except RuntimeError as exc:
-                notes.append(f"LiteLLM skipped: {exc}")
-    return {n: s for n, s in servers.items() if n in names}
+        if name == "direct":
+            servers[name] = Server("direct", [], {}, port=int(upstream.rsplit(":", 1)[1]))
+            continue
+        server = makers[name]()
+        if server is None:
+            notes.append("LiteLLM skipped: bench/.litellm-venv is not installed (see docs/benchmarks.md).")
+            continue
+        servers[name] = server
+        try:
+            server.start(timeout=180)
+        except RuntimeError as exc:
+            if name != "litellm":
+                raise
+            server.stop()
+            del servers[name]
+            notes.append(f"LiteLLM skipped: {exc}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -363,7 +373,7 @@ def run(args: argparse.Namespace) -> int:
     fake = fake_server().start()
     servers: dict[str, Server] = {}
     try:
-        servers = start_targets(names, fake.url, db, notes)
+        start_targets(names, fake.url, db, notes, servers)
         if args.soak:
             return soak(servers["qlaud"], args)
         if args.profile:

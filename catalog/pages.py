@@ -34,6 +34,11 @@ def live_stats(snap: CatalogSnapshot) -> dict[int, HostHealth]:
     return _live["stats"]
 
 
+def reset() -> None:
+    """Forget cached live stats (tests)."""
+    _live.update(at=0.0, version=None, stats={})
+
+
 @dataclass(frozen=True, slots=True)
 class HostRow:
     host: HostInfo

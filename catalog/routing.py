@@ -47,7 +47,6 @@ DEFAULT_ALIASES: dict[str, str] = {
     "claude-opus-4-0": "claude-opus-4",
     "claude-opus-4-5-20251101": "claude-opus-4.5",
     "claude-opus-4-5": "claude-opus-4.5",
-    "gpt-5-codex": "gpt-5-codex",
     "codex-mini-latest": "codex-mini",
 }
 _DATED_CLAUDE = re.compile(r"^(claude-(?:opus|sonnet|haiku))-(\d+)(?:-(\d))?(?:-\d{8}|-latest)?$")
@@ -104,14 +103,15 @@ class Needs:
     def from_body(cls, body: Mapping[str, Any]) -> Needs:
         """From an Anthropic Messages or OpenAI Chat Completions body.
 
-        min_context is a rough lower bound of the prompt (JSON bytes / 4): it only rules out
-        hosts that certainly cannot hold the prompt, never a host that might.
+        min_context is a rough lower bound of the prompt (characters of its JSON / 5; real text runs
+        3-4 characters a token): it rules out hosts that certainly cannot hold the prompt, never
+        a host that might.
         """
         messages = body.get("messages") or []
         return cls(
             tools=bool(body.get("tools")),
             vision=_has_image(messages),
-            min_context=len(json.dumps(messages, separators=(",", ":"), default=str)) // 4,
+            min_context=len(json.dumps(messages, separators=(",", ":"), ensure_ascii=False, default=str)) // 5,
         )
 
     def fits(self, host: Any) -> bool:

@@ -193,7 +193,8 @@ class OpenAIToAnthropic:
         self._flush_think(out)
         self._close(out)
         self._flush_held_tools(out)
-        reported = self.usage or estimate or usage_mod.EMPTY
+        # Without upstream usage, keep at least the prompt estimate message_start announced (the SDKs overwrite it).
+        reported = self.usage or estimate or Usage(input=self.input_tokens_hint)
         stop_reason = stop_reason_for(self.finish_reason, bool(self._tools))
         out.append(
             (

@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gateway.models import RequestLog
+from qlaud.live import feed_payload
 
 CHART_DAYS = 30
 CHART_WIDTH = 600
@@ -129,22 +130,6 @@ def top_keys(rows: list[dict], org) -> list[dict]:
     return [{"key": keys[pk], **numbers} for pk, numbers in top if pk in keys]
 
 
-def feed_payload(row: RequestLog) -> dict:
-    """What the live feed shows for one request; the gateway publishes the same shape."""
-    return {
-        "request_id": row.request_id,
-        "created": row.created.isoformat(),
-        "model": row.model or row.requested_model,
-        "provider": row.provider,
-        "status": row.status,
-        "input_tokens": row.input_tokens + row.cache_read_tokens + row.cache_write_tokens,
-        "output_tokens": row.output_tokens,
-        "cost": row.cost,
-        "ttft_ms": row.ttft_ms,
-        "total_ms": row.total_ms,
-    }
-
-
 def cached_daily_rows(org, now: datetime, newest: RequestLog | None) -> list[dict]:
     """daily_rows, cached until the org's next request (or midnight UTC, or a minute at most).
 
@@ -165,12 +150,14 @@ def overview(org) -> dict:
     today = now.date()  # UTC, like UTCDate
     recent = list(RequestLog.objects.filter(org=org).order_by("-created", "-id")[:RECENT])
     rows = cached_daily_rows(org, now, recent[0] if recent else None)
+    by_day = spend_by_day(rows, today)
     return {
         "wallet": wallet_numbers(org),
         "totals": totals(rows, today),
-        "by_day": spend_by_day(rows, today),
+        "by_day": by_day,
+        "peak_day": max(by_day, key=lambda bar: bar.value),
         "by_model": spend_by_model(rows),
         "top_keys": top_keys(rows, org),
-        "recent": [feed_payload(row) for row in recent],
+        "recent": [{**feed_payload(row.__dict__), "created_at": row.created} for row in recent],
         "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
     }

@@ -8,36 +8,53 @@ a missing or failing channel layer must not disturb the request that is being re
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from channels.layers import get_channel_layer
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "request.completed"
-FEED_FIELDS = (
-    "request_id",
-    "created",
-    "model",
-    "provider",
-    "status",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "ttft_ms",
-    "total_ms",
-)
 
 
 def org_group(org_id: int) -> str:
     return f"org_{org_id}_requests"
 
 
-async def publish_request(org_id: int, payload: dict) -> None:
-    """Send one completed request to org `org_id`'s live feed. Only FEED_FIELDS are forwarded."""
+def feed_payload(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What the feed shows of one request, from RequestLog fields (a row's or the dict the gateway writes).
+
+    Only these counts, costs and timings leave the server: never content, keys or user agents.
+    """
+    created = fields.get("created") or timezone.now()
+    tokens_in = sum(fields.get(k) or 0 for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens"))
+    return {
+        "request_id": fields.get("request_id", ""),
+        "created": created.isoformat() if isinstance(created, datetime) else str(created),
+        "model": fields.get("model") or fields.get("requested_model", ""),
+        "provider": fields.get("provider", ""),
+        "status": fields.get("status"),
+        "input_tokens": tokens_in,
+        "output_tokens": fields.get("output_tokens") or 0,
+        "cost": fields.get("cost") or 0,  # micro-dollars
+        "ttft_ms": fields.get("ttft_ms"),
+        "total_ms": fields.get("total_ms"),
+    }
+
+
+async def publish_request(org_id: int, payload: Mapping[str, Any]) -> None:
+    """Send one completed request to org `org_id`'s live feed.
+
+    `payload` may be the RequestLog field dict itself (as gateway.pipeline.log_fields builds it):
+    it is reduced to feed_payload() before it leaves the process.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": EVENT_TYPE, "request": {k: payload.get(k) for k in FEED_FIELDS}}
+    message = {"type": EVENT_TYPE, "request": feed_payload(payload)}
     try:
         await layer.group_send(org_group(org_id), message)
     except Exception:  # best effort: the feed is a convenience, the RequestLog row is the record

@@ -6,6 +6,11 @@ Idempotency is a unique `idempotency_key` (entries) or `request_id` (holds), che
 so a replayed webhook, a double settle or a retried task is a no-op.
 
 `Wallet.held` is the sum of open holds, kept on the row so the available-balance check is O(1).
+
+Cost per async call (wallet/tests/test_ledger_cost.py, medians on the 2-core dev machine):
+SQLite hold 1.4-1.8 ms, settle 3.0 ms, release 1.9 ms; PostgreSQL (local, fsync on) hold 8 ms,
+settle 18 ms, release 12 ms when the machine is lightly loaded (about twice that at load 9). On
+PostgreSQL the commit's WAL flush dominates (a bare one-row insert + commit costs ~4 ms here).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.db import connections
 
-from catalog import health, snapshot, version
+from catalog import health, pages, snapshot, version
 from catalog.models import Host, Model, PriceVersion, Provider
 
 
@@ -24,6 +24,7 @@ def _fresh_catalog_state(settings) -> Iterator[None]:
     settings.CACHES = {"default": {**default, "KEY_PREFIX": f"{default.get('KEY_PREFIX', '')}-t{uuid.uuid4().hex}"}}
     snapshot.reset()
     health.reset_memo()
+    pages.reset()
     yield
     cache.delete(version.VERSION_KEY)
     snapshot.reset()

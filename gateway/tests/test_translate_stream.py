@@ -89,7 +89,7 @@ ANTHROPIC_FINALS = {
         (16, 64, 0, 40),
     ),
     "openai_max_tokens": ([{"type": "text", "text": "Once upon a time"}], "max_tokens", (9, 0, 0, 4)),
-    "openai_usage_missing": ([{"type": "text", "text": "No usage here."}], "end_turn", (0, 0, 0, 0)),
+    "openai_usage_missing": ([{"type": "text", "text": "No usage here."}], "end_turn", (7, 0, 0, 0)),
     "openai_empty_tool_args": (
         [{"type": "tool_use", "id": "call_E", "name": "list_files", "input": {}}],
         "tool_use",

@@ -58,11 +58,13 @@ class SiteServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", loop="asyncio", ws="websockets")
+        config = uvicorn.Config(app, lifespan="off", log_level="warning", loop="asyncio", ws="auto")
         self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True, name="site-uvicorn")
 
     async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
         try:
             await self.server.serve(sockets=[self.sock])
         finally:
@@ -82,6 +84,10 @@ class SiteServer:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.01)
         return self
+
+    def run(self, coroutine: Any, timeout: float = 10) -> Any:
+        """Run a coroutine on the server's event loop (where its in-memory channel layer lives)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -108,6 +114,13 @@ class Browser:
     page: Any
     base_url: str
     console_errors: list[str] = field(default_factory=list)
+
+    def sign_in(self, email: str, password: str = "correct horse battery staple") -> None:
+        self.go("/accounts/login/")
+        self.page.fill("input[name=login]", email)
+        self.page.fill("input[name=password]", password)
+        self.page.locator("main form button[type=submit]").first.click()
+        self.page.wait_for_load_state("networkidle")
 
     def go(self, path: str) -> Any:
         return self.page.goto(self.base_url + path, wait_until="networkidle")

@@ -42,12 +42,19 @@ def _confirmation_path() -> str:
     return re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", body).group(1)
 
 
-def _complete_checkout(fake, route) -> None:
-    """Stand in for Stripe's hosted page: pay the session and return to its success_url."""
-    session_id = route.request.url.rsplit("/", 1)[1]
+def _pay_at_checkout(fake, route) -> None:
+    """Stand in for Stripe's hosted Checkout page.
+
+    qlaud answers the top-up form with a redirect to the session's `url` on the fake; the browser
+    would follow it to a page the fake does not serve (and Playwright cannot intercept redirects),
+    so the form's response is caught here: the session is paid and the browser sent to success_url.
+    """
+    response = route.fetch(max_redirects=0)
+    checkout_url = response.headers["location"]
+    assert checkout_url.startswith(f"{fake.base_url}/pay/cs_"), checkout_url
+    session_id = checkout_url.rsplit("/", 1)[1]
     session = fake.complete_session(session_id)
-    target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
-    route.fulfill(status=303, headers={"Location": target})
+    route.fulfill(status=303, headers={"Location": session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)})
 
 
 def test_sign_up_top_up_create_a_key_and_see_a_request_live(browser, fake_stripe, served_model):  # noqa: F811
@@ -73,11 +80,10 @@ def test_sign_up_top_up_create_a_key_and_see_a_request_live(browser, fake_stripe
     browser.shot("journey-1-new-dashboard")
 
     # Top up $5 through Checkout.
-    page.route(f"{fake_stripe.base_url}/pay/**", lambda route: _complete_checkout(fake_stripe, route))
+    page.route("**/dashboard/wallet/topup/", lambda route: _pay_at_checkout(fake_stripe, route))
     browser.go("/dashboard/wallet/")
     page.get_by_role("button", name="$5", exact=True).click()
-    page.wait_for_timeout(3000)
-    print("URL", page.url, page.content()[:500])
+    page.wait_for_url(re.compile(r".*/dashboard/wallet/(\?.*)?$"))
     page.wait_for_load_state("networkidle")
     assert "$5.00" in page.locator("main").inner_text()
     browser.shot("journey-2-wallet-topped-up")

@@ -44,9 +44,38 @@ async def _connect(user=None) -> tuple[WebsocketCommunicator, bool]:
 async def test_a_signed_in_member_receives_their_orgs_requests(alice, org_a):
     communicator, connected = await _connect(alice)
     assert connected
-    await publish_request(org_a.id, {**PAYLOAD, "prompt": "never forwarded"})
+    await publish_request(org_a.id, {**PAYLOAD, "prompt": "never forwarded", "user_agent": "secret/1.0"})
     message = await communicator.receive_json_from(timeout=2)
     assert message == {"type": "request", "request": PAYLOAD}
+    await communicator.disconnect()
+
+
+async def test_the_gateways_log_fields_are_reduced_to_the_feed_shape(alice, org_a):
+    """The gateway can pass the dict it writes to RequestLog as is (gateway.pipeline.log_fields)."""
+    fields = {
+        "request_id": "req_2",
+        "org_id": org_a.id,
+        "api_key_id": 1,
+        "requested_model": "claude-sonnet-4-5",
+        "model": "claude-sonnet-4.5",
+        "provider": "anthropic",
+        "status": 200,
+        "input_tokens": 100,
+        "cache_read_tokens": 18_000,
+        "cache_write_tokens": 2_000,
+        "output_tokens": 600,
+        "upstream_cost": 20_000,
+        "cost": 21_400,
+        "ttft_ms": 800.0,
+        "total_ms": 4000.0,
+        "user_agent": "claude-cli/2.1",
+    }
+    communicator, _ = await _connect(alice)
+    await publish_request(org_a.id, fields)
+    sent = (await communicator.receive_json_from(timeout=2))["request"]
+    assert sent["input_tokens"] == 20_100 and sent["cost"] == 21_400 and sent["model"] == "claude-sonnet-4.5"
+    assert "user_agent" not in sent and "api_key_id" not in sent and "upstream_cost" not in sent
+    assert sent["created"]  # stamped on publish when the row has no timestamp yet
     await communicator.disconnect()
 
 

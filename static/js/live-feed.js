@@ -32,7 +32,11 @@
     var tr = document.createElement("tr");
     tr.className = "feed-new";
     tr.dataset.requestId = r.request_id || "";
-    tr.appendChild(cell((r.created || "").slice(11, 19), "nowrap"));
+    var created = new Date(r.created);
+    var label = isNaN(created) ? "" : created.toLocaleString("en-US", {
+      timeZone: "UTC", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
+    });
+    tr.appendChild(cell(label, "nowrap"));
     tr.appendChild(cell(r.model || "", "mono"));
     tr.appendChild(cell(String(r.status), ""));
     tr.appendChild(cell((r.input_tokens || 0).toLocaleString("en-US") + " / " + (r.output_tokens || 0).toLocaleString("en-US"), "num"));
