@@ -291,7 +291,7 @@ def memory_table(peaks: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def targets_table(results: list[dict[str, Any]]) -> str:
+def targets_table(results: list[dict[str, Any]], peaks: dict[str, float]) -> str:
     """The issue's targets, computed from the rows."""
 
     def row(mode: str, c: int, target: str) -> dict[str, Any] | None:
@@ -315,6 +315,10 @@ def targets_table(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| added p99, c=16 | {mode} | {ours:.1f} ms vs LiteLLM {theirs:.1f} ms | <= 1/10 | {_yes(ok)} |"
             )
+    if "qlaud" in peaks:
+        lines.append(
+            f"| peak RSS per worker | all | {peaks['qlaud']:.0f} MB | <= 150 MB | {_yes(peaks['qlaud'] <= 150)} |"
+        )
     return "\n".join(lines)
 
 
@@ -417,7 +421,7 @@ def render(results: list[dict[str, Any]], peaks: dict[str, float], notes: list[s
         "",
         memory_table(peaks),
         "",
-        targets_table(results),
+        targets_table(results, peaks),
     ]
     return "\n".join(parts)
 

@@ -19,13 +19,13 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_key
-from catalog import routing
+from catalog import health, routing
+from catalog.aliases import org_aliases
 from catalog.snapshot import get_snapshot, provider_api_key
-from gateway import errors, http, records
+from gateway import errors, estimate, http, records
 from gateway.errors import GatewayError
 from gateway.providers import module_for
 from gateway.providers.base import Call, UpstreamError
@@ -142,34 +142,10 @@ def requested_max_tokens(body: dict[str, Any]) -> int | None:
 
 # --- resolve the route -----------------------------------------------------------------------
 
-_alias_cache: dict[int, tuple[int, dict[str, str]]] = {}
-
-
-def _load_aliases(org_id: int) -> dict[str, str]:
-    from catalog.models import ModelAlias
-
-    return dict(ModelAlias.objects.filter(org_id=org_id).values_list("alias", "model__public_id"))
-
-
-async def org_aliases(org_id: int, catalog_version: int) -> dict[str, str]:
-    """The org's model aliases, cached per process until the catalog version changes."""
-    cached = _alias_cache.get(org_id)
-    if cached is not None and cached[0] == catalog_version:
-        return cached[1]
-    aliases = await sync_to_async(_load_aliases, thread_sensitive=False)(org_id)
-    if len(_alias_cache) > 10_000:
-        _alias_cache.clear()
-    _alias_cache[org_id] = (catalog_version, aliases)
-    return aliases
-
 
 async def _health(host_ids: list[int]) -> Mapping[int, Any]:
     try:
-        from catalog.health import host_health
-    except ImportError:
-        return {}
-    try:
-        return await host_health(host_ids)
+        return await health.host_health(host_ids)
     except Exception:  # health is advisory; a broken cache must not stop traffic
         log.exception("host health unavailable")
         return {}
@@ -178,7 +154,7 @@ async def _health(host_ids: list[int]) -> Mapping[int, Any]:
 async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
     """The hosts to try, in order. 404 unknown model, 403 not allowed for this key, 503 none usable."""
     snapshot = await get_snapshot()
-    aliases = await org_aliases(key.org_id, snapshot.version)
+    aliases = await org_aliases(key.org_id)
     try:
         options = routing.RoutingOptions.from_request(body)
     except routing.InvalidRoutingOptions as exc:
@@ -206,27 +182,15 @@ async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
 # --- hold ---------------------------------------------------------------------------------------
 
 
-def estimate_input_tokens(body: dict[str, Any]) -> int:
-    """The prompt's size in tokens, from the translation core's estimator when it has one."""
-    try:
-        from gateway import estimate
-    except ImportError:
-        estimate = None  # type: ignore[assignment]
-    if estimate is not None and hasattr(estimate, "estimate_tokens"):
-        return int(estimate.estimate_tokens(body))
-    fields = {k: body.get(k) for k in ("system", "messages", "tools") if body.get(k)}
-    return len(json.dumps(fields, separators=(",", ":"), default=str)) // 4 + 1
+def estimate_input_tokens(body: dict[str, Any], model_id: str) -> int:
+    """The prompt's size in tokens, by the estimator that learns from real traffic per model."""
+    return estimate.estimate_tokens(body, model_id)
 
 
-def learn_tokens(body: dict[str, Any], estimate_: int, actual_prompt: int) -> None:
+def learn_tokens(model_id: str, estimated: int, actual_prompt: int) -> None:
     """Feed the estimator a (estimate, actual) pair so count_tokens and holds get closer over time."""
-    try:
-        from gateway import estimate
-    except ImportError:
-        return
-    learn = getattr(estimate, "learn", None)
-    if learn is not None and actual_prompt > 0:
-        learn(estimate_, actual_prompt)
+    if estimated > 0 and actual_prompt > 0:
+        estimate.learn(estimated, actual_prompt, model_id)
 
 
 def output_budget(max_tokens: int | None, host: Any) -> int:
@@ -297,13 +261,20 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-async def _outcome(host_id: int, *, ok: bool, ttft_ms: float | None = None) -> None:
+async def report_outcome(
+    host_id: int,
+    *,
+    ok: bool,
+    status: int,
+    ttft_ms: float | None = None,
+    output_tokens: int = 0,
+    duration_ms: float = 0.0,
+) -> None:
+    """Feed the host's live stats and circuit breaker; never fails the request."""
     try:
-        from catalog.health import record_outcome
-    except ImportError:
-        return
-    try:
-        await record_outcome(host_id, ok=ok, ttft_ms=ttft_ms)
+        await health.record_outcome(
+            host_id, ok=ok, ttft_ms=ttft_ms, output_tokens=output_tokens, duration_ms=duration_ms, status=status
+        )
     except Exception:
         log.exception("could not record the outcome of host %s", host_id)
 
@@ -339,18 +310,18 @@ async def call_with_failover(
         try:
             response, content = await _send(call, module, read_body=not stream)
         except httpx.TimeoutException:
-            last = GatewayError("timeout", f"The upstream provider {host.provider.slug} timed out.")
+            last, status = GatewayError("timeout", f"The upstream provider {host.provider.slug} timed out."), 504
         except httpx.HTTPError:
-            last = GatewayError("upstream", f"Could not reach the upstream provider {host.provider.slug}.")
+            last, status = GatewayError("upstream", f"Could not reach the upstream provider {host.provider.slug}."), 502
         else:
             if response.status_code < 400:
                 return Upstream(host, module, response, content, attempt, started)
             err: UpstreamError = module.parse_error(response.status_code, content or b"")
-            last = errors.from_upstream(err.status, err.type, err.message, _retry_after(response))
+            last, status = errors.from_upstream(err.status, err.type, err.message, _retry_after(response)), err.status
             if not err.retryable:
-                background(_outcome(host.id, ok=True))  # the host answered; the request was at fault
+                background(report_outcome(host.id, ok=False, status=err.status))  # the request's fault: no strike
                 raise last
-        background(_outcome(host.id, ok=False))
+        background(report_outcome(host.id, ok=False, status=status))
     raise last or GatewayError("overloaded", "No upstream host could serve this request.")
 
 

@@ -56,7 +56,8 @@ class Rules:
     efforts: Mapping[str, str] = field(default_factory=dict)  # remap effort values the upstream does not know
     inline_think: bool = False  # reasoning arrives as <think>...</think> inside content (R1-style hosts)
     reasoning_replay: str | None = None  # assistant-message field for replayed thinking (DeepSeek: reasoning_content)
-    stop_with_reasoning: bool = True  # xAI reasoning models reject `stop`
+    reasoning_drops: frozenset[str] = frozenset()  # fields reasoning models of this provider reject
+    max_stop: int | None = None  # most stop sequences accepted (OpenAI: 4)
     tool_id: str = "keep"  # or "mistral9"
     thought_signatures: bool = False  # Gemini 3: tool calls carry extra_content.google.thought_signature back
     allowed: frozenset[str] | None = None  # strict top-level whitelist (Mistral: 422 on anything else)
@@ -64,6 +65,7 @@ class Rules:
     anthropic_headers: bool = False  # forward anthropic-beta / anthropic-version
     foreign_thinking: bool = False  # Anthropic dialect: accepts thinking blocks without an Anthropic signature
     pdf: bool = False  # OpenAI dialect: accepts PDF `file` parts (OpenAI only)
+    image_detail: bool = True  # accepts image_url.detail (Vertex: no)
     system_messages: bool = False  # Anthropic dialect: accepts role:"system" inside messages (Anthropic's own API)
 
 
@@ -89,7 +91,14 @@ _GEMINI_EFFORTS = {"minimal": "low", "xhigh": "high", "max": "high"}
 _DEFAULT_ANTHROPIC = Rules(reasoning="anthropic", anthropic_headers=True)
 
 RULES: dict[tuple[str, str], Rules] = {
-    ("openai", "openai"): Rules(max_tokens_field="max_completion_tokens", developer_role=True, pdf=True),
+    ("openai", "openai"): Rules(
+        max_tokens_field="max_completion_tokens",
+        developer_role=True,
+        pdf=True,
+        max_stop=4,
+        # o-series / gpt-5: "Only the default (1) value is supported", stop unsupported (o3, o4-mini).
+        reasoning_drops=frozenset({"temperature", "top_p", "stop"}),
+    ),
     ("openai", "deepseek"): Rules(
         reasoning="deepseek",
         reasoning_replay="reasoning_content",
@@ -115,12 +124,14 @@ RULES: dict[tuple[str, str], Rules] = {
     ("openai", "xai"): Rules(
         effort_models=("grok-3-mini", "grok-4.3"),
         efforts={"minimal": "low", "medium": "high", "xhigh": "high", "max": "high"},
-        stop_with_reasoning=False,
+        reasoning_drops=frozenset({"stop", "presence_penalty", "frequency_penalty"}),
         drop=_OPENAI_ONLY,
     ),
     ("openai", "workers-ai"): Rules(inline_think=True, drop=_OPENAI_ONLY),
     ("openai", "google-ai-studio"): Rules(efforts=_GEMINI_EFFORTS, thought_signatures=True, drop=_OPENAI_ONLY),
-    ("openai", "vertex"): Rules(efforts=_GEMINI_EFFORTS, thought_signatures=True, drop=_OPENAI_ONLY),
+    ("openai", "vertex"): Rules(
+        efforts=_GEMINI_EFFORTS, thought_signatures=True, image_detail=False, drop=_OPENAI_ONLY
+    ),
     ("anthropic", "anthropic"): Rules(reasoning="anthropic", anthropic_headers=True, system_messages=True),
     ("anthropic", "bedrock"): _DEFAULT_ANTHROPIC,
     ("anthropic", "vertex"): _DEFAULT_ANTHROPIC,

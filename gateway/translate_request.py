@@ -192,8 +192,11 @@ def _finish_openai(out: dict[str, Any], target: Target, rules: Rules) -> dict[st
     for name, accepted in (("user", rules.user), ("top_k", rules.top_k)):
         if not accepted:
             out.pop(name, None)
-    if target.supports_reasoning and not rules.stop_with_reasoning:
-        out.pop("stop", None)
+    if target.supports_reasoning:
+        for name in rules.reasoning_drops:
+            out.pop(name, None)
+    if rules.max_stop and isinstance(out.get("stop"), list):
+        out["stop"] = out["stop"][: rules.max_stop]
     for name in [name for name in out if _rejected(name, rules)]:
         del out[name]
     return out
@@ -232,6 +235,8 @@ def _shape_message(message: dict[str, Any], rules: Rules) -> dict[str, Any]:
             message.pop(name, None)
     if rules.thought_signatures and message.get("tool_calls"):
         message["tool_calls"] = _ensure_thought_signature(message["tool_calls"])
+    if not rules.image_detail and isinstance(message.get("content"), list):
+        message["content"] = [_without_detail(part) for part in message["content"]]
     if rules.tool_id == "mistral9":
         if message.get("tool_call_id"):
             message["tool_call_id"] = shaping.mistral_tool_id(message["tool_call_id"])
@@ -240,6 +245,13 @@ def _shape_message(message: dict[str, Any], rules: Rules) -> dict[str, Any]:
                 {**call, "id": shaping.mistral_tool_id(call.get("id") or "")} for call in message["tool_calls"]
             ]
     return message
+
+
+def _without_detail(part: Any) -> Any:
+    image = part.get("image_url") if isinstance(part, dict) else None
+    if not isinstance(image, dict) or "detail" not in image:
+        return part
+    return {**part, "image_url": {key: value for key, value in image.items() if key != "detail"}}
 
 
 def _shape_limits(out: dict[str, Any], target: Target, rules: Rules) -> None:
@@ -372,7 +384,8 @@ def _o2a_tools(body: dict[str, Any], out: dict[str, Any]) -> None:
         out["tool_choice"] = dict(_O2A_TOOL_CHOICE.get(choice, {"type": "auto"}))
     elif isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name") or choice.get("name")
-        out["tool_choice"] = {"type": "tool", "name": name}
+        # allowed_tools / custom choices have no Anthropic form: let the model choose among the tools.
+        out["tool_choice"] = {"type": "tool", "name": name} if name else {"type": "auto"}
     if body.get("parallel_tool_calls") is False:
         out.setdefault("tool_choice", {"type": "auto"})["disable_parallel_tool_use"] = True
 

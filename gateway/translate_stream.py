@@ -443,7 +443,11 @@ class AnthropicToOpenAI:
             self._tool_ids.append(block.get("id") or "")
             index = self._tool_index.setdefault(data.get("index", 0), len(self._tool_index))
             call = {"index": index, "id": block.get("id"), "type": "function"}
-            call["function"] = {"name": block.get("name"), "arguments": ""}
+            # Anthropic sends input {} and streams it; some compatible servers put the whole input here instead.
+            arguments = (
+                json.dumps(block["input"], ensure_ascii=False, separators=(",", ":")) if block.get("input") else ""
+            )
+            call["function"] = {"name": block.get("name"), "arguments": arguments}
             out.append(self._chunk({"tool_calls": [call]}))
         elif kind == "text" and block.get("text"):
             out.append(self._chunk({"content": block["text"]}))

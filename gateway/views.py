@@ -63,6 +63,7 @@ class Exchange:
     lease: ratelimit.Lease = field(default_factory=ratelimit.Lease)
     hold_id: int | None = None
     input_estimate: int = 0
+    model_id: str = "*"
     upstream: Upstream | None = None
     attempts: int = 0
 
@@ -152,7 +153,8 @@ async def serve(ex: Exchange) -> HttpResponse:
         await _admit(ex)
         ex.lease = await ratelimit.acquire(ex.key)
         route = await pipeline.resolve_route(ex.key, ex.body)
-        ex.input_estimate = pipeline.estimate_input_tokens(ex.body)
+        ex.model_id = route.model.id
+        ex.input_estimate = pipeline.estimate_input_tokens(ex.body, ex.model_id)
         amount = pipeline.hold_amount(route, ex.input_estimate, pipeline.requested_max_tokens(ex.body))
         ex.hold_id = await pipeline.place_hold(ex.key, amount, ex.request_id)
         ex.upstream = await pipeline.call_with_failover(
@@ -213,21 +215,35 @@ def _record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float = 0.
     )
 
 
-async def _finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: float) -> Any:
-    """Settle (shielded) and record; returns the charge."""
+def _finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: float) -> Any:
+    """Price the request, then settle and record in a background task (never cancelled by the
+    client leaving, and never delaying the end of the response). Returns the charge."""
     up = ex.upstream
     assert up is not None
     charge = pipeline.charge_for(outcome.usage, up.host) if (outcome.usage or delivered) else None
+    pipeline.background(_settle_and_record(ex, outcome, charge, upstream_ms))
+    return charge
+
+
+async def _settle_and_record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float) -> None:
+    up = ex.upstream
+    assert up is not None
     note = pipeline.receipt(ex.request_id, up.host, ex.requested, outcome.usage, outcome.usage_estimated)
     try:
-        await pipeline.settle_shielded(ex.hold_id, charge, note)
+        await pipeline.settle(ex.hold_id, charge, note)
     finally:
         await ex.lease.release()
         _record(ex, outcome, charge, upstream_ms)
         if not outcome.usage_estimated and outcome.usage:
-            pipeline.learn_tokens(ex.body, ex.input_estimate, outcome.usage.prompt)
-        pipeline.background(pipeline._outcome(up.host.id, ok=not outcome.error_type, ttft_ms=outcome.ttft_ms))
-    return charge
+            pipeline.learn_tokens(ex.model_id, ex.input_estimate, outcome.usage.prompt)
+        await pipeline.report_outcome(
+            up.host.id,
+            ok=not outcome.error_type or outcome.error_type == "client_disconnected",
+            status=502 if outcome.error_type == "api_error" else 200,
+            ttft_ms=outcome.ttft_ms,
+            output_tokens=outcome.usage.output,
+            duration_ms=(time.perf_counter() - up.started) * 1000,
+        )
 
 
 async def _answer(ex: Exchange) -> HttpResponse:
@@ -252,7 +268,7 @@ async def _answer(ex: Exchange) -> HttpResponse:
         provider=up.host.provider.slug,
         sealer=pipeline.sealer(),
     )
-    charge = await _finish(ex, outcome, True, upstream_ms)
+    charge = _finish(ex, outcome, True, upstream_ms)
     answer = relay.with_usage(ex.surface.dialect, answer, usage, charge.total if charge else 0)
     return JsonResponse(answer, headers=ex.headers(upstream_ms))
 
@@ -307,7 +323,7 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
         ttft = (r.first_event_at - up.started) * 1000 if r.first_event_at else None
         status = 499 if error_type == "client_disconnected" else 200
         outcome = Outcome(usage, estimated, status, error_type, r.finish_reason or "", ttft)
-        await _finish(ex, outcome, r.delivered, upstream_ms)
+        _finish(ex, outcome, r.delivered, upstream_ms)
 
 
 def _estimate(ex: Exchange, r: Any) -> Any:
@@ -340,4 +356,4 @@ async def _count(ex: Exchange) -> int:
                 return int(response.json()["input_tokens"])
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
             log.warning("native count_tokens failed on host %s; estimating", host.id)
-    return pipeline.estimate_input_tokens(ex.body)
+    return pipeline.estimate_input_tokens(ex.body, route.model.id)

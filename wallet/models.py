@@ -53,12 +53,12 @@ class LedgerEntry(models.Model):
     """An append-only money movement. Signed: credits positive, debits negative."""
 
     class Kind(models.TextChoices):
-        TOPUP = "topup"
-        AUTO_TOPUP = "auto_topup"
-        USAGE = "usage"
-        REFUND = "refund"
-        DISPUTE = "dispute"
-        ADJUSTMENT = "adjustment"
+        TOPUP = "topup", "Top-up"
+        AUTO_TOPUP = "auto_topup", "Auto top-up"
+        USAGE = "usage", "Usage"
+        REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Dispute"
+        ADJUSTMENT = "adjustment", "Adjustment"
 
     wallet = models.ForeignKey(Wallet, models.CASCADE, related_name="entries")
     amount = models.BigIntegerField()  # micro-dollars, signed

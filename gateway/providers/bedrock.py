@@ -18,19 +18,19 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from django.conf import settings
 
 from gateway.providers import bedrock_converse as converse
 from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
 from gateway.providers.eventstream import EventStreamError, Frame, FrameDecoder
+
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials
 
 DIALECT = "anthropic"
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -158,6 +158,10 @@ def auth_headers(
         return {"authorization": f"Bearer {bearer}"}
     if not (access and secret):
         raise UpstreamError(401, "authentication_error", "Bedrock credentials are not configured", retryable=True)
+    # Imported on first use: botocore's signer pulls in ~17 MB of modules a worker without
+    # SigV4 Bedrock hosts should not carry (the event-stream decoder alone is 0.3 MB).
+    from botocore.credentials import Credentials
+
     credentials = Credentials(access, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
     return sigv4_headers(credentials, method, url, headers, content, region)
 
@@ -165,6 +169,9 @@ def auth_headers(
 def sigv4_headers(
     credentials: Credentials, method: str, url: str, headers: Mapping[str, str], content: bytes, region: str
 ) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
     request = AWSRequest(method=method, url=url, data=content, headers=dict(headers))
     # Sending the payload hash lets the receiver (and our tests) check it without re-hashing rules.
     request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(content).hexdigest()

@@ -32,6 +32,21 @@ def _sqlite_test_db_in_a_file() -> None:
 
 _sqlite_test_db_in_a_file()
 
+# End-to-end tests run against a live server, so they need real transactions; flushing only the
+# apps they touch (not dj-stripe's many tables) keeps each test's teardown fast on PostgreSQL.
+E2E_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sites",
+    "allauth",
+    "allauth.account",
+    "accounts",
+    "wallet",
+    "catalog",
+    "gateway",
+]
+E2E = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, available_apps=E2E_APPS)]
+
 # Upstream prices of every seeded host (micro-dollars per million tokens).
 PRICES = {"input": 1_000_000, "output": 4_000_000, "cache_read": 100_000, "cache_write": 1_250_000}
 CREDIT = 10_000_000  # $10
@@ -52,18 +67,27 @@ def fake(fake_upstream: FakeUpstream) -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Personas get real passwords; hashing them slowly only slows these API tests down."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_gateway_state() -> Iterator[None]:
     """No snapshot, key cache, circuit or rate-limit counter survives a test."""
-    from catalog import snapshot
+    from catalog import aliases, health, snapshot
     from gateway import ratelimit
 
-    cache.clear()
-    snapshot.reset()
-    ratelimit.reset()
+    def reset() -> None:
+        cache.clear()
+        snapshot.reset()
+        aliases.reset()
+        health.reset_memo()
+        ratelimit.reset()
+
+    reset()
     yield
-    cache.clear()
-    snapshot.reset()
-    ratelimit.reset()
+    reset()
 
 
 @dataclass

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from gateway.tests.conftest import E2E
 from gateway.tests.e2e import billed
 
-pytestmark = pytest.mark.e2e
+pytestmark = E2E
 
 SEARCH = [
     Path(settings.BASE_DIR) / ".ci/node/node_modules/.bin/claude",

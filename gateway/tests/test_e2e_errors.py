@@ -10,9 +10,10 @@ import httpx
 import openai
 import pytest
 
+from gateway.tests.conftest import E2E
 from gateway.tests.e2e import anthropic_client, billed, expected_charge, fake_usage, openai_client
 
-pytestmark = pytest.mark.e2e
+pytestmark = E2E
 
 HI = [{"role": "user", "content": "hi"}]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gateway.tests.conftest import E2E
 from gateway.tests.e2e import (
     WEATHER_FUNCTION,
     WEATHER_TOOL,
@@ -21,7 +22,7 @@ from gateway.tests.e2e import (
     openai_client,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = E2E
 
 UPSTREAMS = {"openai": ("deepseek", "openai", ""), "anthropic": ("anthropic", "anthropic", "")}
 SCENARIOS = ("text", "tool", "parallel", "reasoning")

@@ -10,10 +10,11 @@ import anthropic
 import httpx
 import pytest
 
+from gateway.tests.conftest import E2E
 from gateway.tests.e2e import anthropic_client, billed, openai_client
 from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
 
-pytestmark = pytest.mark.e2e
+pytestmark = E2E
 
 HI = [{"role": "user", "content": "hi"}]
 

@@ -306,3 +306,38 @@ async def test_a_token_the_server_never_issued_is_refused(fake: Any, monkeypatch
     error = vertex.parse_error(status, raw)
     assert (error.status, error.type) == (401, "authentication_error")
     assert error.message == "Request had invalid authentication credentials."
+
+
+# --- end to end: the real SDKs through qlaud to the fake Vertex ------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_claude_on_vertex_answers_and_bills_through_qlaud(live, tenant, catalog, fake, service_account, stream):
+    from gateway.tests.e2e import WEATHER_TOOL, anthropic_client, billed, expected_charge, fake_usage
+
+    provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})
+    catalog.model("claude-v", (provider, "claude-fake-tool@20250929"))
+    kwargs = {
+        "model": "claude-v",
+        "max_tokens": 300,
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [WEATHER_TOOL],
+    }
+    client = anthropic_client(live, tenant.raw)
+    if stream:
+        with client.messages.stream(**kwargs) as events:
+            message = events.get_final_message()
+    else:
+        message = client.messages.create(**kwargs)
+
+    assert [(b.type, b.input) for b in message.content] == [("tool_use", {"city": "Paris"})]
+    (row,) = billed()
+    assert row.cost == expected_charge(fake_usage())
+    (sent,) = fake.requests  # this module's `fake` is also the one the catalog points at
+    assert sent.path == (
+        "/v1/projects/proj-e2e/locations/global/publishers/anthropic/models/claude-fake-tool@20250929:"
+        + ("streamRawPredict" if stream else "rawPredict")
+    )
+    assert sent.headers["Authorization"] == "Bearer ya29.fake-1"
+    assert sent.body["anthropic_version"] == "vertex-2023-10-16" and "model" not in sent.body

@@ -152,12 +152,9 @@ async def test_a_codex_style_tool_turn_carries_deepseek_reasoning_to_the_next_tu
     assert output[0]["encrypted_content"].startswith("qlaud:v1:")
     assert "I should use a tool." not in output[0]["encrypted_content"]
     call = output[1]
-    assert (call["name"], call["call_id"], json.loads(call["arguments"])) == (
-        "exec_command",
-        "call_agent_1",
-        {"cmd": "echo hello-from-qlaud"},
-    )
-    result = {"type": "function_call_output", "call_id": "call_agent_1", "output": "hello-from-qlaud"}
+    assert (call["name"], json.loads(call["arguments"])) == ("exec_command", {"cmd": "echo hello-from-qlaud"})
+    call_id = call["call_id"]  # the upstream's own tool-call id, kept as is
+    result = {"type": "function_call_output", "call_id": call_id, "output": "hello-from-qlaud"}
     second = {**first, "input": [*history, *output, result]}
     events = await stream_events(world, second)
     assert events[-1]["response"]["output"][-1]["content"][0]["text"] == "Done: the tool said hello-from-qlaud."
@@ -165,8 +162,8 @@ async def test_a_codex_style_tool_turn_carries_deepseek_reasoning_to_the_next_tu
     assert [t["function"]["name"] for t in sent[0]["tools"]] == ["exec_command"]  # web_search dropped
     assistant = sent[1]["messages"][2]
     assert assistant["reasoning_content"] == "I should use a tool."
-    assert assistant["tool_calls"][0]["id"] == "call_agent_1"
-    assert sent[1]["messages"][3] == {"role": "tool", "tool_call_id": "call_agent_1", "content": "hello-from-qlaud"}
+    assert assistant["tool_calls"][0]["id"] == call_id
+    assert sent[1]["messages"][3] == {"role": "tool", "tool_call_id": call_id, "content": "hello-from-qlaud"}
 
 
 async def test_an_anthropic_upstream_gets_its_signed_thinking_back_on_the_tool_turn(world: World) -> None:

@@ -161,3 +161,19 @@ def test_deepseeks_anthropic_endpoint_keeps_foreign_thinking_and_top_k() -> None
     out = shape_anthropic({"model": "x", "top_k": 2, "messages": _history("qlaud.v1.x.y")}, target)
     assert out["messages"][1]["content"][0]["signature"] == "qlaud.v1.x.y"
     assert out["top_k"] == 2
+
+
+def test_vertex_does_not_get_image_detail() -> None:
+    parts = [
+        {"type": "image_url", "image_url": {"url": "gs://b/x.png", "detail": "high"}},
+        {"type": "image_url", "image_url": "https://x/y.png"},
+        {"type": "image_url", "image_url": {"url": "https://x/z.png"}},
+        {"type": "text", "text": "?"},
+    ]
+    body = {"model": "a", "messages": [{"role": "user", "content": parts}, {"role": "user", "content": "plain"}]}
+    vertex = shape_openai(body, Target("openai", "vertex", "google/gemini-2.5-flash"))
+    assert vertex["messages"][0]["content"] == [
+        {"type": "image_url", "image_url": {"url": "gs://b/x.png"}},
+        *parts[1:],
+    ]
+    assert shape_openai(body, Target("openai", "openai", "gpt-4o"))["messages"][0]["content"] == parts

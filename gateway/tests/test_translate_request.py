@@ -163,7 +163,7 @@ def test_server_tools_cannot_be_translated() -> None:
 
 def test_sampling_stop_user_and_max_tokens_per_target() -> None:
     body = _a([], temperature=0.2, top_p=0.9, top_k=5, stop_sequences=["END"], metadata={"user_id": "u1"})
-    out = anthropic_to_openai(body, OPENAI)
+    out = anthropic_to_openai(body, Target("openai", "openai", "gpt-4o"))
     assert (out["temperature"], out["top_p"], out["stop"], out["user"]) == (0.2, 0.9, ["END"], "u1")
     assert "top_k" not in out and out["max_completion_tokens"] == 1024 and "max_tokens" not in out
     mistral = anthropic_to_openai(body, MISTRAL)
@@ -663,3 +663,17 @@ def test_openrouter_replay_without_a_secret_reads_the_marker_and_skips_blocks_wi
     assert with_items["messages"][1]["reasoning_details"] == items
     without = anthropic_to_openai(_a(_turn_with_thinking(marker("openrouter"), "t")), router)
     assert "reasoning_details" not in without["messages"][1]
+
+
+def test_reasoning_models_lose_the_sampling_fields_they_reject_and_openai_takes_four_stops() -> None:
+    body = _a([], temperature=0.2, top_p=0.9, stop_sequences=["a", "b", "c", "d", "e"], presence_penalty=1)
+    reasoning = anthropic_to_openai(body, OPENAI)
+    assert not {"temperature", "top_p", "stop"} & set(reasoning)
+    assert anthropic_to_openai(body, Target("openai", "openai", "gpt-4o"))["stop"] == ["a", "b", "c", "d"]
+    assert len(anthropic_to_openai(body, GROQ)["stop"]) == 5
+
+
+def test_an_allowed_tools_choice_becomes_auto_for_anthropic() -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    choice = {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}}
+    assert openai_to_anthropic(_o([], tools=tools, tool_choice=choice), CLAUDE)["tool_choice"] == {"type": "auto"}

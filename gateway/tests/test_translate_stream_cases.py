@@ -318,3 +318,14 @@ def test_streams_expose_gemini_signatures_and_anthropic_signed_thinking_for_the_
     ):
         a.feed(None, event)
     assert a.thinking_blocks == {"toolu_9": [{"type": "thinking", "thinking": "Need weather.", "signature": "EqQB"}]}
+
+
+def test_a_tool_input_given_whole_in_content_block_start_is_not_lost() -> None:
+    t = AnthropicToOpenAI("m", "c", 1, include_usage=False)
+    start = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}},
+    }
+    call = t.feed(None, start)[-1]["choices"][0]["delta"]["tool_calls"][0]
+    assert call == {"index": 0, "id": "t1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}

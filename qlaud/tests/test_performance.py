@@ -58,7 +58,7 @@ def month_of_traffic(seeded_catalog, alice, org_a, charlie, org_b):
             ttft_ms=rng.uniform(150, 3000),
             total_ms=rng.uniform(500, 60000),
         )
-        for i in range(20_000)
+        for i in range(12_000)
     ]
     # A busy last hour, so the TTFT board has real work to do.
     rows += [
@@ -72,7 +72,7 @@ def month_of_traffic(seeded_catalog, alice, org_a, charlie, org_b):
             provider=rng.choice(providers),
             ttft_ms=rng.uniform(150, 3000),
         )
-        for i in range(5_000)
+        for i in range(3_000)
     ]
     RequestLog.objects.bulk_create(rows, batch_size=2000)
     load_launch_posts(Entry, Tag)

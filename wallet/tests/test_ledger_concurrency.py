@@ -62,3 +62,24 @@ def test_simultaneous_requests_never_spend_more_than_the_balance_plus_one_oversh
     assert wallet.balance == BALANCE - spent >= -OVERSHOOT
     assert wallet.held == 0
     ledger.assert_ledger_invariant()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises every writer; needs PostgreSQL")
+def test_the_webhook_the_success_page_and_the_sync_racing_on_one_session_credit_once(org_a):
+    threads = 12
+    barrier = threading.Barrier(threads)
+
+    def credit(_: int) -> bool:
+        try:
+            barrier.wait()
+            return ledger.credit_topup(
+                org_id=org_a.pk, amount=20_000_000, reference="cs_race", idempotency_key="cs_race"
+            )
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(credit, range(threads)))
+    assert results.count(True) == 1
+    assert Wallet.objects.get(org=org_a).balance == 20_000_000
+    ledger.assert_ledger_invariant()

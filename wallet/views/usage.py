@@ -152,4 +152,4 @@ def receipt(request: HttpRequest, request_id: str) -> HttpResponse:
     if not _logs(request).filter(request_id=request_id).exists():
         raise Http404
     data = generation_receipt(request.org.pk, request_id)  # type: ignore[attr-defined]
-    return render(request, "wallet/receipt.html", {"r": data})
+    return render(request, "wallet/receipt.html", {"r": data, "log": _logs(request).get(request_id=request_id)})

@@ -1,0 +1,123 @@
+"""The pieces the surfaces are made of: error shapes, rate limits, relays, metering, the log writer."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from gateway import errors, pipeline, ratelimit, records, relay
+from gateway.errors import GatewayError
+from gateway.usage import Usage
+
+
+def test_errors_render_in_the_anthropic_shape_with_529_for_overload():
+    response = errors.render(GatewayError("overloaded", "busy", retry_after=2.4), "anthropic", "req_1")
+    assert response.status_code == 529
+    assert json.loads(response.content) == {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "busy"},
+        "request_id": "req_1",
+    }
+    assert response["retry-after"] == "2" and response["x-qlaud-request-id"] == "req_1"
+
+
+def test_errors_render_in_the_openai_shape_with_all_four_fields():
+    response = errors.render(GatewayError("invalid_request", "max_tokens: bad", param="max_tokens"), "openai")
+    assert response.status_code == 400
+    assert json.loads(response.content) == {
+        "error": {"message": "max_tokens: bad", "type": "invalid_request_error", "param": "max_tokens", "code": None}
+    }
+    assert errors.render(GatewayError("overloaded", "busy"), "openai").status_code == 503
+
+
+def test_mid_stream_errors_are_sse_events_of_the_surface():
+    anthropic_event = errors.stream_error_event(GatewayError("upstream", "gone"), "anthropic")
+    assert anthropic_event.startswith(b"event: error\ndata: ") and b'"api_error"' in anthropic_event
+    openai_event = errors.stream_error_event(GatewayError("upstream", "gone"), "openai")
+    assert json.loads(openai_event.removeprefix(b"data: "))["error"]["type"] == "upstream_error"
+
+
+def test_upstream_refusals_map_to_client_errors_without_blaming_the_client_for_our_keys():
+    assert errors.from_upstream(401, "authentication_error", "bad key").kind == "upstream"
+    assert errors.from_upstream(429, "rate_limit_error", "slow", 3).retry_after == 3
+    assert errors.from_upstream(400, "invalid_request_error", "bad field").status == 400
+
+
+def key(**limits: int | None) -> SimpleNamespace:
+    return SimpleNamespace(key_id=41, rpm_limit=limits.get("rpm"), concurrency_limit=limits.get("concurrency"))
+
+
+@pytest.mark.parametrize("redis", [False, True], ids=["local", "redis"])
+async def test_requests_per_minute_are_limited_per_key(settings, redis):
+    if redis and not settings.REDIS_URL:
+        pytest.skip("REDIS_URL not set")
+    settings.REDIS_URL = settings.REDIS_URL if redis else ""
+    ratelimit.reset()
+    limited = key(rpm=2)
+    limited.key_id = id(limited)  # a key no other test run has counted
+    await ratelimit.acquire(limited)
+    await ratelimit.acquire(limited)
+    with pytest.raises(GatewayError) as caught:
+        await ratelimit.acquire(limited)
+    assert caught.value.kind == "rate_limit" and 0 < caught.value.retry_after <= 60
+    assert await ratelimit.acquire(key()) == ratelimit.Lease()  # no limits: nothing counted
+
+
+async def test_concurrency_slots_are_given_back_on_release(settings):
+    settings.REDIS_URL = ""
+    ratelimit.reset()
+    one = key(concurrency=1)
+    lease = await ratelimit.acquire(one)
+    with pytest.raises(GatewayError, match="concurrent"):
+        await ratelimit.acquire(one)
+    await lease.release()
+    await lease.release()  # idempotent
+    await (await ratelimit.acquire(one)).release()
+
+
+def test_an_openai_pass_through_hides_the_usage_chunk_the_client_did_not_ask_for():
+    r = relay.stream_relay(
+        "openai", "openai", requested_model="mine", request_id="1", input_hint=0, provider="x",
+        include_usage=False, sealer=pipeline.sealer(),
+    )  # fmt: skip
+    out = r.feed("", {"model": "up", "choices": [{"delta": {"content": "hi"}, "finish_reason": "stop"}]})
+    assert json.loads(out.removeprefix(b"data: "))["model"] == "mine"
+    assert r.feed("", {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}) == b""
+    assert r.usage == Usage(input=3, output=1) and r.finish(None) == b"data: [DONE]\n\n"
+
+
+def test_an_anthropic_pass_through_echoes_the_requested_model_and_ends_cleanly_on_eof():
+    r = relay.stream_relay(
+        "anthropic", "anthropic", requested_model="mine", request_id="1", input_hint=0, provider="x",
+        include_usage=False, sealer=pipeline.sealer(),
+    )  # fmt: skip
+    start = r.feed("message_start", {"type": "message_start", "message": {"model": "up", "usage": {"input_tokens": 5}}})
+    assert b'"model":"mine"' in start and r.delivered
+    assert b"event: error" in r.finish(None)
+    assert r.error == ("api_error", "upstream closed the stream before finishing")
+
+
+def test_billable_usage_prefers_the_upstream_and_estimates_only_what_is_missing():
+    assert pipeline.billable_usage(Usage(input=9, output=3), 40, 50, True) == (Usage(input=9, output=3), False)
+    assert pipeline.billable_usage(Usage(), 41, 50, True) == (Usage(input=50, output=11), True)
+    assert pipeline.billable_usage(Usage(input=9), 8, 50, True) == (Usage(input=9, output=2), True)
+    assert pipeline.billable_usage(Usage(), 0, 50, False) == (Usage(), False)
+
+
+def test_the_hold_covers_the_dearest_host_failover_may_reach(settings):
+    settings.GATEWAY_MAX_ATTEMPTS = 2
+    cheap = SimpleNamespace(prices=SimpleNamespace(input=1, output=1, cache_write=0), max_output_tokens=None)
+    dear = SimpleNamespace(prices=SimpleNamespace(input=10**6, output=10**7, cache_write=0), max_output_tokens=100)
+    unreachable = SimpleNamespace(prices=SimpleNamespace(input=10**9, output=10**9, cache_write=0), max_output_tokens=1)
+    route = SimpleNamespace(hosts=(cheap, dear, unreachable))
+    # 1000 input tokens at $1/M plus 100 output (capped by the host) at $10/M, +7%: 2140 micro-dollars.
+    assert pipeline.hold_amount(route, 1000, 5000) == 2140
+
+
+def test_request_log_rows_are_written_even_without_a_running_loop(db, org_a):
+    from gateway.models import RequestLog
+
+    records.record({"request_id": "req_sync", "org_id": org_a.pk, "surface": "chat", "requested_model": "m"})
+    assert RequestLog.objects.get(request_id="req_sync").surface == "chat"
