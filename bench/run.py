@@ -440,7 +440,8 @@ def profile(server: Server, args: argparse.Namespace) -> int:
         load = subprocess.Popen([*cmd, "--warmup", "1", *server.headers_args()], cwd=ROOT, stdout=subprocess.DEVNULL)
         time.sleep(1.5)
         spy = [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(server.proc.pid), "--format", "raw"]  # type: ignore[union-attr]
-        spy += ["--duration", str(int(args.profile)), "--rate", "250", "--output", str(out), "--nonblocking", "--gil"]
+        spy += ["--duration", str(int(args.profile)), "--rate", "250", "--output", str(out), "--nonblocking"]
+        spy += ["--idle"] if args.wall else ["--gil"]  # wall: where a request waits; gil: where CPU goes
         subprocess.run(spy, check=True, capture_output=True)
         load.wait()
         os.unlink(handle.name)
@@ -485,6 +486,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of constant load on qlaud; RSS must stay flat")
     parser.add_argument("--profile", type=float, default=0.0, help="seconds of py-spy on qlaud per mode")
+    parser.add_argument("--wall", action="store_true", help="with --profile: sample waiting threads too")
     parser.add_argument("--quick", action="store_true", help="c=1,16 and 3 s windows")
     parser.add_argument("--write-docs", action="store_true", help="replace the results block of docs/benchmarks.md")
     args = parser.parse_args(argv)

@@ -182,7 +182,7 @@ async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
 # --- hold ---------------------------------------------------------------------------------------
 
 
-def estimate_input_tokens(body: dict[str, Any], model_id: str) -> int:
+def estimate_input_tokens(body: dict[str, Any], model_id: str = estimate.ANY_MODEL) -> int:
     """The prompt's size in tokens, by the estimator that learns from real traffic per model."""
     return estimate.estimate_tokens(body, model_id)
 

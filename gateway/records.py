@@ -52,12 +52,9 @@ def _take() -> list[dict[str, Any]]:
 
 def _write(batch: list[dict[str, Any]]) -> None:
     global _in_flight
-    from django.db import close_old_connections
-
     from gateway.models import RequestLog
 
     try:
-        close_old_connections()
         RequestLog.objects.bulk_create([RequestLog(**row) for row in batch], ignore_conflicts=True)
     except Exception:  # bookkeeping must never take a request down with it
         log.exception("could not write %d request log rows", len(batch))
@@ -66,9 +63,16 @@ def _write(batch: list[dict[str, Any]]) -> None:
             _in_flight -= len(batch)
 
 
+def _write_in_worker(batch: list[dict[str, Any]]) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()  # a worker thread's connection may have gone stale, as in a request cycle
+    _write(batch)
+
+
 async def _drain() -> None:
     while batch := _take():
-        await sync_to_async(_write, thread_sensitive=False)(batch)
+        await sync_to_async(_write_in_worker, thread_sensitive=False)(batch)
 
 
 async def aflush() -> None:

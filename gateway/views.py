@@ -215,7 +215,7 @@ def _record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float = 0.
     )
 
 
-def _finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: float) -> Any:
+async def _finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: float) -> Any:
     """Price the request, then settle and record in a background task (never cancelled by the
     client leaving, and never delaying the end of the response). Returns the charge."""
     up = ex.upstream
@@ -268,7 +268,7 @@ async def _answer(ex: Exchange) -> HttpResponse:
         provider=up.host.provider.slug,
         sealer=pipeline.sealer(),
     )
-    charge = _finish(ex, outcome, True, upstream_ms)
+    charge = await _finish(ex, outcome, True, upstream_ms)
     answer = relay.with_usage(ex.surface.dialect, answer, usage, charge.total if charge else 0)
     return JsonResponse(answer, headers=ex.headers(upstream_ms))
 
@@ -323,7 +323,7 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
         ttft = (r.first_event_at - up.started) * 1000 if r.first_event_at else None
         status = 499 if error_type == "client_disconnected" else 200
         outcome = Outcome(usage, estimated, status, error_type, r.finish_reason or "", ttft)
-        _finish(ex, outcome, r.delivered, upstream_ms)
+        await _finish(ex, outcome, r.delivered, upstream_ms)
 
 
 def _estimate(ex: Exchange, r: Any) -> Any:

@@ -208,6 +208,9 @@ GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=20 * 1024 * 1
 GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=10.0)
 GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=600.0)
 GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=3)
+# Circuit breaker per host: open after this many consecutive failures, probe again after the cool-down.
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
+CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=30)
 # aiohttp (httpx over httpx-aiohttp's transport, the fast default) or httpx (httpx's own transport).
 GATEWAY_HTTP_TRANSPORT = env.str("GATEWAY_HTTP_TRANSPORT", default="aiohttp")
 RESPONSES_SEAL_KEY = secret("RESPONSES_SEAL_KEY", SECRET_KEY)  # seals reasoning in /v1/responses encrypted_content

@@ -38,6 +38,8 @@ def test_every_public_page_renders_with_a_title_and_open_graph_tags(client, path
     assert "<title>" in html and "qlaud" in html.split("<title>")[1].split("</title>")[0]
     og_title = re.search(r'property="og:title" content="([^"]*)"', html)
     assert og_title and "qlaud" in og_title.group(1)
+    og_description = re.search(r'property="og:description" content="([^"]*)"', html)
+    assert og_description and len(og_description.group(1)) > 30
     assert 'property="og:url"' in html
 
 
