@@ -134,8 +134,8 @@ def minimal_server(upstream: str) -> Server:
     return Server("minimal", cmd, base_env(BENCH_UPSTREAM=upstream))
 
 
-def qlaud_env(db: str, transport: str, settings: str = "qlaud.settings") -> dict[str, str]:
-    env = base_env(DJANGO_SETTINGS_MODULE=settings, DEBUG="0", GATEWAY_HTTP_TRANSPORT=transport)
+def qlaud_env(db: str, transport: str) -> dict[str, str]:
+    env = base_env(DJANGO_SETTINGS_MODULE="qlaud.settings", DEBUG="0", GATEWAY_HTTP_TRANSPORT=transport)
     if db == "postgres":
         env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, CACHE_PREFIX=PG_DB)
     else:
@@ -143,9 +143,9 @@ def qlaud_env(db: str, transport: str, settings: str = "qlaud.settings") -> dict
     return env
 
 
-def qlaud_server(name: str, db: str, transport: str, key: str, settings: str = "qlaud.settings") -> Server:
+def qlaud_server(name: str, db: str, transport: str, key: str) -> Server:
     cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--lifespan", "off", "--port", "{port}", "qlaud.asgi:application"]
-    server = Server(name, cmd, qlaud_env(db, transport, settings), health="/v1/status")
+    server = Server(name, cmd, qlaud_env(db, transport), health="/v1/status")
     server.headers = [f"authorization: Bearer {key}"]
     return server
 
@@ -345,8 +345,6 @@ def start_targets(names: list[str], upstream: str, db: str, notes: list[str], se
         "minimal": lambda: minimal_server(upstream),
         "qlaud": lambda: qlaud_server("qlaud", db, "aiohttp", key),
         "qlaud-httpx": lambda: qlaud_server("qlaud-httpx", db, "httpx", key),
-        # An experiment: (almost) no Django middleware, see bench/settings_lean.py.
-        "qlaud-lean": lambda: qlaud_server("qlaud-lean", db, "aiohttp", key, "bench.settings_lean"),
         "litellm": lambda: litellm_server(upstream),
     }
     for name in names:

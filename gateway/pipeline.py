@@ -58,6 +58,7 @@ def background(coro: Any) -> asyncio.Task[Any]:
     task = asyncio.get_running_loop().create_task(coro)
     _background.add(task)
     task.add_done_callback(_background.discard)
+    records.track(task)
     return task
 
 

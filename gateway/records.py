@@ -75,9 +75,19 @@ async def _drain() -> None:
         await sync_to_async(_write_in_worker, thread_sensitive=False)(batch)
 
 
+_upstream_of_rows: set[asyncio.Task[Any]] = set()
+
+
+def track(task: asyncio.Task[Any]) -> None:
+    """Register bookkeeping that will end in `record()` (settle-then-record), so aflush waits for it."""
+    _upstream_of_rows.add(task)
+    task.add_done_callback(_upstream_of_rows.discard)
+
+
 async def aflush() -> None:
-    """Wait for the background writers of this loop, then write the rest."""
+    """Wait for this loop's pending bookkeeping and background writers, then write the rest."""
     loop = asyncio.get_running_loop()
+    await asyncio.gather(*[t for t in _upstream_of_rows if t.get_loop() is loop], return_exceptions=True)
     await asyncio.gather(*[t for t in _tasks if t.get_loop() is loop], return_exceptions=True)
     await _drain()
 

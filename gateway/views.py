@@ -40,6 +40,9 @@ class Surface:
     validate: Callable[[dict[str, Any]], None]
 
 
+# Streams stay alive through long upstream silences: Anthropic's own `ping`, an SSE comment for OpenAI.
+KEEPALIVE_SECONDS = 15.0
+KEEPALIVE = {relay.ANTHROPIC: b'event: ping\ndata: {"type":"ping"}\n\n', relay.OPENAI: b": keep-alive\n\n"}
 MESSAGES = Surface("messages", relay.ANTHROPIC, pipeline.validate_messages)
 CHAT = Surface("chat", relay.OPENAI, pipeline.validate_chat)
 TRANSLATE = {
@@ -303,8 +306,12 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
     error_type = ""
     try:
         try:
-            async for event, data in up.module.iter_events(up.response):
-                out = r.feed(event, data)
+            async for item in _paced(up.module.iter_events(up.response), KEEPALIVE_SECONDS):
+                if item is None:  # a long upstream silence (a reasoning model thinking)
+                    if r.delivered:
+                        yield KEEPALIVE[ex.surface.dialect]
+                    continue
+                out = r.feed(*item)
                 if out:
                     yield out
             tail = r.finish(_estimate(ex, r))
@@ -324,6 +331,33 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
         status = 499 if error_type == "client_disconnected" else 200
         outcome = Outcome(usage, estimated, status, error_type, r.finish_reason or "", ttft)
         await _finish(ex, outcome, r.delivered, upstream_ms)
+
+
+async def _paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[Any]:
+    """The events of `events`, with a None whenever `interval` seconds pass without one.
+
+    The pending read runs in its own task and survives the timeout (asyncio.wait does not cancel
+    it), so a slow upstream is never interrupted; it is cancelled only if this generator is.
+    """
+    iterator = events.__aiter__()
+    pending: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield None
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield item
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
 
 
 def _estimate(ex: Exchange, r: Any) -> Any:

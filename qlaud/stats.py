@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -133,11 +134,36 @@ def compute_provider_stats(now: datetime | None = None) -> list[ProviderStat]:
     return stats
 
 
+def self_checks() -> dict[str, bool]:
+    """Can this process reach what the gateway needs on every request: the database and the shared cache?"""
+    results = {}
+    try:
+        connection.ensure_connection()
+        results["database"] = True
+    except Exception:
+        log.warning("status check: database unreachable", exc_info=True)
+        results["database"] = False
+    try:
+        cache.set("site:status-probe", 1, 10)
+        results["cache"] = cache.get("site:status-probe") == 1
+    except Exception:
+        log.warning("status check: cache unreachable", exc_info=True)
+        results["cache"] = False
+    return results
+
+
 def provider_stats() -> list[ProviderStat]:
-    stats = cache.get(CACHE_KEY)
+    """compute_provider_stats(), shared through the cache for a few seconds (computed anyway if it is down)."""
+    try:
+        stats = cache.get(CACHE_KEY)
+    except Exception:
+        return compute_provider_stats()
     if stats is None:
         stats = compute_provider_stats()
-        cache.set(CACHE_KEY, stats, CACHE_SECONDS)
+        try:
+            cache.set(CACHE_KEY, stats, CACHE_SECONDS)
+        except Exception:
+            log.warning("could not cache provider stats", exc_info=True)
     return stats
 
 

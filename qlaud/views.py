@@ -63,6 +63,7 @@ ERROR_MEANINGS = {
     "billing": "The wallet's available balance, or the key's spend limit, cannot cover the request.",
     "permission": "The key is not allowed to use this model.",
     "not_found": "Unknown model (or API path). List models with GET /v1/models.",
+    "method": "Wrong HTTP method for this endpoint: the model APIs take POST.",
     "too_large": "The request body is larger than the gateway accepts.",
     "rate_limit": "The key's requests-per-minute or concurrency limit, or the provider's, was hit. Retry later.",
     "api_error": "An error inside qlaud. Retry; if it persists, check the status page.",
@@ -96,12 +97,16 @@ def error_kinds() -> list[dict]:
 
 @require_GET
 def security(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/security.html")
+    from gateway.responses_store import TTL_SECONDS
+
+    # Read from the code, so the page cannot promise a shorter retention than the store keeps.
+    return render(request, "pages/security.html", {"responses_ttl_minutes": TTL_SECONDS // 60})
 
 
 def _status_context() -> dict:
-    providers = stats.provider_stats()
-    return {"providers": providers, "checked": timezone.now(), "gateway_up": True}
+    checks = stats.self_checks()
+    providers = stats.provider_stats() if checks["database"] else []
+    return {"providers": providers, "checked": timezone.now(), "gateway_up": all(checks.values()), "checks": checks}
 
 
 @require_GET
@@ -114,8 +119,8 @@ def status(request: HttpRequest) -> HttpResponse:
 def api_status(request: HttpRequest) -> JsonResponse:
     ctx = _status_context()
     body = {
-        "status": "ok",
-        "gateway": {"up": ctx["gateway_up"]},
+        "status": "ok" if ctx["gateway_up"] else "degraded",
+        "gateway": {"up": ctx["gateway_up"], **ctx["checks"]},
         "checked_at": ctx["checked"].isoformat(),
         "providers": [p.as_dict() for p in ctx["providers"]],
     }

@@ -267,3 +267,26 @@ def test_it_never_sends_the_clients_key_upstream(live, world, fake, monkeypatch)
     sent = fake.requests[0]
     assert sent.headers["Authorization"] == "Bearer sk-upstream-secret"
     assert world.raw not in json.dumps(sent.headers) + json.dumps(sent.body)
+
+
+def test_it_fails_over_when_a_host_cannot_be_reached(live, world, catalog, fake):
+    unreachable = catalog.provider("cerebras", base_url="http://127.0.0.1:9")  # nothing listens on the discard port
+    catalog.model("reachable", (unreachable, "fake-text"), (catalog.provider("groq"), "fake-text"))
+    message = anthropic_client(live, world.raw).messages.create(model="reachable", max_tokens=5, messages=HI)
+    assert message.content[0].text == "Hello from the fake upstream."
+    (row,) = billed()
+    assert (row.attempts, row.provider) == (2, "groq")
+
+
+def test_an_unexpected_failure_is_a_surface_shaped_500_without_details(live, world, monkeypatch):
+    from gateway import pipeline
+
+    async def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(pipeline, "resolve_route", explode)
+    body = {"model": "text", "max_tokens": 5, "messages": HI}
+    for path, shape in (("/v1/messages", anthropic_error), ("/v1/chat/completions", openai_error)):
+        response = post(live, path, body, world.raw)
+        assert shape(response) == (500, "api_error")
+        assert "secret" not in response.text and "Traceback" not in response.text

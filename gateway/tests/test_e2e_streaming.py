@@ -78,3 +78,19 @@ def test_count_tokens_needs_a_key_and_a_known_model(live, world):
         anthropic_client(live, "ak_nope").messages.count_tokens(model="text", messages=HI)
     with pytest.raises(anthropic.NotFoundError):
         anthropic_client(live, world.raw).messages.count_tokens(model="missing", messages=HI)
+
+
+@pytest.mark.parametrize(
+    ("path", "marker"), [("/v1/messages", b"event: ping"), ("/v1/chat/completions", b": keep-alive")]
+)
+def test_long_upstream_silences_are_bridged_with_keepalives(live, world, fake, monkeypatch, path, marker):
+    from gateway import views
+
+    monkeypatch.setattr(views, "KEEPALIVE_SECONDS", 0.05)
+    fake.delay = 0.3
+    body = {"model": "slow", "max_tokens": 50, "stream": True, "messages": HI}
+    response = httpx.post(live.url + path, json=body, headers={"x-api-key": world.raw}, timeout=30)
+    assert marker in response.content
+    assert b"Slow" in response.content and b"steady" in response.content
+    (row,) = billed()
+    assert row.error_type == "" and row.cost > 0

@@ -96,3 +96,16 @@ def test_status_shows_an_open_circuit_when_a_providers_hosts_keep_failing(client
         assert "badge-danger" in html
     finally:
         cache.delete_many([health._cb_key(h) for h in host_ids])
+
+
+@pytest.mark.django_db
+def test_v1_status_says_degraded_when_the_shared_cache_is_down(client, monkeypatch):
+    from django.core.cache import cache
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(cache, "set", broken)
+    body = client.get("/v1/status").json()
+    assert body["status"] == "degraded"
+    assert body["gateway"] == {"up": False, "database": True, "cache": False}

@@ -122,10 +122,15 @@ def test_the_errors_doc_is_read_from_the_gateway_error_table(client):
     html = client.get("/docs/errors/").content.decode()
     assert "billing_error" in html and "insufficient_quota" in html
     assert "529 on Anthropic" in html
+    from gateway.errors import KINDS
+
+    assert html.count("<tr>") == len(KINDS) + 1  # every kind has a row (plus the header)
+    assert "<td></td>" not in html  # and a meaning
 
 
 @pytest.mark.django_db
 def test_security_page_states_there_is_no_certification(client):
     html = client.get("/security").content.decode()
     assert "no SOC 2" in html
-    assert "does not store prompt or completion content" in html
+    assert "does not write prompt or completion content to its database or its logs" in html
+    assert "kept in the cache for 60 minutes" in html  # the Responses API exception, from its TTL
