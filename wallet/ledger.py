@@ -136,10 +136,14 @@ def _after_commit(after: _After) -> None:
         return
     from wallet import tasks  # tasks import the ledger: import late
 
-    if after.low_balance:
-        tasks.send_low_balance_email.delay(after.wallet_id)
-    if after.auto_topup:
-        tasks.run_auto_topup.delay(after.wallet_id)
+    # The money has moved: a broker outage or a failing email must not turn into a failed settle.
+    try:
+        if after.low_balance:
+            tasks.send_low_balance_email.delay(after.wallet_id)
+        if after.auto_topup:
+            tasks.run_auto_topup.delay(after.wallet_id)
+    except Exception:
+        log.exception("could not start the balance follow-ups of wallet %s", after.wallet_id)
 
 
 # --- Holds ----------------------------------------------------------------------------------

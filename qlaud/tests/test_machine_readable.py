@@ -109,3 +109,10 @@ def test_v1_status_says_degraded_when_the_shared_cache_is_down(client, monkeypat
     body = client.get("/v1/status").json()
     assert body["status"] == "degraded"
     assert body["gateway"] == {"up": False, "database": True, "cache": False}
+
+
+@pytest.mark.django_db
+def test_favicon_is_served_so_browsers_log_no_404(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml" and response.content.startswith(b"<svg")

@@ -93,3 +93,15 @@ def test_a_declined_auto_topup_emails_a_clear_reason_and_does_not_retry(auto_a, 
     assert len(fake_stripe.calls("POST", "/v1/payment_intents")) == 1
     assert len(mailoutbox) == 1
     assert "auto top-up" in mailoutbox[0].subject and "Your card was declined." in mailoutbox[0].body
+
+
+def test_a_failing_follow_up_never_fails_the_settle(alerting_a, monkeypatch, caplog):
+    from wallet import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.send_low_balance_email, "delay", broker_down)
+    _spend(alerting_a, 4_000_000, "r1")  # crosses the alert threshold
+    assert Wallet.objects.get(org=alerting_a).balance == 1_000_000
+    assert "could not start the balance follow-ups" in caplog.text
