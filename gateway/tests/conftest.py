@@ -196,10 +196,25 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def _live_server() -> Iterator[LiveServer]:
+def _live_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveServer]:
     server = LiveServer().start()
     yield server
     server.stop()
+    with django_db_blocker.unblock():
+        _close_server_connections()
+
+
+def _close_server_connections() -> None:
+    """The server's worker threads keep their database connections; end them so the test
+    database can be dropped (PostgreSQL refuses while other sessions use it)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The real Claude Code CLI against qlaud, routed to a DeepSeek-shaped fake upstream.
 
-Install once (the CI does it): `npm install --prefix .ci/node @anthropic-ai/claude-code`.
-The binary is looked up in $CLAUDE_BIN, on PATH, then in .ci/node and /tmp/qlaud-claude-code.
+Install once (.ci/run does it): `npm install --prefix .tools @anthropic-ai/claude-code`.
+The binary is looked up in $CLAUDE_BIN, on PATH, then in .tools, .ci/node and /tmp/qlaud-claude-code.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gateway.tests.e2e import billed
 pytestmark = E2E
 
 SEARCH = [
+    Path(settings.BASE_DIR) / ".tools/node_modules/.bin/claude",
     Path(settings.BASE_DIR) / ".ci/node/node_modules/.bin/claude",
     Path("/tmp/qlaud-claude-code/node_modules/.bin/claude"),
 ]

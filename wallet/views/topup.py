@@ -70,6 +70,9 @@ def topup(request: HttpRequest) -> HttpResponse:
     wallet = _wallet(request)
     if not form.is_valid():
         return render(request, "wallet/wallet.html", _context(request, wallet, topup_form=form), status=400)
+    if not payments.api_key():
+        messages.error(request, "Top-ups are not available yet: this server has no Stripe key configured.")
+        return redirect("wallet")
     try:
         url = payments.create_topup_session(request.org, form.micros, request.user.email)  # type: ignore[attr-defined]
     except stripe.StripeError as error:
