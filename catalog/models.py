@@ -109,7 +109,7 @@ class PriceVersion(models.Model):
     source = models.URLField(max_length=300, blank=True)
     as_of = models.DateField(null=True, blank=True)  # when the source was read
     verified = models.BooleanField(default=True)
-    note = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
