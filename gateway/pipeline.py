@@ -392,6 +392,23 @@ async def settle(hold_id: int | None, charge: money.Charge | None, receipt_: dic
         log.exception("could not settle hold %s; leaving it to the reconciler", hold_id)
 
 
+def checkpoint(hold_id: int | None, usage: Usage, host: Any, request_id: str, requested: str) -> None:
+    """Note on the hold what a stream has delivered so far (off the hot path), so a worker that
+    dies mid-stream leaves the reconciler a charge to settle instead of a hold to release."""
+    if hold_id is None:
+        return
+    charge = charge_for(usage, host)
+    note = receipt(request_id, host, requested, usage, True)
+    background(_checkpoint(hold_id, charge, note))
+
+
+async def _checkpoint(hold_id: int, charge: money.Charge, note: dict[str, Any]) -> None:
+    try:
+        await ledger.acheckpoint(hold_id, charge=charge.total, upstream_cost=charge.upstream, receipt=note)
+    except Exception:  # a missed checkpoint only weakens crash recovery; the stream goes on
+        log.warning("could not checkpoint hold %s", hold_id, exc_info=True)
+
+
 async def settle_shielded(hold_id: int | None, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:
     task = background(settle(hold_id, charge, receipt_))
     await asyncio.shield(task)

@@ -42,6 +42,8 @@ class Surface:
 
 # Streams stay alive through long upstream silences: Anthropic's own `ping`, an SSE comment for OpenAI.
 KEEPALIVE_SECONDS = 15.0
+# While streaming, what was delivered is noted on the hold this often (crash recovery).
+CHECKPOINT_SECONDS = 5.0
 KEEPALIVE = {relay.ANTHROPIC: b'event: ping\ndata: {"type":"ping"}\n\n', relay.OPENAI: b": keep-alive\n\n"}
 MESSAGES = Surface("messages", relay.ANTHROPIC, pipeline.validate_messages)
 CHAT = Surface("chat", relay.OPENAI, pipeline.validate_chat)
@@ -304,6 +306,7 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
     up = ex.upstream
     assert up is not None
     error_type = ""
+    next_checkpoint = 0.0  # the first one as soon as output reaches the client
     try:
         try:
             async for item in _paced(up.module.iter_events(up.response), KEEPALIVE_SECONDS):
@@ -314,6 +317,9 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
                 out = r.feed(*item)
                 if out:
                     yield out
+                    if r.delivered and time.monotonic() >= next_checkpoint:
+                        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+                        _checkpoint(ex, r)
             tail = r.finish(_estimate(ex, r))
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("upstream stream broke (request %s): %s", ex.request_id, type(exc).__name__)
@@ -358,6 +364,12 @@ async def _paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[A
     finally:
         if pending is not None and not pending.done():
             pending.cancel()
+
+
+def _checkpoint(ex: Exchange, r: Any) -> None:
+    assert ex.upstream is not None
+    usage, _ = pipeline.billable_usage(r.usage, r.chars, ex.input_estimate, True)
+    pipeline.checkpoint(ex.hold_id, usage, ex.upstream.host, ex.request_id, ex.requested)
 
 
 def _estimate(ex: Exchange, r: Any) -> Any:

@@ -245,6 +245,14 @@ def release(hold_id: int) -> None:
         wallet.save(update_fields=["held", "updated"])
 
 
+def checkpoint(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) -> None:
+    """Note what an open hold's stream has delivered so far. Moves no money: the reconciler
+    settles a hold from its last checkpoint when the worker serving it died mid-stream."""
+    Hold.objects.filter(pk=hold_id, status=Hold.Status.OPEN).update(
+        metered_charge=charge, metered_upstream_cost=upstream_cost, metered_receipt=receipt
+    )
+
+
 def _locked_hold(hold_id: int) -> tuple[Hold, Wallet]:
     """Lock a hold, then its wallet. Holds are always locked before wallets, so no lock cycle."""
     hold = Hold.objects.select_for_update().filter(pk=hold_id).first()
@@ -407,3 +415,7 @@ async def asettle(hold_id: int, *, charge: int, upstream_cost: int, receipt: dic
 
 async def arelease(hold_id: int) -> None:
     await _in_pool(release)(hold_id)
+
+
+async def acheckpoint(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) -> None:
+    await _in_pool(checkpoint)(hold_id, charge=charge, upstream_cost=upstream_cost, receipt=receipt)

@@ -106,6 +106,11 @@ class Hold(models.Model):
     amount = models.BigIntegerField()  # micro-dollars reserved
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     charged = models.BigIntegerField(null=True, blank=True)  # micro-dollars finally charged
+    # What a stream had delivered at its last checkpoint (micro-dollars): if the worker dies
+    # mid-stream, the reconciler charges this rather than losing the charge.
+    metered_charge = models.BigIntegerField(default=0)
+    metered_upstream_cost = models.BigIntegerField(default=0)
+    metered_receipt = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(default=timezone.now)
     settled_at = models.DateTimeField(null=True, blank=True)
 

@@ -32,20 +32,29 @@ def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
     from gateway.models import RequestLog
 
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.HOLD_TIMEOUT_SECONDS)
-    stale = list(Hold.objects.filter(status=Hold.Status.OPEN, created__lt=cutoff).values_list("pk", "request_id"))
+    stale = list(
+        Hold.objects.filter(status=Hold.Status.OPEN, created__lt=cutoff).values_list(
+            "pk", "request_id", "metered_charge", "metered_upstream_cost", "metered_receipt"
+        )
+    )
     logs = {
         row["request_id"]: row
-        for row in RequestLog.objects.filter(request_id__in=[r for _, r in stale]).values(
+        for row in RequestLog.objects.filter(request_id__in=[r[1] for r in stale]).values(
             "request_id", "cost", "upstream_cost", "model", "price_version_id"
         )
     }
     counts = {"settled": 0, "released": 0, "failed": 0}
-    for hold_id, request_id in stale:
+    for hold_id, request_id, metered, metered_upstream, metered_receipt in stale:
         try:
             if request_id in logs:
                 row = logs[request_id]
                 receipt = {"reconciled": True, "model": row["model"], "price_version_id": row["price_version_id"]}
                 ledger.settle(hold_id, charge=row["cost"], upstream_cost=row["upstream_cost"], receipt=receipt)
+                counts["settled"] += 1
+            elif metered > 0:
+                # The worker died mid-stream: charge what the last checkpoint saw delivered.
+                receipt = {**metered_receipt, "reconciled": True, "from": "checkpoint"}
+                ledger.settle(hold_id, charge=metered, upstream_cost=metered_upstream, receipt=receipt)
                 counts["settled"] += 1
             else:
                 ledger.release(hold_id)

@@ -46,6 +46,27 @@ def test_a_client_disconnect_cancels_the_upstream_and_still_settles(live, world,
     assert not Hold.objects.filter(status=Hold.Status.OPEN).exists()
 
 
+def test_a_stream_notes_what_it_delivered_on_its_hold_while_it_runs(live, world, fake):
+    """If this worker died now, the reconciler would charge the checkpoint, not release the hold."""
+    from wallet.models import Hold
+
+    fake.delay = 0.5
+    body = {"model": "slow", "max_tokens": 50, "stream": True, "messages": HI}
+    with httpx.stream("POST", live.url + "/v1/chat/completions", json=body, headers={"x-api-key": world.raw}) as r:
+        chunks = r.iter_bytes()
+        while b"Slow" not in next(chunks):
+            pass
+        deadline = time.monotonic() + 5
+        hold = Hold.objects.get()
+        while hold.metered_charge == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            hold.refresh_from_db()
+        assert hold.status == Hold.Status.OPEN
+        assert hold.metered_charge > 0 and hold.metered_receipt["model"] == "slow"
+    (row,) = billed()
+    assert row.cost >= Hold.objects.get().metered_charge
+
+
 def test_streamed_and_non_streamed_answers_bill_the_same(live, world):
     client = openai_client(live, world.raw)
     client.chat.completions.create(model="text", messages=HI)

@@ -31,6 +31,27 @@ def test_stale_holds_are_settled_from_the_request_log_or_released(funded_a, requ
     assert LedgerEntry.objects.get(kind="usage").receipt["reconciled"] is True
 
 
+def test_a_hold_whose_worker_died_mid_stream_is_charged_from_its_last_checkpoint(funded_a):
+    with time_machine.travel(T0, tick=False):
+        hold = ledger.place_hold(org_id=funded_a.org_id, key_id=None, amount=50_000, request_id="req_crashed")
+        ledger.checkpoint(hold, charge=3_000, upstream_cost=2_800, receipt={"usage": {"output": 120}})
+        ledger.checkpoint(hold, charge=4_280, upstream_cost=4_000, receipt={"usage": {"output": 160}})
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        assert reconcile.reconcile_holds() == {"settled": 1, "released": 0, "failed": 0}
+    entry = LedgerEntry.objects.get(kind="usage")
+    assert entry.amount == -4_280
+    assert entry.receipt["from"] == "checkpoint" and entry.receipt["usage"] == {"output": 160}
+    wallet = Wallet.objects.get(pk=funded_a.pk)
+    assert (wallet.balance, wallet.held) == (10_000_000 - 4_280, 0)
+
+
+def test_a_checkpoint_never_touches_a_hold_that_is_already_settled(funded_a):
+    hold = ledger.place_hold(org_id=funded_a.org_id, key_id=None, amount=50_000, request_id="req_done")
+    ledger.settle(hold, charge=10_000, upstream_cost=9_346, receipt={})
+    ledger.checkpoint(hold, charge=99_999, upstream_cost=99_999, receipt={})
+    assert Hold.objects.get(pk=hold).metered_charge == 0
+
+
 def test_the_gateway_settling_after_the_reconciler_charges_once(funded_a, request_log):
     with time_machine.travel(T0, tick=False):
         hold = ledger.place_hold(org_id=funded_a.org_id, key_id=None, amount=50_000, request_id="req_1")
