@@ -21,7 +21,6 @@ import logging
 import secrets
 import string
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +32,8 @@ from django.core.signals import setting_changed
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
+
+from qlaud.redis_client import async_redis
 
 if TYPE_CHECKING:
     from accounts.models import ApiKey, Org, User
@@ -164,18 +165,10 @@ class RedisEpochStore:
     def __init__(self, url: str, name: str) -> None:
         self.url = url
         self.name = name
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._sync: Any = None
 
     def _client(self) -> Any:
-        import redis.asyncio
-
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = redis.asyncio.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
-            self._clients[loop] = client
-        return client
+        return async_redis(self.url)
 
     async def current(self) -> str:
         client = self._client()

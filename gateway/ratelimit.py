@@ -7,9 +7,7 @@ Without Redis they live in the process. A key with no limits costs nothing here.
 
 from __future__ import annotations
 
-import asyncio
 import time
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from gateway.errors import GatewayError
+from qlaud.redis_client import async_redis
 
 WINDOW_SECONDS = 60
 
@@ -56,17 +55,9 @@ class RedisBackend:
     def __init__(self, url: str, prefix: str) -> None:
         self.url = url
         self.prefix = prefix
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
-        import redis.asyncio
-
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = redis.asyncio.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
-            self._clients[loop] = client
-        return client
+        return async_redis(self.url)
 
     async def hit(self, key_id: int, window: int) -> int:
         name = f"{self.prefix}:rl:rpm:{key_id}:{window}"
