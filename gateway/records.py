@@ -73,6 +73,16 @@ def _write_in_worker(batch: list[dict[str, Any]]) -> None:
 async def _drain() -> None:
     while batch := _take():
         await sync_to_async(_write_in_worker, thread_sensitive=False)(batch)
+        await _publish(batch)
+
+
+async def _publish(batch: list[dict[str, Any]]) -> None:
+    """Show each written row on its org's live dashboard feed (qlaud/live.py; never raises)."""
+    from qlaud.live import publish_request
+
+    for row in batch:
+        if row.get("org_id") is not None:
+            await publish_request(row["org_id"], row)
 
 
 _upstream_of_rows: set[asyncio.Task[Any]] = set()

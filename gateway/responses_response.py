@@ -39,7 +39,7 @@ ANTHROPIC_STOP = {
     "refusal": ("incomplete", "content_filter"),
 }
 # Request fields echoed in every Response object, with OpenAI's defaults when the client sent nothing.
-ECHOED = {
+ECHOED: dict[str, Any] = {
     "instructions": None,
     "max_output_tokens": None,
     "max_tool_calls": None,
@@ -74,7 +74,9 @@ class ResponseMeta:
     echo: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_request(cls, body: dict[str, Any], *, response_id: str | None = None, created_at: int | None = None):
+    def from_request(
+        cls, body: dict[str, Any], *, response_id: str | None = None, created_at: int | None = None
+    ) -> ResponseMeta:
         echo = {k: body[k] if body.get(k) is not None else default for k, default in ECHOED.items()}
         return cls(response_id or new_id("resp"), created_at or int(time.time()), str(body.get("model")), echo)
 

@@ -228,7 +228,7 @@ class OpenAIToAnthropic:
             "cache_read_input_tokens": 0,
             "output_tokens": 0,
         }
-        message = {
+        message: dict[str, Any] = {
             "id": self.message_id,
             "type": "message",
             "role": "assistant",

@@ -47,7 +47,7 @@ CHECKPOINT_SECONDS = 5.0
 KEEPALIVE = {relay.ANTHROPIC: b'event: ping\ndata: {"type":"ping"}\n\n', relay.OPENAI: b": keep-alive\n\n"}
 MESSAGES = Surface("messages", relay.ANTHROPIC, pipeline.validate_messages)
 CHAT = Surface("chat", relay.OPENAI, pipeline.validate_chat)
-TRANSLATE = {
+TRANSLATE: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
     (relay.ANTHROPIC, relay.OPENAI): anthropic_to_openai,
     (relay.OPENAI, relay.ANTHROPIC): openai_to_anthropic,
     (relay.ANTHROPIC, relay.ANTHROPIC): shape_anthropic,
@@ -124,12 +124,12 @@ def body_for(dialect: str, body: dict[str, Any]) -> Callable[[Any, Any], dict[st
 
 
 @csrf_exempt
-async def messages(request: HttpRequest) -> HttpResponse:
+async def messages(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     return await serve(Exchange(MESSAGES, request))
 
 
 @csrf_exempt
-async def chat_completions(request: HttpRequest) -> HttpResponse:
+async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     return await serve(Exchange(CHAT, request))
 
 
@@ -153,7 +153,7 @@ def _validate_count(body: dict[str, Any]) -> None:
 # --- the flow -------------------------------------------------------------------------------------
 
 
-async def serve(ex: Exchange) -> HttpResponse:
+async def serve(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
     try:
         await _admit(ex)
         ex.lease = await ratelimit.acquire(ex.key)

@@ -82,7 +82,7 @@ def sealer(payload: dict[str, Any]) -> str:
 
 
 @csrf_exempt
-async def responses(request: HttpRequest) -> HttpResponse:
+async def responses(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if request.method == "GET":
         return _no_websocket(request)
     if request.method != "POST":
@@ -149,7 +149,7 @@ class Turn:
         return shape(self.translated.body, target, sealer=pipeline.sealer())
 
 
-async def create(ex: Exchange) -> HttpResponse:
+async def create(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
     try:
         await _admit(ex)
         conversation = await responses_store.resolve_input(ex.key.org_id, ex.body)
@@ -243,6 +243,8 @@ def _stream(ex: Exchange, turn: Turn) -> StreamingHttpResponse:
 
 class _Meter:
     """Delivered characters and first-event time, for billing a stream whose upstream reported no usage."""
+
+    first_at: float | None
 
     def __init__(self, dialect: str) -> None:
         self.dialect, self.chars, self.first_at = dialect, 0, None

@@ -51,7 +51,8 @@ def run_auto_topup(wallet_id: int) -> bool:
         amount=cents_to_micros(intent["amount_received"] or intent["amount"]),
         reference=intent["id"],
         idempotency_key=f"pi:{intent['id']}",
-        receipt={"payment_intent": intent["id"], "charge": intent.get("latest_charge"), "auto": True},
+        # StripeObject.get exists at run time: dj-stripe patches dict methods back on (djstripe/_stripe_compat.py).
+        receipt={"payment_intent": intent["id"], "charge": intent.get("latest_charge"), "auto": True},  # type: ignore[attr-defined]
         auto=True,
     )
 

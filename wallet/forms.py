@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -47,8 +48,8 @@ class AutoTopupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.has_card = has_card
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data, never None
         amount = data.get("amount_usd")
         low, high = settings.TOPUP_MIN_USD, settings.TOPUP_MAX_USD
         if amount is not None and not low <= amount <= high:

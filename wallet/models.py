@@ -42,10 +42,10 @@ class Wallet(models.Model):
 
 
 class LedgerQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # type: ignore[override]
+    def update(self, **kwargs):
         raise PermissionError("ledger entries are append-only")
 
-    def delete(self):  # type: ignore[override]
+    def delete(self):
         raise PermissionError("ledger entries are append-only")
 
 
@@ -88,7 +88,7 @@ class LedgerEntry(models.Model):
             raise PermissionError("ledger entries are append-only")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[override]
+    def delete(self, *args, **kwargs):
         raise PermissionError("ledger entries are append-only")
 
 

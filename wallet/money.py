@@ -21,10 +21,15 @@ BPS = 10_000
 class UsageLike(Protocol):
     """What `cost` reads from a usage object (gateway.usage.Usage fits)."""
 
-    input: int  # uncached input tokens
-    cache_read: int
-    cache_write: int
-    output: int
+    # Read-only members, so a frozen dataclass such as Usage satisfies the protocol.
+    @property
+    def input(self) -> int: ...  # uncached input tokens
+    @property
+    def cache_read(self) -> int: ...
+    @property
+    def cache_write(self) -> int: ...
+    @property
+    def output(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

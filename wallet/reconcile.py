@@ -98,7 +98,8 @@ def sync_stripe(hours: int = 72) -> int:
     )
     credited = 0
     for session in sessions.auto_paging_iter():
-        if session.get("mode") != "payment" or session.get("payment_status") != "paid":
+        # StripeObject.get exists at run time: dj-stripe patches dict methods back on (djstripe/_stripe_compat.py).
+        if session.get("mode") != "payment" or session.get("payment_status") != "paid":  # type: ignore[attr-defined]
             continue
         if LedgerEntry.objects.filter(idempotency_key=session["id"]).exists():
             continue
@@ -139,6 +140,7 @@ def _rebuild(granularity: str, trunc, start: datetime) -> int:
         )
         .order_by()
     )
-    rollups = [UsageRollup(granularity=granularity, period_start=row.pop("period"), **row) for row in rows.iterator()]
+    # values() rows are plain dicts at run time; django-stubs types them as TypedDicts, which forbid pop().
+    rollups = [UsageRollup(granularity=granularity, period_start=row.pop("period"), **row) for row in rows.iterator()]  # type: ignore[misc]
     UsageRollup.objects.bulk_create(rollups, batch_size=1000)
     return len(rollups)

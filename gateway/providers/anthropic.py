@@ -68,6 +68,7 @@ def parse_response(content: bytes) -> dict:
 
 def parse_error(status: int, content: bytes) -> UpstreamError:
     body = loads(content.decode(errors="replace")) or {}
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error = body.get("error")
+    err = error if isinstance(error, dict) else {}
     type_ = err.get("type") if isinstance(err.get("type"), str) else None
     return classify(status, content, type_)

@@ -74,7 +74,8 @@ def topup(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Top-ups are not available yet: this server has no Stripe key configured.")
         return redirect("wallet")
     try:
-        url = payments.create_topup_session(request.org, form.micros, request.user.email)  # type: ignore[attr-defined]
+        # org_view: request.org is set and the user is signed in.
+        url = payments.create_topup_session(request.org, form.micros, request.user.email)  # type: ignore[attr-defined,union-attr]
     except stripe.StripeError as error:
         log.warning("checkout session failed for org %s: %s", wallet.org_id, error.user_message or error)
         messages.error(request, "Stripe could not start the checkout. Nothing was charged; please try again.")
@@ -144,7 +145,8 @@ def auto_topup(request: HttpRequest) -> HttpResponse:
 def save_card(request: HttpRequest) -> HttpResponse:
     require_manager(request)
     try:
-        url = payments.create_card_session(request.org, request.user.email)  # type: ignore[attr-defined]
+        # org_view: request.org is set and the user is signed in.
+        url = payments.create_card_session(request.org, request.user.email)  # type: ignore[attr-defined,union-attr]
     except stripe.StripeError as error:
         log.warning("card setup session failed: %s", error)
         messages.error(request, "Stripe could not start saving a card; please try again.")
