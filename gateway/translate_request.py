@@ -19,7 +19,7 @@ thinking blocks sealed by qlaud go back to the provider that produced them as it
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,7 +156,9 @@ def _reasoning_groq(on: bool, effort: str | None, budget: int | None, target: Ta
         out["reasoning_format"] = "parsed" if on else "hidden"
 
 
-_REASONING_STYLES = {
+# (on, effort, budget_tokens, target, out): writes the reasoning fields of one upstream style into `out`.
+_ReasoningStyle = Callable[[bool, str | None, int | None, Target, dict[str, Any]], None]
+_REASONING_STYLES: dict[str, _ReasoningStyle] = {
     "effort": _reasoning_effort,
     "deepseek": _reasoning_deepseek,
     "openrouter": _reasoning_openrouter,

@@ -81,6 +81,7 @@ def test_charlie_gets_404_on_the_success_page_of_org_as_session(alice_client, cl
 def test_a_stripe_outage_at_checkout_shows_an_error_and_charges_nothing(alice_client, settings):
     import stripe
 
+    settings.STRIPE_TEST_SECRET_KEY = "sk_test_" + "0" * 24
     saved = stripe.api_base, stripe.max_network_retries
     stripe.api_base, stripe.max_network_retries = "http://127.0.0.1:9", 0  # nothing listens on the discard port
     try:
@@ -88,6 +89,13 @@ def test_a_stripe_outage_at_checkout_shows_an_error_and_charges_nothing(alice_cl
     finally:
         stripe.api_base, stripe.max_network_retries = saved
     assert "Stripe could not start the checkout" in response.content.decode()
+
+
+def test_without_a_stripe_key_the_top_up_says_payments_are_not_configured(alice_client, settings):
+    settings.STRIPE_TEST_SECRET_KEY = ""
+    response = alice_client.post("/dashboard/wallet/topup/", {"amount_usd": "5"}, follow=True)
+    assert "no Stripe key configured" in response.content.decode()
+    assert not LedgerEntry.objects.exists()
 
 
 def test_managers_set_the_low_balance_alert_and_members_cannot(alice_client, client, bob, org_a):
