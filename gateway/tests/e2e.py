@@ -58,3 +58,23 @@ def billed(count: int = 1) -> list[Any]:
             assert entries[0].amount == -row.cost
     assert_ledger_invariant()
     return rows
+
+
+def record_client_bodies(monkeypatch: Any) -> dict[str, list[dict[str, Any]]]:
+    """The JSON bodies clients post to /v1/responses and /v1/chat/completions, by surface, as qlaud parsed them."""
+    import copy
+
+    from gateway import views, views_responses
+
+    seen: dict[str, list[dict[str, Any]]] = {"responses": [], "chat": []}
+
+    def recording(surface: Any) -> Any:
+        def validate(body: dict[str, Any]) -> None:
+            seen[surface.name].append(copy.deepcopy(body))
+            surface.validate(body)
+
+        return views.Surface(surface.name, surface.dialect, validate)
+
+    monkeypatch.setattr(views_responses, "RESPONSES", recording(views_responses.RESPONSES))
+    monkeypatch.setattr(views, "CHAT", recording(views.CHAT))
+    return seen

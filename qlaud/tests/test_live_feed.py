@@ -109,3 +109,26 @@ async def test_a_foreign_origin_is_refused(alice, org_a):
 
 async def test_publishing_with_no_listener_is_harmless():
     await asyncio.wait_for(publish_request(999_999, PAYLOAD), timeout=2)
+
+
+async def test_a_request_logged_by_the_gateway_reaches_the_feed(alice, org_a):
+    """gateway/records.py publishes every row it writes (the only caller of publish_request today)."""
+    from gateway import records
+
+    communicator, _ = await _connect(alice)
+    fields = {
+        "request_id": "req_gw",
+        "org_id": org_a.id,
+        "surface": "chat",
+        "requested_model": "deepseek-v3.2",
+        "model": "deepseek-v3.2",
+        "provider": "deepseek",
+        "status": 200,
+        "output_tokens": 7,
+        "cost": 99,
+    }
+    records.record(fields)
+    await records.aflush()
+    sent = (await communicator.receive_json_from(timeout=5))["request"]
+    assert sent["request_id"] == "req_gw" and sent["output_tokens"] == 7 and sent["cost"] == 99
+    await communicator.disconnect()
