@@ -50,6 +50,25 @@ def test_the_sdk_gets_text_and_the_bill_matches_the_upstream_usage(upstream, liv
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+def test_an_answer_feeds_the_host_health_like_the_other_surfaces(upstream, live, tenant, stream) -> None:
+    # /v1/responses once went through the site's sync middleware: the background bookkeeping then inherited the
+    # request's thread executor, and after a non-streaming answer the host's outcome was never recorded.
+    from catalog import health
+    from catalog.models import Host
+
+    client = openai_client(live, tenant.raw)
+    if stream:
+        with client.responses.stream(model="m-text", input="hi") as s:
+            s.get_final_response()
+    else:
+        client.responses.create(model="m-text", input="hi")
+    billed()
+    host = Host.objects.get(upstream_model="fake-text")
+    stats = health.host_stats_sync([host.id])[host.id]
+    assert stats.samples == 1 and stats.uptime_5m == 1.0, stats
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
 def test_the_sdk_gets_parallel_function_calls_with_their_call_ids(upstream, live, tenant, stream) -> None:
     client = openai_client(live, tenant.raw)
     kwargs: dict[str, Any] = {"model": "m-parallel", "input": "weather in Oslo and Rome?", "tools": [WEATHER]}
