@@ -13,7 +13,9 @@ from typing import Any
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 
-PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions"})
+# /v1/responses too: through the sync middleware its view ran under async_to_sync, and the bookkeeping tasks it
+# starts (settle, record, host health) inherited a thread executor that is gone once the response is returned.
+PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", "/v1/responses"})
 
 
 class BareASGIHandler(ASGIHandler):

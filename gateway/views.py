@@ -342,28 +342,48 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
 async def _paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[Any]:
     """The events of `events`, with a None whenever `interval` seconds pass without one.
 
-    The pending read runs in its own task and survives the timeout (asyncio.wait does not cancel
-    it), so a slow upstream is never interrupted; it is cancelled only if this generator is.
+    One reader task per stream feeds a small bounded queue (backpressure to the upstream when
+    the client is slow); waiting on the queue can time out without disturbing the upstream read.
+    Cheaper than a task per event. Upstream errors are re-raised here, in order.
     """
-    iterator = events.__aiter__()
-    pending: asyncio.Future[Any] | None = None
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
+
+    async def pump() -> None:
+        try:
+            async for item in events:
+                await queue.put(item)
+        except Exception as exc:  # handed to the consumer, which decides what it means
+            await queue.put(_Raised(exc))
+        else:
+            await queue.put(_END)
+
+    reader = asyncio.ensure_future(pump())
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=interval)
-            if not done:
-                yield None
-                continue
-            try:
-                item = pending.result()
-            except StopAsyncIteration:
+            if queue.empty():
+                try:
+                    async with asyncio.timeout(interval):
+                        item = await queue.get()
+                except TimeoutError:
+                    yield None
+                    continue
+            else:
+                item = queue.get_nowait()
+            if item is _END:
                 return
-            pending = None
+            if isinstance(item, _Raised):
+                raise item.exc
             yield item
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
+        reader.cancel()
+
+
+_END = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    exc: Exception
 
 
 def _checkpoint(ex: Exchange, r: Any) -> None:

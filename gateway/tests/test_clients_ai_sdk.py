@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from gateway.tests.e2e import billed, expected_charge, fake_usage
+from gateway.tests.e2e import billed, expected_charge, fake_usage, record_client_bodies
 
 SCRIPT = Path(__file__).parent / "clients" / "ai_sdk.mjs"
 TOOLS = Path(os.environ.get("QLAUD_TOOLS") or Path(settings.BASE_DIR) / ".tools")
@@ -60,8 +60,9 @@ def run_ai_sdk(live: Any, key: str, **models: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("upstream", list(UPSTREAMS))
 def test_the_ai_sdk_gets_text_tool_calls_and_a_tool_round_trip_and_is_billed(
-    upstream, catalog, tenant, live, fake
+    upstream, catalog, tenant, live, fake, monkeypatch
 ) -> None:
+    sent = record_client_bodies(monkeypatch)
     slug, protocol, path = UPSTREAMS[upstream]
     provider = catalog.provider(slug, protocol, path)
     for scenario in ("text", "tool", "agent"):
@@ -73,7 +74,7 @@ def test_the_ai_sdk_gets_text_tool_calls_and_a_tool_round_trip_and_is_billed(
     errors = {step: r for step, r in got.items() if "error" in r}
     assert not errors, errors
     usage = {"inputTokens": 120, "outputTokens": 30}
-    for step in ("generate", "stream", "chat"):
+    for step in ("generate", "stream", "history", "chat"):
         assert got[step]["text"] == TEXT and got[step]["finishReason"] == "stop", (step, got[step])
         assert {k: got[step]["usage"][k] for k in usage} == usage, (step, got[step]["usage"])
     assert got["stream"]["deltas"] > 1
@@ -85,18 +86,35 @@ def test_the_ai_sdk_gets_text_tool_calls_and_a_tool_round_trip_and_is_billed(
     assert [(c["name"], c["input"]) for c in agent["toolCalls"]] == [("get_weather", {"city": "Paris"})]
     assert agent["toolResults"] == ["Sunny in Paris."]
 
-    # The tool result reached the upstream, under the id the upstream gave the call.
-    second = fake.requests[-2].body  # the agent's second turn; openai.chat's call is the last
+    # The AI SDK's Responses input: messages without a `type`, then the agent's function_call and its output.
+    responses, (chat,) = sent["responses"], sent["chat"]
+    messages = [item for body in responses for item in body["input"] if "role" in item]
+    assert messages and not [m for m in messages if "type" in m]
+    agent_turn = responses[5]["input"]
+    kinds = [item.get("type", "message") for item in agent_turn]
+    assert kinds[0] == "message" and kinds[-2:] == ["function_call", "function_call_output"], kinds
+    history = responses[6]["input"]
+    assert [m["role"] for m in history] == ["system", "user", "assistant", "user"]
+    assert chat["messages"] == [{"role": "user", "content": "hi"}]
+
+    # The tool result reached the upstream under the id the upstream gave the call; the history reached it whole.
+    agent_body, history_body = fake.requests[-3].body, fake.requests[-2].body
     call_id = agent["toolCalls"][0]["id"]
     if protocol == "openai":
-        tool = next(m for m in second["messages"] if m["role"] == "tool")
+        tool = next(m for m in agent_body["messages"] if m["role"] == "tool")
         assert tool["tool_call_id"] == call_id and tool["content"] == "Sunny in Paris."
+        assert [m["role"] for m in history_body["messages"]] == ["system", "user", "assistant", "user"]
+        assert history_body["messages"][2]["content"] == "Hello."
     else:
-        result = next(b for b in second["messages"][-1]["content"] if b["type"] == "tool_result")
+        result = next(b for b in agent_body["messages"][-1]["content"] if b["type"] == "tool_result")
         assert result["tool_use_id"] == call_id and "Sunny in Paris." in json.dumps(result["content"])
+        assert "Be brief." in json.dumps(history_body["system"])
+        assert [m["role"] for m in history_body["messages"]] == ["user", "assistant", "user"]
+        assert "Hello." in json.dumps(history_body["messages"][1]["content"])
 
-    # generate, stream, tool, streamTool, agent (2 turns) on /v1/responses; openai.chat on /v1/chat/completions.
-    rows = billed(7)
+    # generate, stream, tool, streamTool, agent (2 turns), history on /v1/responses; openai.chat on
+    # /v1/chat/completions.
+    rows = billed(8)
     assert [(r.surface, r.requested_model, r.stream) for r in rows] == [
         ("responses", "m-text", False),
         ("responses", "m-text", True),
@@ -104,6 +122,7 @@ def test_the_ai_sdk_gets_text_tool_calls_and_a_tool_round_trip_and_is_billed(
         ("responses", "m-tool", True),
         ("responses", "m-agent", False),
         ("responses", "m-agent", False),
+        ("responses", "m-text", False),
         ("chat", "m-text", False),
     ]
     assert all(r.status == 200 and r.cost == expected_charge(fake_usage()) for r in rows)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.tests.e2e import billed, expected_charge, fake_usage
+from gateway.tests.e2e import billed, expected_charge, fake_usage, record_client_bodies
 
 langchain_openai = pytest.importorskip("langchain_openai", reason="langchain-openai not installed (requirements-dev)")
 
@@ -43,7 +43,8 @@ def upstream_calls(fake: Any) -> list[Any]:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["invoke", "stream"])
-def test_langchain_responses_api_gets_the_text_and_is_billed(upstream, live, tenant, fake, stream) -> None:
+def test_langchain_responses_api_gets_the_text_and_is_billed(upstream, live, tenant, fake, monkeypatch, stream) -> None:
+    sent = record_client_bodies(monkeypatch)
     llm = chat(live, tenant.raw, "m-text", use_responses_api=True)
     if stream:
         chunks = list(llm.stream("hi"))
@@ -57,6 +58,8 @@ def test_langchain_responses_api_gets_the_text_and_is_billed(upstream, live, ten
     assert message.usage_metadata["input_tokens"] == 120 and message.usage_metadata["output_tokens"] == 30
     assert message.usage_metadata["input_token_details"]["cache_read"] == 20
     assert len(upstream_calls(fake)) == 1
+    (body,) = sent["responses"]
+    assert body["input"] == [{"role": "user", "content": "hi"}] and body.get("stream", False) is stream
     (row,) = billed()
     assert row.surface == "responses" and row.stream is stream and row.model == "m-text"
     assert row.cost == expected_charge(fake_usage())
@@ -77,7 +80,8 @@ def test_langchain_responses_api_gets_a_bound_tool_call(upstream, live, tenant, 
     assert row.surface == "responses" and row.cost == expected_charge(fake_usage())
 
 
-def test_langchain_sends_the_tool_result_back_through_the_responses_api(live, tenant, catalog, fake) -> None:
+def test_langchain_sends_the_tool_result_back_through_the_responses_api(live, tenant, catalog, fake, monkeypatch) -> None:
+    sent = record_client_bodies(monkeypatch)
     # A full tool round trip: the second turn carries LangChain's function_call + function_call_output items.
     provider = catalog.provider("deepseek", "openai", "/v1")
     catalog.model("m-agent", (provider, "fake-agent"))
@@ -92,6 +96,7 @@ def test_langchain_sends_the_tool_result_back_through_the_responses_api(live, te
     history += [first, ToolMessage(get_weather(**call["args"]), tool_call_id=call["id"])]
     second = llm.invoke(history)
     assert second.text == "Done: the tool said hello-from-qlaud."
+    print(sent["responses"][1]["input"])
     upstream_second = fake.bodies("/chat/completions")[1]
     tool = next(m for m in upstream_second["messages"] if m["role"] == "tool")
     assert tool["tool_call_id"] == call["id"] and tool["content"] == "Sunny in Paris."

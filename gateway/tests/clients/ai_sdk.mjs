@@ -80,6 +80,20 @@ const steps = {
       toolResults: r.steps[0].toolResults.map((t) => t.output),
     };
   },
+  // A conversation with a system prompt and an earlier assistant turn (sent as input messages without a `type`).
+  async history() {
+    const r = await generateText({
+      model: openai(TEXT),
+      system: "Be brief.",
+      messages: [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "Hello." },
+        { role: "user", content: "again" },
+      ],
+      maxRetries: 0,
+    });
+    return { text: r.text, finishReason: r.finishReason, usage: r.usage };
+  },
   // openai.chat(MODEL) speaks Chat Completions (POST /v1/chat/completions).
   async chat() {
     const r = await generateText({ model: openai.chat(TEXT), prompt: "hi", maxRetries: 0 });
