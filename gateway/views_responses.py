@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from gateway import pipeline, ratelimit, relay, responses_store, seal
 from gateway import usage as usage_mod
+from gateway import views as base
 from gateway.errors import GatewayError
 from gateway.pipeline import Outcome
 from gateway.responses_request import RequestError, Translated, responses_to_anthropic, responses_to_chat
@@ -40,7 +41,7 @@ from gateway.responses_response import (
 from gateway.responses_stream import AnthropicToResponses, ChatToResponses, encode
 from gateway.translate_request import shape_anthropic, shape_openai
 from gateway.usage import Usage
-from gateway.views import Exchange, Surface, _finish, _refuse, target_for
+from gateway.views import Exchange, Surface, _finish, _paced, _refuse, target_for
 
 log = logging.getLogger(__name__)
 INCLUDE_REASONING = "reasoning.encrypted_content"
@@ -254,6 +255,9 @@ class _Meter:
         self.chars += relay.delivered_chars(self.dialect, data)
 
 
+KEEPALIVE = b": keep-alive\n\n"
+
+
 async def _events(ex: Exchange, turn: Turn, upstream_ms: float) -> AsyncIterator[bytes]:
     """Upstream events in, Responses events out. Settles in `finally`, even when the client leaves."""
     up = ex.upstream
@@ -265,14 +269,23 @@ async def _events(ex: Exchange, turn: Turn, upstream_ms: float) -> AsyncIterator
     )
     meter = _Meter(dialect)
     error_type = ""
+    next_checkpoint = 0.0  # the first one as soon as output reaches the client
     try:
         yield _frames(machine.start())
         try:
-            async for event, data in up.module.iter_events(up.response):
+            async for item in _paced(up.module.iter_events(up.response), base.KEEPALIVE_SECONDS):
+                if item is None:  # a long upstream silence: an SSE comment keeps proxies from timing out
+                    yield KEEPALIVE
+                    continue
+                event, data = item
                 meter.saw(data)
                 out = machine.feed(data) if dialect == relay.OPENAI else machine.feed(event, data)  # type: ignore[call-arg]
                 if out:
                     yield _frames(out)
+                    if meter.first_at is not None and time.monotonic() >= next_checkpoint:
+                        next_checkpoint = time.monotonic() + base.CHECKPOINT_SECONDS
+                        usage, _ = pipeline.billable_usage(Usage(), meter.chars, ex.input_estimate, True)
+                        pipeline.checkpoint(ex.hold_id, usage, up.host, ex.request_id, ex.requested)
             tail = machine.finish()
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("upstream stream broke (request %s): %s", ex.request_id, type(exc).__name__)

@@ -67,6 +67,18 @@ def test_a_stream_notes_what_it_delivered_on_its_hold_while_it_runs(live, world,
     assert row.cost >= Hold.objects.get().metered_charge
 
 
+def test_a_long_silence_on_the_responses_surface_is_bridged_with_comments(live, world, fake, monkeypatch):
+    from gateway import views
+
+    monkeypatch.setattr(views, "KEEPALIVE_SECONDS", 0.05)
+    fake.delay = 0.3
+    body = {"model": "slow", "max_output_tokens": 50, "stream": True, "input": "hi"}
+    response = httpx.post(live.url + "/v1/responses", json=body, headers={"x-api-key": world.raw}, timeout=30)
+    assert b": keep-alive" in response.content and b"response.completed" in response.content
+    (row,) = billed()
+    assert row.error_type == "" and row.cost > 0
+
+
 def test_streamed_and_non_streamed_answers_bill_the_same(live, world):
     client = openai_client(live, world.raw)
     client.chat.completions.create(model="text", messages=HI)
