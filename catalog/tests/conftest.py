@@ -28,7 +28,7 @@ def _fresh_catalog_state(settings) -> Iterator[None]:
     yield
     cache.delete(version.VERSION_KEY)
     snapshot.reset()
-    health.reset_memo()
+    health.reset()
 
 
 @pytest.fixture

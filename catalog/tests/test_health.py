@@ -168,3 +168,49 @@ def test_host_stats_table_reads_the_request_log(org_a):
     assert row.uptime == 0.75  # the 400 was the client's fault
     assert (row.p50_ttft_ms, row.p90_ttft_ms) == (100.0, 300.0)
     assert row.p50_tokens_per_s == pytest.approx(100.0)
+
+
+async def test_host_health_and_record_outcome_make_no_thread_hop(clock, monkeypatch):
+    import asgiref.sync
+
+    def no_hop(*args, **kwargs):
+        raise AssertionError("a thread hop on the gateway hot path")
+
+    monkeypatch.setattr(asgiref.sync, "sync_to_async", no_hop)
+    monkeypatch.setattr(asgiref.sync.SyncToAsync, "__call__", no_hop)
+    await succeed(1)
+    for _ in range(3):
+        await fail(1)
+    assert await circuit(1) == CIRCUIT_OPEN
+    state = (await health.host_health([1, 2]))[1]
+    assert state.samples == 4
+
+
+@pytest.mark.skipif(not __import__("django.conf").conf.settings.REDIS_URL, reason="needs REDIS_URL")
+async def test_two_workers_sharing_redis_see_the_same_circuit(clock):
+    a, b = health._Worker(health._worker().store), health._Worker(health._worker().store)
+    assert (await b.host_health([1], with_stats=False))[1].circuit == CIRCUIT_CLOSED
+    for _ in range(3):
+        await a.record_outcome(1, ok=False, ttft_ms=None, status=502)
+    assert (await a.host_health([1], with_stats=False))[1].circuit == CIRCUIT_OPEN  # its own failures: at once
+    assert (await b.host_health([1], with_stats=False))[1].circuit == CIRCUIT_CLOSED  # b's memo, for a moment
+    clock.shift(health.CIRCUIT_MEMO_SECONDS + 0.01)
+    assert (await b.host_health([1], with_stats=False))[1].circuit == CIRCUIT_OPEN
+    clock.shift(31)
+    circuits = [(await w.host_health([1], with_stats=False))[1].circuit for w in (b, a, a, b)]
+    assert circuits == [CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, CIRCUIT_OPEN, CIRCUIT_OPEN]  # one probe across workers
+    await b.record_outcome(1, ok=True, ttft_ms=100.0, output_tokens=10, duration_ms=200.0)  # the probe succeeds
+    clock.shift(health.CIRCUIT_MEMO_SECONDS + 0.01)
+    assert (await a.host_health([1], with_stats=False))[1].circuit == CIRCUIT_CLOSED
+
+
+@pytest.mark.skipif(not __import__("django.conf").conf.settings.REDIS_URL, reason="needs REDIS_URL")
+async def test_buffered_successes_reach_redis_on_flush(clock):
+    a, b = health._Worker(health._worker().store), health._Worker(health._worker().store)
+    await a.host_health([5])  # a now knows host 5 is healthy: its successes are buffered
+    for _ in range(4):
+        await a.record_outcome(5, ok=True, ttft_ms=100.0, output_tokens=10, duration_ms=200.0)
+    assert (await b.host_health([5]))[5].samples == 0
+    await a.aflush()
+    b.stats.clear()
+    assert (await b.host_health([5]))[5].samples == 4

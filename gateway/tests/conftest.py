@@ -82,7 +82,7 @@ def _fresh_gateway_state() -> Iterator[None]:
         cache.clear()
         snapshot.reset()
         aliases.reset()
-        health.reset_memo()
+        health.reset()
         ratelimit.reset()
 
     reset()

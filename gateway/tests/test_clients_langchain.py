@@ -13,6 +13,7 @@ import pytest
 from gateway.tests.e2e import billed, expected_charge, fake_usage, record_client_bodies
 
 langchain_openai = pytest.importorskip("langchain_openai", reason="langchain-openai not installed (requirements-dev)")
+ToolMessage = pytest.importorskip("langchain_core.messages").ToolMessage
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +39,18 @@ def chat(live: Any, key: str, model: str, **kw: Any) -> Any:
     return langchain_openai.ChatOpenAI(model=model, base_url=live.url + "/v1", api_key=key, max_retries=0, **kw)
 
 
+def ask(llm: Any, prompt: Any, stream: bool) -> Any:
+    """The AIMessage of `invoke`, or the chunks of `stream` added up (as LangChain users do)."""
+    if not stream:
+        return llm.invoke(prompt)
+    chunks = list(llm.stream(prompt))
+    assert len(chunks) > 1
+    message = chunks[0]
+    for chunk in chunks[1:]:
+        message += chunk
+    return message
+
+
 def upstream_calls(fake: Any) -> list[Any]:
     return [r for r in fake.requests if r.path.endswith(("/chat/completions", "/messages"))]
 
@@ -46,20 +59,14 @@ def upstream_calls(fake: Any) -> list[Any]:
 def test_langchain_responses_api_gets_the_text_and_is_billed(upstream, live, tenant, fake, monkeypatch, stream) -> None:
     sent = record_client_bodies(monkeypatch)
     llm = chat(live, tenant.raw, "m-text", use_responses_api=True)
-    if stream:
-        chunks = list(llm.stream("hi"))
-        assert len(chunks) > 1
-        message = chunks[0]
-        for chunk in chunks[1:]:
-            message += chunk
-    else:
-        message = llm.invoke("hi")
+    message = ask(llm, "hi", stream)
     assert message.text == TEXT
     assert message.usage_metadata["input_tokens"] == 120 and message.usage_metadata["output_tokens"] == 30
     assert message.usage_metadata["input_token_details"]["cache_read"] == 20
     assert len(upstream_calls(fake)) == 1
     (body,) = sent["responses"]
-    assert body["input"] == [{"role": "user", "content": "hi"}] and body.get("stream", False) is stream
+    assert body["input"] == [{"type": "message", "role": "user", "content": "hi"}]  # content: a plain string
+    assert body.get("stream", False) is stream
     (row,) = billed()
     assert row.surface == "responses" and row.stream is stream and row.model == "m-text"
     assert row.cost == expected_charge(fake_usage())
@@ -68,21 +75,18 @@ def test_langchain_responses_api_gets_the_text_and_is_billed(upstream, live, ten
 @pytest.mark.parametrize("stream", [False, True], ids=["invoke", "stream"])
 def test_langchain_responses_api_gets_a_bound_tool_call(upstream, live, tenant, stream) -> None:
     llm = chat(live, tenant.raw, "m-tool", use_responses_api=True).bind_tools([get_weather])
-    if stream:
-        chunks = list(llm.stream("What is the weather in Paris?"))
-        message = chunks[0]
-        for chunk in chunks[1:]:
-            message += chunk
-    else:
-        message = llm.invoke("What is the weather in Paris?")
-    assert [(c["name"], c["args"], c["id"]) for c in message.tool_calls] == [("get_weather", {"city": "Paris"}, "call_w1")]
+    message = ask(llm, "What is the weather in Paris?", stream)
+    calls = [(c["name"], c["args"], c["id"]) for c in message.tool_calls]
+    assert calls == [("get_weather", {"city": "Paris"}, "call_w1")]
     (row,) = billed()
     assert row.surface == "responses" and row.cost == expected_charge(fake_usage())
 
 
-def test_langchain_sends_the_tool_result_back_through_the_responses_api(live, tenant, catalog, fake, monkeypatch) -> None:
-    sent = record_client_bodies(monkeypatch)
+def test_langchain_sends_the_tool_result_back_through_the_responses_api(
+    live, tenant, catalog, fake, monkeypatch
+) -> None:
     # A full tool round trip: the second turn carries LangChain's function_call + function_call_output items.
+    sent = record_client_bodies(monkeypatch)
     provider = catalog.provider("deepseek", "openai", "/v1")
     catalog.model("m-agent", (provider, "fake-agent"))
     fake.agent_tool = ("get_weather", {"city": "Paris"})
@@ -91,13 +95,15 @@ def test_langchain_sends_the_tool_result_back_through_the_responses_api(live, te
     first = llm.invoke(history)
     (call,) = first.tool_calls
     assert call["name"] == "get_weather" and call["args"] == {"city": "Paris"}
-    from langchain_core.messages import ToolMessage
-
     history += [first, ToolMessage(get_weather(**call["args"]), tool_call_id=call["id"])]
     second = llm.invoke(history)
     assert second.text == "Done: the tool said hello-from-qlaud."
-    print(sent["responses"][1]["input"])
+    # LangChain resends its history as items: the message (content a plain string), the reasoning and the call.
+    kinds = [item["type"] for item in sent["responses"][1]["input"]]
+    assert kinds == ["message", "reasoning", "function_call", "function_call_output"]
     upstream_second = fake.bodies("/chat/completions")[1]
+    assistant = next(m for m in upstream_second["messages"] if m["role"] == "assistant")
+    assert assistant["reasoning_content"] == "I should use a tool."  # DeepSeek's reasoning came back
     tool = next(m for m in upstream_second["messages"] if m["role"] == "tool")
     assert tool["tool_call_id"] == call["id"] and tool["content"] == "Sunny in Paris."
     rows = billed(2)
@@ -109,13 +115,7 @@ def test_langchain_chat_completions_gets_the_text_and_is_billed(live, tenant, ca
     provider = catalog.provider("deepseek", "openai", "/v1")
     catalog.model("m-text", (provider, "fake-text"))
     llm = chat(live, tenant.raw, "m-text", use_responses_api=False, stream_usage=True)
-    if stream:
-        chunks = list(llm.stream("hi"))
-        message = chunks[0]
-        for chunk in chunks[1:]:
-            message += chunk
-    else:
-        message = llm.invoke("hi")
+    message = ask(llm, "hi", stream)
     assert message.text == TEXT
     assert message.usage_metadata["input_tokens"] == 120 and message.usage_metadata["output_tokens"] == 30
     assert [r.path for r in fake.requests] == ["/v1/chat/completions"]

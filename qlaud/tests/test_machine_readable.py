@@ -78,7 +78,6 @@ def test_the_status_page_refreshes_only_its_table_over_htmx(client, org_a):
 @pytest.mark.django_db
 def test_status_shows_an_open_circuit_when_a_providers_hosts_keep_failing(client, seeded_catalog, settings):
     from asgiref.sync import async_to_sync
-    from django.core.cache import cache
 
     from catalog import health
     from catalog.models import Host
@@ -95,7 +94,7 @@ def test_status_shows_an_open_circuit_when_a_providers_hosts_keep_failing(client
         html = client.get("/status").content.decode()
         assert "badge-danger" in html
     finally:
-        cache.delete_many([health._cb_key(h) for h in host_ids])
+        health.reset()
 
 
 @pytest.mark.django_db
