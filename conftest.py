@@ -17,6 +17,27 @@ def _plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_memos():
+    """Ids are reused across tests on SQLite (rolled-back sequences): drop per-process memos."""
+    from wallet import ledger
+
+    ledger._wallet_ids.clear()
+    yield
+    ledger._wallet_ids.clear()
+
+
+@pytest.fixture(autouse=True)
+def _db_pool_only_with_committed_data(request, monkeypatch):
+    """The gateway's DB pool threads have their own connections: they only see committed rows,
+    so tests wrapped in one uncommitted transaction use Django's thread-sensitive path instead."""
+    from qlaud import threads
+
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+    monkeypatch.setattr(threads, "enabled", transactional)
+
+
 def _person(email: str):
     from allauth.account.models import EmailAddress
 

@@ -34,6 +34,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from qlaud.redis_client import async_redis
+from qlaud.threads import in_pool
 
 if TYPE_CHECKING:
     from accounts.models import ApiKey, Org, User
@@ -223,7 +224,7 @@ class KeyVerifier:
         return _check(entry, raw)
 
     async def _load(self, prefix: str, epoch: str) -> _Entry:
-        entry = await sync_to_async(_entry_from_db)(prefix, epoch)
+        entry = await in_pool(_entry_from_db)(prefix, epoch)
         if len(self.entries) >= self.max_entries:
             self.entries.clear()
         # The epoch read before the database read tags the entry, so a revocation committed

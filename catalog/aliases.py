@@ -7,9 +7,8 @@ routing.resolve() after these, so an org's own alias always wins.
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
-
 from catalog.snapshot import get_snapshot
+from qlaud.threads import in_pool
 
 _by_org: dict[int, tuple[int, dict[str, str]]] = {}
 
@@ -26,7 +25,7 @@ async def org_aliases(org_id: int) -> dict[str, str]:
     cached = _by_org.get(org_id)
     if cached is not None and cached[0] == snap_version:
         return cached[1]
-    aliases = await sync_to_async(load_org_aliases)(org_id)
+    aliases = await in_pool(load_org_aliases)(org_id)
     _by_org[org_id] = (snap_version, aliases)
     return aliases
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from catalog import crypto, version
+from qlaud.threads import in_pool
 from wallet.money import Prices
 
 CHECK_EVERY_SECONDS = 1.0
@@ -211,8 +210,8 @@ async def get_snapshot() -> CatalogSnapshot:
     snap = _holder.fresh()
     if snap is not None:
         return snap
-    # thread_sensitive: the rebuild uses Django's request thread and its DB connection.
-    return await sync_to_async(_locked_refresh)()
+    # On the shared pool: a request's own thread (and its fresh connections) would die with it.
+    return await in_pool(_locked_refresh)()
 
 
 def _locked_refresh() -> CatalogSnapshot:

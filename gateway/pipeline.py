@@ -210,7 +210,13 @@ def hold_amount(route: routing.Route, input_tokens: int, max_tokens: int | None)
 
 async def place_hold(key: KeyContext, amount: int, request_id: str) -> int:
     try:
-        return await ledger.aplace_hold(org_id=key.org_id, key_id=key.key_id, amount=amount, request_id=request_id)
+        return await ledger.aplace_hold(
+            org_id=key.org_id,
+            key_id=key.key_id,
+            amount=amount,
+            request_id=request_id,
+            key_limited=key.spend_limit is not None,
+        )
     except ledger.InsufficientFunds as exc:
         raise GatewayError("billing", exc.message) from None
 

@@ -16,20 +16,18 @@ PostgreSQL the commit's WAL flush dominates (a bare one-row insert + commit cost
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connections, transaction
-from django.db.models import Sum
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
+from qlaud.threads import close_pool_connections as threads_close_pool_connections
+from qlaud.threads import in_pool
 from wallet.models import Hold, LedgerEntry, Wallet
 from wallet.money import format_usd
 from wallet.periods import period_start
@@ -149,20 +147,39 @@ def _after_commit(after: _After) -> None:
 # --- Holds ----------------------------------------------------------------------------------
 
 
-def place_hold(*, org_id: int, key_id: int | None, amount: int, request_id: str) -> int:
-    """Reserve `amount` for one request; returns the hold id or raises InsufficientFunds."""
+def place_hold(*, org_id: int, key_id: int | None, amount: int, request_id: str, key_limited: bool = True) -> int:
+    """Reserve `amount` for one request; returns the hold id or raises InsufficientFunds.
+
+    The reservation is one conditional UPDATE (it takes the wallet's row lock and re-checks the
+    balance under it), so concurrent holds can never reserve more than is available. A key with
+    a spend limit is checked in the same transaction; `key_limited=False` (the caller knows the
+    key has none) skips that query.
+    """
     if amount < 0:
         raise LedgerError("a hold cannot be negative")
+    wallet_id = _wallet_id(org_id)
     with transaction.atomic(durable=True):
-        wallet = _locked_wallet(org_id)
-        if wallet.available < amount:
+        reserved = Wallet.objects.filter(pk=wallet_id, balance__gte=F("held") + amount).update(
+            held=F("held") + amount, updated=timezone.now()
+        )
+        if not reserved:
+            wallet = Wallet.objects.get(pk=wallet_id)
             raise InsufficientFunds("balance", _short_balance_message(wallet, amount))
-        if key_id is not None:
-            _check_key_limit(key_id, amount)
-        hold = Hold.objects.create(wallet=wallet, api_key_id=key_id, request_id=request_id, amount=amount)
-        wallet.held += amount
-        wallet.save(update_fields=["held", "updated"])
+        if key_id is not None and key_limited:
+            _check_key_limit(key_id, amount)  # raising rolls the reservation back
+        hold = Hold.objects.create(wallet_id=wallet_id, api_key_id=key_id, request_id=request_id, amount=amount)
     return hold.pk
+
+
+_wallet_ids: dict[int, int] = {}
+
+
+def _wallet_id(org_id: int) -> int:
+    """The org's wallet id (created if missing). A wallet is never re-parented, so it is memoised."""
+    wallet_id = _wallet_ids.get(org_id)
+    if wallet_id is None:
+        wallet_id = _wallet_ids[org_id] = ensure_wallet(org_id).pk
+    return wallet_id
 
 
 def _short_balance_message(wallet: Wallet, amount: int) -> str:
@@ -377,36 +394,17 @@ def assert_ledger_invariant() -> None:
 
 # --- Async wrappers for the gateway ---------------------------------------------------------
 
-# A small dedicated pool: bounds the DB connections the gateway can hold for money writes and
-# keeps them warm (one per thread) instead of sharing Django's single thread-sensitive thread.
-_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ledger")
+# Money writes run on qlaud's small long-lived pool (warm connections, bounded count).
+_in_pool = in_pool
+close_pool_connections = threads_close_pool_connections
 
 
-def _in_pool(func: Callable[..., Any]) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        close_old_connections()  # drop a broken or expired connection, as a request cycle would
-        return func(*args, **kwargs)
-
-    return sync_to_async(call, thread_sensitive=False, executor=_POOL)
-
-
-def close_pool_connections() -> None:
-    """Close the DB connection of every ledger thread (tests call this before the test DB is dropped)."""
-    threads = len(_POOL._threads)
-    if not threads:
-        return
-    barrier = threading.Barrier(threads)
-
-    def close() -> None:
-        barrier.wait(timeout=5)  # one job per thread: each waits until all threads hold one
-        connections.close_all()
-
-    for future in [_POOL.submit(close) for _ in range(threads)]:
-        future.result(timeout=10)
-
-
-async def aplace_hold(*, org_id: int, key_id: int | None, amount: int, request_id: str) -> int:
-    return await _in_pool(place_hold)(org_id=org_id, key_id=key_id, amount=amount, request_id=request_id)
+async def aplace_hold(
+    *, org_id: int, key_id: int | None, amount: int, request_id: str, key_limited: bool = True
+) -> int:
+    return await _in_pool(place_hold)(
+        org_id=org_id, key_id=key_id, amount=amount, request_id=request_id, key_limited=key_limited
+    )
 
 
 async def asettle(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) -> None:
