@@ -118,9 +118,14 @@ def _auto_topup_ready(wallet: Wallet) -> bool:
     )
 
 
-def _write_entry(wallet: Wallet, *, amount: int, kind: str, key: str, **fields: Any) -> LedgerEntry | None:
-    """Append one entry and move the balance, unless `key` was already written (then None)."""
-    if LedgerEntry.objects.filter(idempotency_key=key).exists():
+def _write_entry(
+    wallet: Wallet, *, amount: int, kind: str, key: str, known_new: bool = False, **fields: Any
+) -> LedgerEntry | None:
+    """Append one entry and move the balance, unless `key` was already written (then None).
+
+    `known_new`: the caller holds a lock that proves the key is unused (the unique constraint
+    still guards it), so the look-up is skipped."""
+    if not known_new and LedgerEntry.objects.filter(idempotency_key=key).exists():
         return None
     wallet.balance += amount
     return LedgerEntry.objects.create(
@@ -243,6 +248,8 @@ def settle(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) -> N
             reference=hold.request_id,
             receipt=receipt,
             api_key_id=hold.api_key_id,
+            # Usage entries are written only here, with the hold locked and moving to SETTLED.
+            known_new=True,
         )
         hold.status, hold.charged, hold.settled_at = Hold.Status.SETTLED, charge, timezone.now()
         hold.save(update_fields=["status", "charged", "settled_at"])
@@ -272,10 +279,11 @@ def checkpoint(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) 
 
 def _locked_hold(hold_id: int) -> tuple[Hold, Wallet]:
     """Lock a hold, then its wallet. Holds are always locked before wallets, so no lock cycle."""
-    hold = Hold.objects.select_for_update().filter(pk=hold_id).first()
+    # One statement locks both rows (FOR UPDATE covers the joined wallet row too).
+    hold = Hold.objects.select_for_update().select_related("wallet").filter(pk=hold_id).first()
     if hold is None:
         raise LedgerError(f"no hold {hold_id}")
-    return hold, Wallet.objects.select_for_update().get(pk=hold.wallet_id)
+    return hold, hold.wallet
 
 
 # --- Credits and debits ---------------------------------------------------------------------
