@@ -28,6 +28,21 @@ def _fresh_process_memos():
 
 
 @pytest.fixture(autouse=True)
+def _default_site(request):
+    """The sites framework's row 1 (allauth reads it). Transactional tests that name their
+    `available_apps` flush it without re-creating it, which would break whichever test runs next."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if not (marker or "db" in names or "transactional_db" in names):
+        return
+    transactional = "transactional_db" in names or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.contrib.sites.models import Site
+
+    Site.objects.get_or_create(pk=1, defaults={"domain": "127.0.0.1:8000", "name": "qlaud"})
+
+
+@pytest.fixture(autouse=True)
 def _db_pool_only_with_committed_data(request, monkeypatch):
     """The gateway's DB pool threads have their own connections: they only see committed rows,
     so tests wrapped in one uncommitted transaction use Django's thread-sensitive path instead."""
