@@ -23,7 +23,7 @@ STOP_REASONS = {
     "content_filtered": "refusal",
     "model_context_window_exceeded": "model_context_window_exceeded",
 }
-TOOL_CHOICES = {"auto": {"auto": {}}, "any": {"any": {}}}
+TOOL_CHOICES: dict[str, dict[str, Any]] = {"auto": {"auto": {}}, "any": {"any": {}}}
 INFERENCE_FIELDS = {
     "max_tokens": "maxTokens",
     "temperature": "temperature",
@@ -268,7 +268,7 @@ class ConverseToAnthropic:
 
     def _start(self) -> list[Event]:
         self._phase = _Phase.OPEN
-        message = {
+        message: dict[str, Any] = {
             "id": new_message_id(),
             "type": "message",
             "role": "assistant",

@@ -63,10 +63,13 @@ class TokenSource:
             left = self._remaining()
             if left is None or left < REFRESH_AHEAD:
                 self._credentials.refresh(_auth_request())
-            return self._credentials.token
+            return str(self._credentials.token)
 
     async def get(self) -> str:
-        return self.cached() or await asyncio.to_thread(self.get_blocking)
+        cached = self.cached()
+        if cached:
+            return cached
+        return await asyncio.to_thread(self.get_blocking)
 
     def _remaining(self) -> dt.timedelta | None:
         expiry, token = self._credentials.expiry, self._credentials.token
@@ -207,7 +210,10 @@ def parse_error(status: int, content: bytes) -> UpstreamError:
         listed = _list_body(content)
         body = listed[0] if listed and isinstance(listed[0], dict) else {}
         content = json.dumps(body).encode()
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    if not isinstance(body, dict):
+        body = {}
+    found = body.get("error")
+    err: dict[str, Any] = found if isinstance(found, dict) else {}
     kind = err.get("type") if isinstance(err.get("type"), str) else None
     return classify(status, content, kind)
 
