@@ -9,7 +9,7 @@ from catalog import snapshot
 from catalog.models import Provider
 from catalog.tests.conftest import make_host, make_model, make_provider
 
-RAW_KEY = "gsk_live_9f8e7d6c5b4a39281706"
+RAW_KEY = "gsk_fake_9f8e7d6c5b4a39281706"  # not a real key: a stand-in shaped like one
 
 
 def setprovider(*args: str) -> str:
