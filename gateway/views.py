@@ -251,8 +251,9 @@ async def _settle_and_record(ex: Exchange, outcome: Outcome, charge: Any, upstre
         )
 
 
-async def _answer(ex: Exchange) -> HttpResponse:
-    """A non-streaming answer: translate, meter, settle, then respond."""
+def read_answer(ex: Exchange) -> tuple[dict[str, Any], Outcome, float]:
+    """A non-streaming upstream answer, parsed and metered: (body, outcome, upstream ms).
+    Shared by every surface's non-streaming path."""
     up = ex.upstream
     assert up is not None and up.content is not None
     upstream_ms = (time.perf_counter() - up.started) * 1000
@@ -265,9 +266,18 @@ async def _answer(ex: Exchange) -> HttpResponse:
     chars = relay.message_chars(dialect, body)
     usage, estimated = pipeline.billable_usage(reported, chars, ex.input_estimate, delivered=True)
     outcome = Outcome(usage, estimated, finish_reason=relay.finish_reason_of(dialect, body), ttft_ms=upstream_ms)
+    return body, outcome, upstream_ms
+
+
+async def _answer(ex: Exchange) -> HttpResponse:
+    """A non-streaming answer: translate, meter, settle, then respond."""
+    body, outcome, upstream_ms = read_answer(ex)
+    up = ex.upstream
+    assert up is not None
+    usage = outcome.usage
     answer = relay.translate_answer(
         ex.surface.dialect,
-        dialect,
+        up.module.DIALECT,
         body,
         requested_model=ex.requested,
         provider=up.host.provider.slug,

@@ -211,21 +211,13 @@ def _billed_usage(usage: Usage) -> dict[str, Any]:
 
 
 async def _answer(ex: Exchange, turn: Turn) -> HttpResponse:
+    body, outcome, upstream_ms = base.read_answer(ex)
     up = ex.upstream
-    assert up is not None and up.content is not None
-    upstream_ms = (time.perf_counter() - up.started) * 1000
-    dialect = up.module.DIALECT
-    try:
-        body = up.module.parse_response(up.content)
-    except ValueError:
-        raise GatewayError("upstream", "The upstream provider sent an unreadable answer.") from None
-    reported = relay.upstream_usage(dialect, body)
-    usage, estimated = pipeline.billable_usage(reported, relay.message_chars(dialect, body), ex.input_estimate, True)
-    outcome = Outcome(usage, estimated, finish_reason=relay.finish_reason_of(dialect, body), ttft_ms=upstream_ms)
-    translate = chat_to_response if dialect == relay.OPENAI else anthropic_to_response
+    assert up is not None
+    translate = chat_to_response if up.module.DIALECT == relay.OPENAI else anthropic_to_response
     answer = translate(body, turn.meta, turn.shaping(up.host, up.module))
     await _finish(ex, outcome, True, upstream_ms)
-    answer["usage"] = _billed_usage(usage)
+    answer["usage"] = _billed_usage(outcome.usage)
     await _store(ex, turn, answer)
     return JsonResponse(answer, headers=_headers(ex, turn, upstream_ms))
 
