@@ -4,7 +4,7 @@
   little per message (Anthropic or OpenAI bodies).
 - ``TokenEstimator``: learns a per-model correction ratio from observed (estimated, actual) pairs and reports its
   measured mean absolute percentage error (``mape``).
-- ``estimate_tokens(body, model="*")`` / ``learn(estimated, actual, model="*")``: the process-wide estimator the
+- ``estimate_tokens(body, model="*")`` / ``learn(heuristic, actual, model="*")``: the process-wide estimator the
   gateway uses (one per worker process; it only ever holds a float per model, never request content). Pass the
   catalog model id as ``model`` to learn per-model ratios.
 """
@@ -20,6 +20,9 @@ __all__ = ["ESTIMATOR", "TokenEstimator", "estimate_tokens", "heuristic_tokens",
 _CHARS_PER_TOKEN = 4.0  # the usual English/code average for BPE tokenizers
 _IMAGE_TOKENS = 1600  # Anthropic's ceiling for one image at the default resolution
 _MESSAGE_OVERHEAD = 4  # role markers and separators per message
+# A learned ratio stays in this band: one tokenizer is never 4x another, and a bad upstream count cannot
+# push holds (sized from the estimate) to absurd amounts.
+MIN_RATIO, MAX_RATIO = 0.25, 4.0
 
 
 def heuristic_tokens(body: dict[str, Any], chars_per_token: float = _CHARS_PER_TOKEN) -> int:
@@ -84,16 +87,25 @@ class TokenEstimator:
         return self._ratios.get(model, 1.0)
 
     def estimate(self, model: str, body: dict[str, Any]) -> int:
-        return max(round(heuristic_tokens(body) * self.ratio(model)), 1)
+        return self.scale(model, heuristic_tokens(body))
 
-    def observe(self, model: str, estimated: int, actual: int) -> None:
-        """``estimated`` is what ``estimate`` answered for the request whose real count is ``actual``."""
-        if estimated <= 0 or actual <= 0:
+    def scale(self, model: str, heuristic: int) -> int:
+        """The estimate for a request whose ``heuristic_tokens`` is ``heuristic``."""
+        return max(round(heuristic * self.ratio(model)), 1)
+
+    def observe(self, model: str, heuristic: int, actual: int) -> None:
+        """Learn from one request: ``heuristic`` is its ``heuristic_tokens``, ``actual`` the upstream's real count.
+
+        The ratio moves toward ``actual / heuristic`` (clamped to the band), never toward a value derived from an
+        earlier estimate: with many requests in flight the ratio changes between a request's estimate and its
+        answer, and correcting from the stale estimate would compound into a runaway ratio.
+        """
+        if heuristic <= 0 or actual <= 0:
             return
         total, count = self._errors.get(model, (0.0, 0))
-        self._errors[model] = (total + abs(estimated - actual) / actual, count + 1)
-        raw = estimated / self.ratio(model)
-        self._ratios[model] = (1 - self.alpha) * self.ratio(model) + self.alpha * (actual / raw)
+        self._errors[model] = (total + abs(self.scale(model, heuristic) - actual) / actual, count + 1)
+        target = min(max(actual / heuristic, MIN_RATIO), MAX_RATIO)
+        self._ratios[model] = (1 - self.alpha) * self.ratio(model) + self.alpha * target
 
     def mape(self, model: str) -> float | None:
         """Mean absolute percentage error (0.1 = 10 %) over the observations, None before any."""
@@ -109,5 +121,5 @@ def estimate_tokens(body: dict[str, Any], model: str = ANY_MODEL) -> int:
     return ESTIMATOR.estimate(model, body)
 
 
-def learn(estimated: int, actual: int, model: str = ANY_MODEL) -> None:
-    ESTIMATOR.observe(model, estimated, actual)
+def learn(heuristic: int, actual: int, model: str = ANY_MODEL) -> None:
+    ESTIMATOR.observe(model, heuristic, actual)

@@ -188,10 +188,16 @@ def estimate_input_tokens(body: dict[str, Any], model_id: str = estimate.ANY_MOD
     return estimate.estimate_tokens(body, model_id)
 
 
-def learn_tokens(model_id: str, estimated: int, actual_prompt: int) -> None:
-    """Feed the estimator a (estimate, actual) pair so count_tokens and holds get closer over time."""
-    if estimated > 0 and actual_prompt > 0:
-        estimate.learn(estimated, actual_prompt, model_id)
+def estimate_input(body: dict[str, Any], model_id: str) -> tuple[int, int]:
+    """(estimate, heuristic): the estimate for the hold, the raw heuristic to learn from later."""
+    heuristic = estimate.heuristic_tokens(body)
+    return estimate.ESTIMATOR.scale(model_id, heuristic), heuristic
+
+
+def learn_tokens(model_id: str, heuristic: int, actual_prompt: int) -> None:
+    """Feed the estimator a (heuristic, actual) pair so count_tokens and holds get closer over time."""
+    if heuristic > 0 and actual_prompt > 0:
+        estimate.learn(heuristic, actual_prompt, model_id)
 
 
 def output_budget(max_tokens: int | None, host: Any) -> int:

@@ -68,6 +68,7 @@ class Exchange:
     lease: ratelimit.Lease = field(default_factory=ratelimit.Lease)
     hold_id: int | None = None
     input_estimate: int = 0
+    input_heuristic: int = 0
     model_id: str = "*"
     upstream: Upstream | None = None
     attempts: int = 0
@@ -159,7 +160,7 @@ async def serve(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
         ex.lease = await ratelimit.acquire(ex.key)
         route = await pipeline.resolve_route(ex.key, ex.body)
         ex.model_id = route.model.id
-        ex.input_estimate = pipeline.estimate_input_tokens(ex.body, ex.model_id)
+        ex.input_estimate, ex.input_heuristic = pipeline.estimate_input(ex.body, ex.model_id)
         amount = pipeline.hold_amount(route, ex.input_estimate, pipeline.requested_max_tokens(ex.body))
         ex.hold_id = await pipeline.place_hold(ex.key, amount, ex.request_id)
         ex.upstream = await pipeline.call_with_failover(
@@ -240,7 +241,7 @@ async def _settle_and_record(ex: Exchange, outcome: Outcome, charge: Any, upstre
         await ex.lease.release()
         _record(ex, outcome, charge, upstream_ms)
         if not outcome.usage_estimated and outcome.usage:
-            pipeline.learn_tokens(ex.model_id, ex.input_estimate, outcome.usage.prompt)
+            pipeline.learn_tokens(ex.model_id, ex.input_heuristic, outcome.usage.prompt)
         await pipeline.report_outcome(
             up.host.id,
             ok=not outcome.error_type or outcome.error_type == "client_disconnected",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.estimate import TokenEstimator, estimate_tokens, heuristic_tokens, learn
+from gateway.estimate import MAX_RATIO, MIN_RATIO, TokenEstimator, estimate_tokens, heuristic_tokens, learn
 from gateway.usage import (
     Usage,
     from_anthropic,
@@ -118,12 +119,31 @@ def test_the_estimator_learns_a_model_ratio_and_measures_its_error() -> None:
     assert estimator.mape("m") is None
     first = estimator.estimate("m", body)
     for _ in range(12):
-        guess = estimator.estimate("m", body)
-        estimator.observe("m", guess, int(first * 1.3))
+        estimator.observe("m", heuristic_tokens(body), int(first * 1.3))
     assert abs(estimator.estimate("m", body) - first * 1.3) / (first * 1.3) < 0.01
     assert 0 < estimator.mape("m") < 0.3
     estimator.observe("m", 0, 10)  # nothing learnt from an empty estimate
     assert estimator.ratio("other") == 1.0
+
+
+def test_answers_arriving_after_the_ratio_moved_cannot_run_it_away() -> None:
+    # 64 requests in flight, all estimated before any answer: the upstream counts 3x the heuristic.
+    estimator = TokenEstimator()
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(50):
+        in_flight = [heuristic_tokens(body) for _ in range(64)]
+        for heuristic in in_flight:
+            estimator.observe("m", heuristic, heuristic * 3)
+    assert abs(estimator.ratio("m") - 3.0) < 0.01
+
+
+def test_a_wild_upstream_count_moves_the_ratio_only_within_its_band() -> None:
+    estimator = TokenEstimator()
+    for _ in range(200):
+        estimator.observe("m", 2, 10_000_000)
+        estimator.observe("n", 10_000_000, 1)
+    assert estimator.ratio("m") == pytest.approx(MAX_RATIO)
+    assert estimator.ratio("n") == pytest.approx(MIN_RATIO)
 
 
 def test_the_process_wide_estimator_starts_at_the_heuristic_and_learns() -> None:
