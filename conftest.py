@@ -20,11 +20,13 @@ def _plain_static_storage(settings):
 @pytest.fixture(autouse=True)
 def _fresh_process_memos():
     """Ids are reused across tests on SQLite (rolled-back sequences): drop per-process memos."""
-    from wallet import ledger
+    from wallet import leases, ledger
 
     ledger._wallet_ids.clear()
+    leases.reset()
     yield
     ledger._wallet_ids.clear()
+    leases.reset()
 
 
 @pytest.fixture(autouse=True)

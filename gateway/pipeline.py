@@ -31,7 +31,7 @@ from gateway.providers import module_for
 from gateway.providers.base import Call, UpstreamError
 from gateway.reasoning import Sealer
 from gateway.usage import Usage
-from wallet import ledger, money
+from wallet import leases, ledger, money
 
 log = logging.getLogger(__name__)
 
@@ -214,14 +214,16 @@ def hold_amount(route: routing.Route, input_tokens: int, max_tokens: int | None)
     )
 
 
-async def place_hold(key: KeyContext, amount: int, request_id: str) -> int:
+# A request's reservation: a ticket on this worker's lease, or (keys with a spend limit) a hold row's id.
+HoldRef = leases.Ticket | int | None
+
+
+async def place_hold(key: KeyContext, amount: int, request_id: str) -> HoldRef:
     try:
+        if key.spend_limit is None:
+            return await leases.reserve(org_id=key.org_id, key_id=key.key_id, amount=amount, request_id=request_id)
         return await ledger.aplace_hold(
-            org_id=key.org_id,
-            key_id=key.key_id,
-            amount=amount,
-            request_id=request_id,
-            key_limited=key.spend_limit is not None,
+            org_id=key.org_id, key_id=key.key_id, amount=amount, request_id=request_id, key_limited=True
         )
     except ledger.InsufficientFunds as exc:
         raise GatewayError("billing", exc.message) from None
@@ -391,27 +393,35 @@ def receipt(request_id: str, host: Any, requested: str, usage: Usage, estimated:
     }
 
 
-async def settle(hold_id: int | None, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:
+async def settle(hold: HoldRef, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:
     """Charge (or release) the hold. Call shielded: it must finish even if the client left."""
-    if hold_id is None:
+    if hold is None:
         return
     try:
-        if charge is None:
-            await ledger.arelease(hold_id)
+        if isinstance(hold, leases.Ticket):
+            if charge is None:
+                leases.release(hold)
+            else:
+                leases.settle(hold, charge=charge.total, upstream_cost=charge.upstream, receipt=receipt_)
+        elif charge is None:
+            await ledger.arelease(hold)
         else:
-            await ledger.asettle(hold_id, charge=charge.total, upstream_cost=charge.upstream, receipt=receipt_)
+            await ledger.asettle(hold, charge=charge.total, upstream_cost=charge.upstream, receipt=receipt_)
     except Exception:  # the reconciler settles or releases an open hold later
-        log.exception("could not settle hold %s; leaving it to the reconciler", hold_id)
+        log.exception("could not settle hold %s; leaving it to the reconciler", hold)
 
 
-def checkpoint(hold_id: int | None, usage: Usage, host: Any, request_id: str, requested: str) -> None:
+def checkpoint(hold: HoldRef, usage: Usage, host: Any, request_id: str, requested: str) -> None:
     """Note on the hold what a stream has delivered so far (off the hot path), so a worker that
     dies mid-stream leaves the reconciler a charge to settle instead of a hold to release."""
-    if hold_id is None:
+    if hold is None:
         return
     charge = charge_for(usage, host)
     note = receipt(request_id, host, requested, usage, True)
-    background(_checkpoint(hold_id, charge, note))
+    if isinstance(hold, leases.Ticket):
+        leases.checkpoint(hold, charge=charge.total, upstream_cost=charge.upstream, receipt=note)
+    else:
+        background(_checkpoint(hold, charge, note))
 
 
 async def _checkpoint(hold_id: int, charge: money.Charge, note: dict[str, Any]) -> None:
@@ -421,8 +431,8 @@ async def _checkpoint(hold_id: int, charge: money.Charge, note: dict[str, Any]) 
         log.warning("could not checkpoint hold %s", hold_id, exc_info=True)
 
 
-async def settle_shielded(hold_id: int | None, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:
-    task = background(settle(hold_id, charge, receipt_))
+async def settle_shielded(hold: HoldRef, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:
+    task = background(settle(hold, charge, receipt_))
     await asyncio.shield(task)
 
 

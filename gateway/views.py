@@ -66,7 +66,7 @@ class Exchange:
     key: Any = None
     body: dict[str, Any] = field(default_factory=dict)
     lease: ratelimit.Lease = field(default_factory=ratelimit.Lease)
-    hold_id: int | None = None
+    hold: pipeline.HoldRef = None
     input_estimate: int = 0
     input_heuristic: int = 0
     model_id: str = "*"
@@ -162,7 +162,7 @@ async def serve(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
         ex.model_id = route.model.id
         ex.input_estimate, ex.input_heuristic = pipeline.estimate_input(ex.body, ex.model_id)
         amount = pipeline.hold_amount(route, ex.input_estimate, pipeline.requested_max_tokens(ex.body))
-        ex.hold_id = await pipeline.place_hold(ex.key, amount, ex.request_id)
+        ex.hold = await pipeline.place_hold(ex.key, amount, ex.request_id)
         ex.upstream = await pipeline.call_with_failover(
             route,
             body_for(ex.surface.dialect, ex.body),
@@ -192,8 +192,8 @@ async def _admit(ex: Exchange) -> None:
 async def _refuse(ex: Exchange, err: GatewayError) -> HttpResponse:
     """Undo what was reserved, log the refusal (if we know whose it was), answer in the surface's shape."""
     await ex.lease.release()
-    if ex.hold_id is not None:
-        await pipeline.settle_shielded(ex.hold_id, None, {})
+    if ex.hold is not None:
+        await pipeline.settle_shielded(ex.hold, None, {})
     if ex.key is not None and isinstance(ex.body, dict):
         outcome = Outcome(status=errors.status_for(err.kind, ex.surface.dialect), error_type=err.kind)
         _record(ex, outcome, None)
@@ -236,7 +236,7 @@ async def _settle_and_record(ex: Exchange, outcome: Outcome, charge: Any, upstre
     assert up is not None
     note = pipeline.receipt(ex.request_id, up.host, ex.requested, outcome.usage, outcome.usage_estimated)
     try:
-        await pipeline.settle(ex.hold_id, charge, note)
+        await pipeline.settle(ex.hold, charge, note)
     finally:
         await ex.lease.release()
         _record(ex, outcome, charge, upstream_ms)
@@ -400,7 +400,7 @@ class _Raised:
 def _checkpoint(ex: Exchange, r: Any) -> None:
     assert ex.upstream is not None
     usage, _ = pipeline.billable_usage(r.usage, r.chars, ex.input_estimate, True)
-    pipeline.checkpoint(ex.hold_id, usage, ex.upstream.host, ex.request_id, ex.requested)
+    pipeline.checkpoint(ex.hold, usage, ex.upstream.host, ex.request_id, ex.requested)
 
 
 def _estimate(ex: Exchange, r: Any) -> Any:

@@ -160,7 +160,7 @@ async def create(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
         route = await pipeline.resolve_route(ex.key, _routing_body(ex.body, neutral))
         ex.input_estimate = pipeline.estimate_input_tokens(neutral)
         amount = pipeline.hold_amount(route, ex.input_estimate, ex.body.get("max_output_tokens"))
-        ex.hold_id = await pipeline.place_hold(ex.key, amount, ex.request_id)
+        ex.hold = await pipeline.place_hold(ex.key, amount, ex.request_id)
         ex.upstream = await pipeline.call_with_failover(
             route, turn.build, stream=ex.stream, headers=ex.request.headers, tags=ex.tags
         )
@@ -277,7 +277,7 @@ async def _events(ex: Exchange, turn: Turn, upstream_ms: float) -> AsyncIterator
                     if meter.first_at is not None and time.monotonic() >= next_checkpoint:
                         next_checkpoint = time.monotonic() + base.CHECKPOINT_SECONDS
                         usage, _ = pipeline.billable_usage(Usage(), meter.chars, ex.input_estimate, True)
-                        pipeline.checkpoint(ex.hold_id, usage, up.host, ex.request_id, ex.requested)
+                        pipeline.checkpoint(ex.hold, usage, up.host, ex.request_id, ex.requested)
             tail = machine.finish()
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("upstream stream broke (request %s): %s", ex.request_id, type(exc).__name__)

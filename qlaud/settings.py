@@ -195,6 +195,15 @@ TOPUP_MIN_USD = env.int("TOPUP_MIN_USD", default=5)
 TOPUP_MAX_USD = env.int("TOPUP_MAX_USD", default=1000)
 LOW_BALANCE_DEFAULT_USD = env.int("LOW_BALANCE_DEFAULT_USD", default=2)
 HOLD_TIMEOUT_SECONDS = env.int("HOLD_TIMEOUT_SECONDS", default=900)
+# Leases (wallet/leases.py): each worker reserves up to this much of a wallet at once (and at most
+# 1/WALLET_LEASE_SHARE of what is available), spends it request by request in memory, and writes
+# the usage entries in one transaction every WALLET_FLUSH_SECONDS. A lease whose worker stopped
+# renewing it for WALLET_LEASE_TTL_SECONDS is settled by the reconciler.
+WALLET_LEASE_MAX_MICROS = env.int("WALLET_LEASE_MAX_MICROS", default=5_000_000)
+WALLET_LEASE_SHARE = env.int("WALLET_LEASE_SHARE", default=4)
+WALLET_FLUSH_SECONDS = env.float("WALLET_FLUSH_SECONDS", default=0.2)
+WALLET_LEASE_IDLE_SECONDS = env.float("WALLET_LEASE_IDLE_SECONDS", default=10.0)
+WALLET_LEASE_TTL_SECONDS = env.int("WALLET_LEASE_TTL_SECONDS", default=120)
 
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
 STRIPE_TEST_SECRET_KEY = secret("STRIPE_TEST_SECRET_KEY", "")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -284,6 +284,115 @@ def _locked_hold(hold_id: int) -> tuple[Hold, Wallet]:
     if hold is None:
         raise LedgerError(f"no hold {hold_id}")
     return hold, hold.wallet
+
+
+# --- Leases (wallet/leases.py keeps the in-process side) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """One request's final charge, spent from a lease and waiting to be written."""
+
+    request_id: str
+    key_id: int | None
+    charge: int
+    upstream_cost: int
+    receipt: dict
+
+
+def lease_grow(wallet_id: int, hold_id: int | None, need: int) -> tuple[int, int]:
+    """Reserve at least `need` more for a worker's lease (a new lease if `hold_id` is None or was
+    closed by the reconciler). Reserves more than needed when the wallet can spare it, so most
+    requests never wait for the database. Returns (hold id, amount now reserved on it)."""
+    with transaction.atomic(durable=True):
+        wallet = Wallet.objects.select_for_update().get(pk=wallet_id)
+        hold = None
+        if hold_id is not None:
+            hold = Hold.objects.select_for_update().filter(pk=hold_id, status=Hold.Status.OPEN).first()
+        available = wallet.balance - wallet.held
+        if available < need:
+            raise InsufficientFunds("balance", _short_balance_message(wallet, need))
+        share = available // max(settings.WALLET_LEASE_SHARE, 1)
+        size = min(max(need, min(settings.WALLET_LEASE_MAX_MICROS, share)), available)
+        wallet.held += size
+        wallet.save(update_fields=["held", "updated"])
+        expires = timezone.now() + timedelta(seconds=settings.WALLET_LEASE_TTL_SECONDS)
+        if hold is None:
+            hold = Hold.objects.create(
+                wallet=wallet, request_id=f"lease:{uuid.uuid4().hex}", amount=size, lease=True, expires=expires
+            )
+        else:
+            hold.amount += size
+            hold.expires = expires
+            hold.save(update_fields=["amount", "expires"])
+    return hold.pk, hold.amount
+
+
+def lease_flush(
+    wallet_id: int,
+    hold_id: int | None,
+    spends: list[Spend],
+    metered: dict,
+    *,
+    release: bool = False,
+    expired_before: datetime | None = None,
+) -> int | None:
+    """Write a lease's settled requests (one usage entry each, idempotent per request) and renew it;
+    with `release`, give what is left back to the wallet. Returns the amount still reserved, or None
+    when the lease is closed (released here, or by the reconciler: its spends are still charged).
+    `hold_id` None: the lease is gone already; only the spends are written. `expired_before` (the
+    reconciler): do nothing unless the lease is still open and was last renewed for before then."""
+    with transaction.atomic(durable=True):
+        if hold_id is None:
+            hold, wallet = None, Wallet.objects.select_for_update().get(pk=wallet_id)
+        else:
+            hold, wallet = _locked_hold(hold_id)
+            if expired_before is not None and not (
+                hold.status == Hold.Status.OPEN and hold.expires is not None and hold.expires < expired_before
+            ):
+                return None
+        before = wallet.balance
+        keys = [f"usage:{s.request_id}" for s in spends]
+        done = set(LedgerEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+        entries, total = [], 0
+        for spend, key in zip(spends, keys, strict=True):
+            if key in done:
+                continue
+            done.add(key)
+            total += spend.charge
+            wallet.balance -= spend.charge
+            receipt = {**spend.receipt, "upstream_cost": spend.upstream_cost, "charge": spend.charge}
+            entries.append(
+                LedgerEntry(
+                    wallet=wallet,
+                    amount=-spend.charge,
+                    kind=Kind.USAGE,
+                    idempotency_key=key,
+                    reference=spend.request_id,
+                    receipt=receipt,
+                    api_key_id=spend.key_id,
+                    balance_after=wallet.balance,
+                )
+            )
+        LedgerEntry.objects.bulk_create(entries)
+        remaining = None
+        if hold is not None and hold.status == Hold.Status.OPEN:
+            left = max(hold.amount - total, 0)
+            wallet.held -= hold.amount - left
+            hold.amount, hold.charged = left, (hold.charged or 0) + total
+            if release:
+                wallet.held -= left
+                hold.status, hold.settled_at = Hold.Status.RELEASED, timezone.now()
+            else:
+                remaining = left
+                hold.expires = timezone.now() + timedelta(seconds=settings.WALLET_LEASE_TTL_SECONDS)
+            hold.metered_charge = sum(m["charge"] for m in metered.values())
+            hold.metered_upstream_cost = sum(m["upstream_cost"] for m in metered.values())
+            hold.metered_receipt = {"requests": metered}
+            hold.save()
+        after = _save_wallet(wallet, before)
+    _after_commit(after)
+    return remaining
 
 
 # --- Credits and debits ---------------------------------------------------------------------

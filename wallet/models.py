@@ -93,7 +93,8 @@ class LedgerEntry(models.Model):
 
 
 class Hold(models.Model):
-    """Money reserved for one in-flight request, settled or released when it ends."""
+    """Money reserved for one in-flight request, settled or released when it ends; or, with
+    `lease`, money one worker process reserved in bulk for its requests (wallet/leases.py)."""
 
     class Status(models.TextChoices):
         OPEN = "open"
@@ -111,6 +112,10 @@ class Hold(models.Model):
     metered_charge = models.BigIntegerField(default=0)
     metered_upstream_cost = models.BigIntegerField(default=0)
     metered_receipt = models.JSONField(default=dict, blank=True)
+    # A lease: `amount` is what is still reserved; `metered_receipt` maps each of its streams in
+    # flight to its last checkpoint; `expires` is pushed forward on every flush while its worker lives.
+    lease = models.BooleanField(default=False)
+    expires = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
     settled_at = models.DateTimeField(null=True, blank=True)
 

@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
     from gateway.models import RequestLog
 
+    counts = _reconcile_leases(now or timezone.now())
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.HOLD_TIMEOUT_SECONDS)
     stale = list(
-        Hold.objects.filter(status=Hold.Status.OPEN, created__lt=cutoff).values_list(
+        Hold.objects.filter(status=Hold.Status.OPEN, lease=False, created__lt=cutoff).values_list(
             "pk", "request_id", "metered_charge", "metered_upstream_cost", "metered_receipt"
         )
     )
@@ -43,7 +44,6 @@ def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
             "request_id", "cost", "upstream_cost", "model", "price_version_id"
         )
     }
-    counts = {"settled": 0, "released": 0, "failed": 0}
     for hold_id, request_id, metered, metered_upstream, metered_receipt in stale:
         try:
             if request_id in logs:
@@ -64,6 +64,43 @@ def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
             counts["failed"] += 1
     if stale:
         log.info("reconciled %d stale holds: %s", len(stale), counts)
+    return counts
+
+
+def _reconcile_leases(now: datetime) -> dict[str, int]:
+    """Leases whose worker stopped renewing them (it died): charge each of their requests in flight
+    from its RequestLog row, else from its last checkpoint, and release the rest."""
+    from gateway.models import RequestLog
+
+    counts = {"settled": 0, "released": 0, "failed": 0}
+    expired = Hold.objects.filter(status=Hold.Status.OPEN, lease=True, expires__lt=now)
+    for hold in expired.only("pk", "wallet_id", "metered_receipt"):
+        metered = (hold.metered_receipt or {}).get("requests", {})
+        logs = {
+            row["request_id"]: row
+            for row in RequestLog.objects.filter(request_id__in=list(metered)).values(
+                "request_id", "cost", "upstream_cost", "api_key_id", "model", "price_version_id"
+            )
+        }
+        spends = []
+        for request_id, point in metered.items():
+            row = logs.get(request_id)
+            if row is not None:
+                receipt = {"reconciled": True, "model": row["model"], "price_version_id": row["price_version_id"]}
+                spends.append(ledger.Spend(request_id, row["api_key_id"], row["cost"], row["upstream_cost"], receipt))
+            else:
+                receipt = {**point["receipt"], "reconciled": True, "from": "checkpoint"}
+                spends.append(
+                    ledger.Spend(request_id, point.get("key_id"), point["charge"], point["upstream_cost"], receipt)
+                )
+        try:
+            ledger.lease_flush(hold.wallet_id, hold.pk, spends, {}, release=True, expired_before=now)
+        except Exception:
+            log.exception("could not reconcile lease %s", hold.pk)
+            counts["failed"] += 1
+            continue
+        counts["settled"] += len(spends)
+        counts["released"] += 1
     return counts
 
 

@@ -173,12 +173,14 @@ class LiveServer:
 
     async def _serve(self) -> None:
         from gateway import http, pipeline, records
+        from wallet import leases
 
         try:
             await self.server.serve(sockets=[self.sock])
         finally:
             await asyncio.gather(*list(pipeline._background), return_exceptions=True)
             await records.aflush()
+            await leases.flush()
             await http.aclose()
 
     def start(self) -> LiveServer:
@@ -226,13 +228,14 @@ def live(_live_server: LiveServer, transactional_db: None) -> Iterator[LiveServe
 def settle_background(timeout: float = 10.0) -> None:
     """Wait until the server finished its bookkeeping (settlements, RequestLog rows)."""
     from gateway import records
+    from wallet import leases
 
     deadline = time.monotonic() + timeout
     time.sleep(0.02)
     while time.monotonic() < deadline:
         from gateway import pipeline
 
-        if not pipeline._background and records.wait_idle(0.05):
+        if not pipeline._background and records.wait_idle(0.05) and leases.wait_idle(0.05):
             return
         time.sleep(0.02)
 

@@ -1,0 +1,254 @@
+"""Leases: each worker reserves a wallet's money in bulk and spends it request by request in memory.
+
+A per-request hold costs two durable transactions per request (hold, then settle), which made
+them most of the gateway's CPU and of its added latency. Instead, the first request of a wallet
+on a worker reserves a *lease* (a `Hold` row with `lease=True`): up to WALLET_LEASE_MAX_MICROS,
+and at most 1/WALLET_LEASE_SHARE of what is available, never less than the request needs. Every
+request then reserves its own hold amount from the lease without touching the database (the
+invariant "no request is served without a hold" holds: its money is reserved in the database,
+inside the lease). When a request ends, its charge is queued here; every WALLET_FLUSH_SECONDS one
+transaction writes the queued usage entries (idempotent per request, as before), moves the
+balance, shrinks the lease by what was spent, records the checkpoints of its streams in flight
+and renews the lease's expiry. A lease nobody used for WALLET_LEASE_IDLE_SECONDS goes back.
+
+Crash safety: the lease is in the database, so the money stays reserved; if the worker dies the
+lease stops being renewed, and the reconciler charges each of its streams in flight from its last
+checkpoint (or from its RequestLog row) and releases the rest (wallet/reconcile.py). What a dead
+worker had settled but not yet written (at most one flush interval) is the window left.
+
+Keys with a spend limit keep per-request holds (ledger.place_hold): their limit is checked
+against entries and open holds in the database, which lease spends would not show in time.
+
+The state lives per event loop (one per worker process in production); a `threading.Lock`
+guards the queue that the flusher hands to a pool thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+
+from qlaud.threads import in_pool
+from wallet import ledger
+from wallet.ledger import InsufficientFunds, LedgerError, Spend
+
+log = logging.getLogger(__name__)
+__all__ = ["InsufficientFunds", "Ticket", "checkpoint", "flush", "release", "reserve", "settle", "wait_idle"]
+
+
+@dataclass(slots=True)
+class Lease:
+    """One worker's reservation on one wallet."""
+
+    wallet_id: int
+    hold_id: int | None = None
+    amount: int = 0  # reserved in the database
+    committed: int = 0  # in flight (their hold amounts) + spent and not yet written (their charges)
+    inflight: dict[str, int] = field(default_factory=dict)  # request id -> amount it reserved
+    pending: list[Spend] = field(default_factory=list)
+    metered: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> last checkpoint
+    dirty: bool = False  # checkpoints changed since the last flush
+    renewed: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def free(self) -> int:
+        return self.amount - self.committed if self.hold_id is not None else 0
+
+
+@dataclass(slots=True)
+class Ticket:
+    """One request's reservation inside a lease."""
+
+    lease: Lease
+    request_id: str
+    amount: int
+    key_id: int | None
+    done: bool = False
+
+
+_leases: dict[tuple[int, int], Lease] = {}  # (id of the event loop, wallet id) -> lease
+_flushers: dict[int, asyncio.Task[None]] = {}
+_guard = threading.Lock()
+_flushing = 0
+
+
+def _loop_leases(loop_id: int) -> list[Lease]:
+    with _guard:
+        return [lease for (lid, _), lease in _leases.items() if lid == loop_id]
+
+
+async def reserve(*, org_id: int, key_id: int | None, amount: int, request_id: str) -> Ticket:
+    """Reserve `amount` for one request from this worker's lease on the org's wallet (growing or
+    taking the lease first when it is short). Raises InsufficientFunds."""
+    if amount < 0:
+        raise LedgerError("a hold cannot be negative")
+    wallet_id = ledger._wallet_ids.get(org_id) or await in_pool(ledger._wallet_id)(org_id)
+    loop = asyncio.get_running_loop()
+    slot = (id(loop), wallet_id)
+    lease = _leases.get(slot)
+    if lease is None:
+        with _guard:
+            lease = _leases.setdefault(slot, Lease(wallet_id))
+    if lease.free < amount:
+        async with lease.lock:
+            if lease.free < amount:
+                lease.hold_id, lease.amount = await in_pool(ledger.lease_grow)(
+                    wallet_id, lease.hold_id, amount - lease.free
+                )
+                lease.renewed = time.monotonic()
+    lease.inflight[request_id] = amount
+    lease.committed += amount
+    lease.last_used = time.monotonic()
+    _ensure_flusher(loop)
+    return Ticket(lease, request_id, amount, key_id)
+
+
+def settle(ticket: Ticket, *, charge: int, upstream_cost: int, receipt: dict) -> None:
+    """The request ended: queue its charge (written by the next flush). Idempotent per ticket."""
+    if charge < 0:
+        raise LedgerError("a charge cannot be negative")
+    lease = ticket.lease
+    if ticket.done:
+        return
+    ticket.done = True
+    lease.committed += charge - lease.inflight.pop(ticket.request_id, 0)
+    lease.metered.pop(ticket.request_id, None)
+    with _guard:
+        lease.pending.append(Spend(ticket.request_id, ticket.key_id, charge, upstream_cost, receipt))
+    lease.last_used = time.monotonic()
+
+
+def release(ticket: Ticket) -> None:
+    """The request failed before costing anything: its reservation goes back to the lease."""
+    if ticket.done:
+        return
+    ticket.done = True
+    lease = ticket.lease
+    lease.committed -= lease.inflight.pop(ticket.request_id, 0)
+    if lease.metered.pop(ticket.request_id, None) is not None:
+        lease.dirty = True
+
+
+def checkpoint(ticket: Ticket, *, charge: int, upstream_cost: int, receipt: dict) -> None:
+    """Note what a stream has delivered so far; the next flush writes it on the lease's row."""
+    if not ticket.done:
+        point = {"charge": charge, "upstream_cost": upstream_cost, "receipt": receipt, "key_id": ticket.key_id}
+        ticket.lease.metered[ticket.request_id] = point
+        ticket.lease.dirty = True
+
+
+# --- the flusher ---------------------------------------------------------------------------------
+
+
+def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:
+    task = _flushers.get(id(loop))
+    if task is None or task.done():
+        _flushers[id(loop)] = loop.create_task(_flusher(id(loop)))
+
+
+async def _flusher(loop_id: int) -> None:
+    """Write this loop's leases every WALLET_FLUSH_SECONDS; return idle ones; stop when none is left."""
+    while True:
+        await asyncio.sleep(settings.WALLET_FLUSH_SECONDS)
+        leases = _loop_leases(loop_id)
+        for lease in leases:
+            await _flush_one(lease)
+        if not any(lease.hold_id is not None or lease.pending for lease in leases):
+            return
+
+
+async def _flush_one(lease: Lease, *, force: bool = False) -> None:
+    now = time.monotonic()
+    renew = now - lease.renewed > settings.WALLET_LEASE_TTL_SECONDS / 4
+    idle = not lease.inflight and not lease.pending and now - lease.last_used > settings.WALLET_LEASE_IDLE_SECONDS
+    if lease.hold_id is None:  # closed under requests still in flight: their spends are written all the same
+        lease.dirty = False
+        if not lease.pending:
+            return
+    elif not (lease.pending or lease.dirty or renew or idle or force):
+        return
+    global _flushing
+    async with lease.lock:
+        with _guard:
+            spends, lease.pending = lease.pending, []
+            _flushing += 1
+        metered, lease.dirty = dict(lease.metered), False
+        try:
+            remaining = await in_pool(ledger.lease_flush)(
+                lease.wallet_id, lease.hold_id, spends, metered, release=idle
+            )
+        except (LedgerError, ObjectDoesNotExist):  # its wallet was deleted: nothing left to write
+            log.warning("lease %s of wallet %s vanished; dropping it", lease.hold_id, lease.wallet_id)
+            lease.hold_id, lease.amount, lease.committed = None, 0, sum(lease.inflight.values())
+            return
+        except Exception:  # the database is away: keep the spends for the next flush
+            log.exception("could not flush the lease of wallet %s; retrying", lease.wallet_id)
+            with _guard:
+                lease.pending[:0] = spends
+            lease.dirty = True
+            return
+        finally:
+            with _guard:
+                _flushing -= 1
+        lease.committed -= sum(s.charge for s in spends)
+        lease.renewed = time.monotonic()
+        if remaining is None:  # released (idle) or closed by the reconciler: the next request takes a new one
+            lease.hold_id, lease.amount = None, 0
+        else:
+            lease.amount = remaining
+
+
+async def flush() -> None:
+    """Write every lease of this loop now (tests, shutdown)."""
+    for lease in _loop_leases(id(asyncio.get_running_loop())):
+        if lease.pending or lease.dirty:
+            await _flush_one(lease, force=True)
+
+
+def wait_idle(timeout: float = 5.0) -> bool:
+    """Block until no lease (of any loop) has unwritten spends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _guard:
+            idle = not _flushing and not any(lease.pending or lease.dirty for lease in _leases.values())
+        if idle:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def reset() -> None:
+    """Forget every lease (tests: the database was rolled back under them)."""
+    with _guard:
+        _leases.clear()
+    for task in list(_flushers.values()):
+        try:
+            task.get_loop().call_soon_threadsafe(task.cancel)
+        except RuntimeError:  # its loop is closed already
+            pass
+    _flushers.clear()
+
+
+def _flush_at_exit() -> None:
+    """Write what this process spent before it exits (the reconciler covers a hard kill)."""
+    for lease in list(_leases.values()):
+        with _guard:
+            spends, lease.pending = lease.pending, []
+        if lease.hold_id is not None or spends:
+            try:
+                ledger.lease_flush(lease.wallet_id, lease.hold_id, spends, {}, release=not lease.inflight)
+            except Exception:
+                log.exception("could not flush the lease of wallet %s at exit", lease.wallet_id)
+
+
+atexit.register(_flush_at_exit)
