@@ -29,7 +29,12 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(BIN)/.installed
+# LiteLLM's proxy, the comparison, lives in its own venv (its pins clash with ours).
+bench/.litellm-venv/bin/litellm:
+	$(PYTHON) -m venv bench/.litellm-venv
+	bench/.litellm-venv/bin/pip install -q 'litellm[proxy]==1.108.7'
+
+bench: $(BIN)/.installed bench/.litellm-venv/bin/litellm
 	$(BIN)/python -m bench.run
 
 clean:

@@ -184,9 +184,7 @@ async def _flush_one(lease: Lease, *, force: bool = False) -> None:
             _flushing += 1
         metered, lease.dirty = dict(lease.metered), False
         try:
-            remaining = await in_pool(ledger.lease_flush)(
-                lease.wallet_id, lease.hold_id, spends, metered, release=idle
-            )
+            remaining = await in_pool(ledger.lease_flush)(lease.wallet_id, lease.hold_id, spends, metered, release=idle)
         except (LedgerError, ObjectDoesNotExist):  # its wallet was deleted: nothing left to write
             log.warning("lease %s of wallet %s vanished; dropping it", lease.hold_id, lease.wallet_id)
             lease.hold_id, lease.amount, lease.committed = None, 0, sum(lease.inflight.values())

@@ -1,0 +1,222 @@
+"""Leases: a worker reserves a wallet's money in bulk and spends it per request in memory (wallet/leases.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
+from django.utils import timezone
+
+from wallet import leases, ledger, reconcile
+from wallet.models import Hold, LedgerEntry, Wallet
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DOLLAR = 1_000_000
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    yield
+    ledger.close_pool_connections()
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(autouse=True)
+def _quick_flushes(settings):
+    settings.WALLET_FLUSH_SECONDS = 0.01
+
+
+async def _funded(amount: int, slug: str = "lease-org"):
+    from accounts.models import Org
+
+    org = await Org.objects.acreate(name="Lease", slug=slug)
+    await sync_to_async(ledger.credit_topup)(org_id=org.pk, amount=amount, reference="cs_l", idempotency_key=slug)
+    return org
+
+
+async def _wallet(org) -> Wallet:
+    return await Wallet.objects.aget(org=org)
+
+
+async def _reserve(org, amount: int, request_id: str) -> leases.Ticket:
+    return await leases.reserve(org_id=org.pk, key_id=None, amount=amount, request_id=request_id)
+
+
+async def test_the_first_request_takes_a_lease_and_the_next_ones_reserve_without_the_database(monkeypatch):
+    org = await _funded(100 * DOLLAR)
+    first = await _reserve(org, 10_000, "req_1")
+    lease = await Hold.objects.aget(lease=True)
+    assert lease.amount == 5 * DOLLAR  # WALLET_LEASE_MAX_MICROS: less than a quarter of $100
+    assert (await _wallet(org)).held == 5 * DOLLAR
+
+    def no_database(*args, **kwargs):
+        raise AssertionError("the database was asked")
+
+    monkeypatch.setattr(ledger, "lease_grow", no_database)
+    monkeypatch.setattr(ledger, "_wallet_id", no_database)
+    second = await _reserve(org, 10_000, "req_2")
+    assert second.lease is first.lease and first.lease.free == 5 * DOLLAR - 20_000
+
+
+async def test_settled_requests_are_written_once_each_in_one_flush_and_the_lease_shrinks():
+    org = await _funded(100 * DOLLAR)
+    tickets = [await _reserve(org, 10_000, f"req_{i}") for i in range(3)]
+    for i, ticket in enumerate(tickets):
+        leases.settle(ticket, charge=1_000 * (i + 1), upstream_cost=900 * (i + 1), receipt={"model": "m"})
+    leases.settle(tickets[0], charge=99_999, upstream_cost=0, receipt={})  # a second settle is a no-op
+    await leases.flush()
+    entries = [e async for e in LedgerEntry.objects.filter(kind="usage").order_by("id")]
+    assert [(e.reference, e.amount) for e in entries] == [("req_0", -1_000), ("req_1", -2_000), ("req_2", -3_000)]
+    assert entries[-1].balance_after == 100 * DOLLAR - 6_000 and entries[0].receipt["charge"] == 1_000
+    wallet = await _wallet(org)
+    assert (wallet.balance, wallet.held) == (100 * DOLLAR - 6_000, 5 * DOLLAR - 6_000)
+    assert (await Hold.objects.aget(lease=True)).amount == 5 * DOLLAR - 6_000
+    await sync_to_async(ledger.assert_ledger_invariant)()
+
+
+async def test_a_spend_is_charged_once_even_if_it_is_flushed_twice():
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 10_000, "req_twice")
+    wallet_id, hold_id = ticket.lease.wallet_id, ticket.lease.hold_id
+    spend = ledger.Spend("req_twice", None, 4_000, 3_700, {})
+    await sync_to_async(ledger.lease_flush)(wallet_id, hold_id, [spend], {})
+    await sync_to_async(ledger.lease_flush)(wallet_id, hold_id, [spend], {})
+    assert await LedgerEntry.objects.filter(kind="usage").acount() == 1
+    assert (await _wallet(org)).balance == 10 * DOLLAR - 4_000
+
+
+async def test_a_lease_takes_at_most_a_quarter_of_a_small_balance_but_never_less_than_the_request_needs():
+    org = await _funded(DOLLAR)
+    await _reserve(org, 1_000, "req_small")
+    assert (await Hold.objects.aget(lease=True)).amount == DOLLAR // 4
+    await _reserve(org, 600_000, "req_big")  # more than the lease has left: it grows by what is missing
+    assert (await _wallet(org)).held == 601_000
+    with pytest.raises(ledger.InsufficientFunds) as refused:
+        await _reserve(org, 400_000, "req_too_much")
+    assert refused.value.kind == "balance" and "is available" in refused.value.message
+
+
+async def test_a_released_request_gives_its_reservation_back_to_the_lease_and_costs_nothing():
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 300_000, "req_failed")
+    free = ticket.lease.free
+    leases.release(ticket)
+    assert ticket.lease.free == free + 300_000
+    await leases.flush()
+    assert await LedgerEntry.objects.filter(kind="usage").acount() == 0
+
+
+async def test_an_idle_lease_goes_back_to_the_wallet(settings):
+    settings.WALLET_LEASE_IDLE_SECONDS = 0.05
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 10_000, "req_idle")
+    leases.settle(ticket, charge=2_500, upstream_cost=2_300, receipt={})
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if (await Hold.objects.aget(lease=True)).status == Hold.Status.RELEASED:
+            break
+    wallet = await _wallet(org)
+    assert (wallet.balance, wallet.held) == (10 * DOLLAR - 2_500, 0)
+    assert ticket.lease.hold_id is None
+    await _reserve(org, 10_000, "req_after")  # the next request takes a fresh lease
+    assert await Hold.objects.filter(lease=True, status=Hold.Status.OPEN).acount() == 1
+
+
+async def test_the_lease_of_a_worker_that_died_mid_stream_is_charged_from_its_checkpoints(request_log_factory):
+    org = await _funded(10 * DOLLAR)
+    streaming = await _reserve(org, 200_000, "req_streaming")
+    logged = await _reserve(org, 200_000, "req_logged")
+    leases.checkpoint(streaming, charge=4_280, upstream_cost=4_000, receipt={"usage": {"output": 160}})
+    leases.checkpoint(logged, charge=1_000, upstream_cost=900, receipt={})
+    await leases.flush()
+    await sync_to_async(request_log_factory)(org, "req_logged", cost=11_235, upstream_cost=10_500)
+    leases.reset()  # the worker dies: nothing renews its lease any more
+    hold = await Hold.objects.aget(lease=True)
+    assert await sync_to_async(reconcile.reconcile_holds)() == {"settled": 0, "released": 0, "failed": 0}
+    later = hold.expires + timedelta(seconds=1)
+    counts = await sync_to_async(reconcile.reconcile_holds)(later)
+    assert counts == {"settled": 2, "released": 1, "failed": 0}
+    charged = dict([(e.reference, e.amount) async for e in LedgerEntry.objects.filter(kind="usage")])
+    assert charged == {"req_streaming": -4_280, "req_logged": -11_235}
+    wallet = await _wallet(org)
+    assert (wallet.balance, wallet.held) == (10 * DOLLAR - 4_280 - 11_235, 0)
+    assert await sync_to_async(reconcile.reconcile_holds)(later) == {"settled": 0, "released": 0, "failed": 0}
+
+
+async def test_a_live_worker_keeps_its_lease_and_still_charges_what_it_spent_after_the_reconciler_closed_it():
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 10_000, "req_slow")
+    hold = await Hold.objects.aget(lease=True)
+    await sync_to_async(reconcile.reconcile_holds)(hold.expires + timedelta(seconds=1))  # thought dead
+    assert (await _wallet(org)).held == 0
+    leases.settle(ticket, charge=7_000, upstream_cost=6_500, receipt={})
+    await leases.flush()
+    assert (await _wallet(org)).balance == 10 * DOLLAR - 7_000
+    assert ticket.lease.hold_id is None  # the next request takes a new lease
+    await sync_to_async(ledger.assert_ledger_invariant)()
+
+
+async def test_a_flush_that_fails_keeps_its_spends_for_the_next_one(monkeypatch):
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 10_000, "req_retry")
+    leases.settle(ticket, charge=5_000, upstream_cost=4_600, receipt={})
+    real, calls = ledger.lease_flush, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("database away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "lease_flush", flaky)
+    await leases.flush()
+    assert await LedgerEntry.objects.filter(kind="usage").acount() == 0
+    await leases.flush()
+    assert await LedgerEntry.objects.filter(kind="usage").acount() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises every writer; needs PostgreSQL")
+async def test_two_workers_leasing_one_wallet_never_reserve_more_than_it_holds():
+    org = await _funded(DOLLAR)
+
+    def worker(prefix: str) -> int:
+        async def spend() -> int:
+            served = 0
+            for i in range(40):
+                try:
+                    ticket = await _reserve(org, 30_000, f"{prefix}{i}")
+                except ledger.InsufficientFunds:
+                    continue
+                leases.settle(ticket, charge=30_000, upstream_cost=28_000, receipt={})
+                served += 1
+            await leases.flush()
+            return served
+
+        return asyncio.run(spend())
+
+    served = await asyncio.gather(*(asyncio.to_thread(worker, p) for p in ("a", "b")))
+    wallet = await _wallet(org)
+    assert sum(served) * 30_000 == DOLLAR - wallet.balance <= DOLLAR
+    assert wallet.balance >= 0 and sum(served) >= 30  # a quarter-share lease each: little is stranded
+    await sync_to_async(ledger.assert_ledger_invariant)()
+
+
+@pytest.fixture
+def request_log_factory():
+    def make(org, request_id: str, *, cost: int, upstream_cost: int):
+        from gateway.models import RequestLog
+
+        return RequestLog.objects.create(
+            request_id=request_id,
+            org=org,
+            surface="chat",
+            model="m",
+            cost=cost,
+            upstream_cost=upstream_cost,
+            created=timezone.now(),
+        )
+
+    return make
