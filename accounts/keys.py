@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import transaction
@@ -340,7 +339,7 @@ def note_used(key_id: int) -> None:
     except RuntimeError:
         flush_usage()
         return
-    task = loop.create_task(sync_to_async(flush_usage)())
+    task = loop.create_task(in_pool(flush_usage)())
     _flush_tasks.add(task)
     task.add_done_callback(_flush_tasks.discard)
 

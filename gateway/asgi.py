@@ -1,42 +1,135 @@
-"""An early-return path for the API: gateway requests skip the site's middleware.
+"""An early-return path for the API: gateway requests skip Django's request cycle.
 
 The site's middleware (sessions, CSRF, auth, messages, allauth, htmx, the org middleware) is
-sync and exists for pages; on an async view each sync middleware costs a thread hop. Requests
-to the gateway's own paths go to a second Django ASGI handler with no middleware at all: the
-views authenticate with API keys and answer every error themselves.
+sync and exists for pages; on an async view each sync middleware costs a thread hop. Django's
+ASGI handler itself also costs a per-request thread-sensitive context, `request_started` /
+`request_finished` signals whose sync receivers run through `sync_to_async`, and URL resolution.
+None of that serves the gateway: its views authenticate with API keys, answer every error
+themselves, and use the database only through qlaud.threads' pool (which closes stale
+connections itself). So requests to the gateway's own paths are served here: read the body,
+call the view found in a dict, send the response with Django's own `send_response`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.core.handlers.asgi import ASGIHandler
-from django.core.handlers.exception import convert_exception_to_response
+from django.conf import settings
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+from django.http import HttpRequest, HttpResponseBase
 
+from gateway import errors, views, views_responses
+from gateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
+
+View = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+# path -> (view, the error shape of its surface). gateway/urls*.py still name these views for
+# reverse() and for the site's own handler; this dict only spares the gateway the URL resolver.
 # /v1/responses too: through the sync middleware its view ran under async_to_sync, and the bookkeeping tasks it
 # starts (settle, record, host health) inherited a thread executor that is gone once the response is returned.
-PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", "/v1/responses"})
+ROUTES: dict[str, tuple[View, str]] = {
+    "/v1/messages": (views.messages, errors.ANTHROPIC),
+    "/v1/messages/count_tokens": (views.count_tokens, errors.ANTHROPIC),
+    "/v1/chat/completions": (views.chat_completions, errors.OPENAI),
+    "/v1/responses": (views_responses.responses, errors.OPENAI),
+}
 
 
-class BareASGIHandler(ASGIHandler):
-    """Django's ASGI handler with an empty middleware chain."""
+async def read_body(receive: Any, limit: int) -> bytes:
+    """The whole request body, except that past `limit` bytes the rest is read and dropped.
+
+    The views answer 413 on the length alone (pipeline.parse_body), so a truncated body that is
+    still over the limit says all they need, and a huge upload never sits in memory.
+    """
+    chunks: list[bytes] = []
+    kept = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestAborted()
+        chunk = message.get("body", b"")
+        if kept <= limit:
+            chunks.append(chunk)
+            kept += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def make_request(scope: dict[str, Any], body: bytes) -> HttpRequest:
+    request = ASGIRequest(scope, io.BytesIO(body))
+    # Set the body Django would read from the stream, so DATA_UPLOAD_MAX_MEMORY_SIZE does not turn
+    # an oversized body into an exception before the view can answer it with a 413.
+    request._body = body
+    return request
+
+
+class GatewayHandler(ASGIHandler):
+    """Serves ROUTES with no middleware, signals, thread-sensitive context or URL resolver."""
 
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware: list[Any] = []
-        self._template_response_middleware: list[Any] = []
-        self._exception_middleware: list[Any] = []
-        # Private BaseHandler methods (what Django's own load_middleware wraps); django-stubs omits them.
-        get_response = self._get_response_async if is_async else self._get_response  # type: ignore[attr-defined]
-        self._middleware_chain = convert_exception_to_response(get_response)
+        """No middleware chain: __call__ calls the views itself."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        view, dialect = ROUTES[scope["path"]]
+        try:
+            body = await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES)
+        except RequestAborted:
+            return
+        # As ASGIHandler.handle does: a client that leaves cancels the view or its response
+        # iterator (the views settle what they started, shielded from that cancellation).
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(self.respond(view, dialect, scope, body, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+            else:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
+    async def respond(self, view: View, dialect: str, scope: dict[str, Any], body: bytes, send: Any) -> None:
+        response = await answer(view, dialect, scope, body)
+        try:
+            await self.send_response(response, send)
+        except asyncio.CancelledError:
+            pass  # the client left while the response was being sent, as in ASGIHandler.handle
+
+
+async def answer(view: View, dialect: str, scope: dict[str, Any], body: bytes) -> HttpResponseBase:
+    """The view's response; anything escaping it becomes a 500 in the surface's shape, never an HTML page."""
+    try:
+        request = make_request(scope, body)
+    except UnicodeDecodeError:  # the query string; Django's handler answers 400 too
+        return errors.render(GatewayError("invalid_request", "The query string is not valid UTF-8."), dialect)
+    try:
+        return await view(request)
+    except Exception:
+        log.exception("gateway view for %s failed", scope["path"])
+        return errors.render(GatewayError("api_error", "Internal error."), dialect)
 
 
 def with_fast_path(site: Any) -> Any:
-    """Wrap the site's ASGI app so the gateway's paths bypass its middleware."""
-    bare = BareASGIHandler()
+    """Wrap the site's ASGI app so the gateway's paths bypass Django's request cycle."""
+    gateway = GatewayHandler()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] in PATHS:
-            await bare(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] in ROUTES:
+            await gateway(scope, receive, send)
         else:
             await site(scope, receive, send)
 

@@ -47,3 +47,8 @@ class RequestFeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def request_completed(self, event: dict) -> None:
         await self.send_json({"type": "request", "request": event["request"]})
+
+    async def requests_completed(self, event: dict) -> None:
+        """A batch from the gateway's RequestLog writer: the browser still gets one frame per request."""
+        for request in event["requests"]:
+            await self.send_json({"type": "request", "request": request})

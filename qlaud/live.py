@@ -1,14 +1,15 @@
 """Publishing to the dashboard's live request feed.
 
-The gateway calls `publish_request(org_id, payload)` after writing a RequestLog row; every open
-dashboard of that org receives it over the websocket (qlaud/consumers.py). Publishing never raises:
-a missing or failing channel layer must not disturb the request that is being recorded.
+The gateway calls `publish_requests(org_id, payloads)` after writing a batch of RequestLog rows: one
+channel-layer message per org and batch, which every open dashboard of that org receives over the
+websocket as one frame per request (qlaud/consumers.py). Publishing never raises: a missing or
+failing channel layer must not disturb the request that is being recorded.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "request.completed"
+BATCH_EVENT_TYPE = "requests.completed"
 
 
 def org_group(org_id: int) -> str:
@@ -51,10 +53,19 @@ async def publish_request(org_id: int, payload: Mapping[str, Any]) -> None:
     `payload` may be the RequestLog field dict itself (as gateway.pipeline.log_fields builds it):
     it is reduced to feed_payload() before it leaves the process.
     """
+    await _send(org_id, {"type": EVENT_TYPE, "request": feed_payload(payload)})
+
+
+async def publish_requests(org_id: int, payloads: Sequence[Mapping[str, Any]]) -> None:
+    """Send several completed requests to org `org_id`'s live feed in one channel-layer message."""
+    if payloads:
+        await _send(org_id, {"type": BATCH_EVENT_TYPE, "requests": [feed_payload(p) for p in payloads]})
+
+
+async def _send(org_id: int, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": EVENT_TYPE, "request": feed_payload(payload)}
     try:
         await layer.group_send(org_group(org_id), message)
     except Exception:  # best effort: the feed is a convenience, the RequestLog row is the record

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from gateway.tests.conftest import E2E
+from gateway.tests.conftest import E2E, wait_for_log
 from gateway.tests.e2e import anthropic_client, billed, expected_charge, fake_usage, openai_client
 
 pytestmark = E2E
@@ -107,6 +107,16 @@ def test_it_refuses_a_body_over_the_size_limit_with_413(live, world, settings):
     big = {"model": "text", "max_tokens": 5, "messages": [{"role": "user", "content": "x" * 2000}]}
     assert anthropic_error(post(live, "/v1/messages", big, world.raw)) == (413, "request_too_large")
     assert openai_error(post(live, "/v1/chat/completions", big, world.raw))[0] == 413
+
+
+def test_a_body_over_djangos_upload_limit_is_a_413_too_not_a_500(live, world, settings):
+    """DATA_UPLOAD_MAX_MEMORY_SIZE equals the gateway's limit by default; it must not turn a big body into a 500."""
+    settings.GATEWAY_MAX_BODY_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = {"model": "text", "max_tokens": 5, "messages": [{"role": "user", "content": "x" * 200_000}]}
+    assert anthropic_error(post(live, "/v1/messages", big, world.raw)) == (413, "request_too_large")
+    assert openai_error(post(live, "/v1/responses", {"model": "text", "input": "x" * 5000}, world.raw))[0] == 413
+    # refused after authentication, so they are on the key's log like any other refusal
+    assert [row.status for row in wait_for_log(count=2)] == [413, 413]
 
 
 def test_it_answers_an_unknown_model_with_404_and_says_where_models_are_listed(live, world):

@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from qlaud.asgi import application
-from qlaud.live import publish_request
+from qlaud.live import publish_request, publish_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -132,3 +132,16 @@ async def test_a_request_logged_by_the_gateway_reaches_the_feed(alice, org_a):
     sent = (await communicator.receive_json_from(timeout=5))["request"]
     assert sent["request_id"] == "req_gw" and sent["output_tokens"] == 7 and sent["cost"] == 99
     await communicator.disconnect()
+
+
+async def test_a_batch_reaches_the_feed_as_one_frame_per_request_and_only_its_org(alice, org_a, charlie, org_b):
+    alice_ws, _ = await _connect(alice)
+    charlie_ws, _ = await _connect(charlie)
+    await publish_requests(org_a.id, [{**PAYLOAD, "request_id": "req_x"}, {**PAYLOAD, "request_id": "req_y"}])
+    first = await alice_ws.receive_json_from(timeout=2)
+    second = await alice_ws.receive_json_from(timeout=2)
+    assert [first["request"]["request_id"], second["request"]["request_id"]] == ["req_x", "req_y"]
+    assert first == {"type": "request", "request": {**PAYLOAD, "request_id": "req_x"}}
+    assert await charlie_ws.receive_nothing(timeout=0.3)
+    await alice_ws.disconnect()
+    await charlie_ws.disconnect()

@@ -1,0 +1,186 @@
+"""The gateway's own ASGI path (gateway/asgi.py), driven directly with ASGI messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from django.core import signals
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import resolve, reverse
+
+from gateway import asgi, errors
+
+
+async def the_site(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 299, "headers": []})
+    await send({"type": "http.response.body", "body": b"site"})
+
+
+def scope_for(path: str, method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), *(headers or [])],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+class Exchange:
+    """One ASGI conversation: the body in chunks, what the app sent, and a client that can leave."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        last = len(chunks) - 1
+        self.inbox = [{"type": "http.request", "body": c, "more_body": i < last} for i, c in enumerate(chunks)]
+        self.left = asyncio.Event()
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if self.inbox:
+            return self.inbox.pop(0)
+        await self.left.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    @property
+    def status(self) -> int:
+        return self.sent[0]["status"]
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent[1:])
+
+
+async def serve(path: str, *chunks: bytes, **scope: Any) -> Exchange:
+    exchange = Exchange(*(chunks or (b"",)))
+    await asgi.with_fast_path(the_site)(scope_for(path, **scope), exchange.receive, exchange.send)
+    return exchange
+
+
+async def test_only_the_gateways_paths_take_the_fast_path():
+    assert (await serve("/v1/models")).status == 299
+    assert (await serve("/v1/chat/completions/")).status == 299
+    assert (await serve("/v1/chat/completions")).status == 401
+
+
+def test_every_fast_path_names_the_same_view_as_the_sites_urls():
+    """gateway/urls*.py keep working for reverse() and for any request that reaches the site's handler."""
+    for path, (view, _) in asgi.ROUTES.items():
+        assert resolve(path).func is view
+    assert reverse("gateway-chat-completions") == "/v1/chat/completions"
+
+
+async def test_a_gateway_request_sends_no_request_signals():
+    seen: list[str] = []
+
+    def started(**kwargs: Any) -> None:
+        seen.append("started")
+
+    def finished(**kwargs: Any) -> None:
+        seen.append("finished")
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        exchange = await serve("/v1/chat/completions", b"{}")
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert exchange.status == 401
+    assert json.loads(exchange.body)["error"]["type"] == "authentication_error"
+    assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("path", "dialect"),
+    [("/v1/messages", errors.ANTHROPIC), ("/v1/chat/completions", errors.OPENAI), ("/v1/responses", errors.OPENAI)],
+)
+async def test_a_view_exception_is_a_500_in_the_surfaces_shape_not_an_html_page(monkeypatch, path, dialect):
+    async def broken(request: HttpRequest) -> HttpResponse:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(asgi.ROUTES, path, (broken, dialect))
+    exchange = await serve(path, b"{}")
+    assert exchange.status == 500
+    assert (b"Content-Type", b"application/json") in exchange.sent[0]["headers"]
+    body = json.loads(exchange.body)
+    if dialect == errors.ANTHROPIC:
+        assert body == {"type": "error", "error": {"type": "api_error", "message": "Internal error."}}
+    else:
+        assert body["error"]["type"] == "api_error" and "a bug" not in exchange.body.decode()
+
+
+async def test_the_view_gets_the_whole_body_sent_in_chunks(monkeypatch):
+    async def echo(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(request.body, content_type="application/json")
+
+    monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (echo, errors.ANTHROPIC))
+    exchange = await serve("/v1/messages", b'{"a":', b' "b"', b"}")
+    assert (exchange.status, exchange.body) == (200, b'{"a": "b"}')
+
+
+async def test_a_body_over_the_limit_is_not_kept_past_it_and_djangos_upload_limit_does_not_apply(monkeypatch, settings):
+    settings.GATEWAY_MAX_BODY_BYTES = 1000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10  # Django's own check would raise RequestDataTooBig on request.body
+    lengths: list[int] = []
+
+    async def measure(request: HttpRequest) -> HttpResponse:
+        lengths.append(len(request.body))
+        return HttpResponse(status=413)
+
+    monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (measure, errors.ANTHROPIC))
+    headers = [(b"content-length", b"10000")]
+    exchange = await serve("/v1/messages", *[b"x" * 600] * 10, headers=headers)
+    assert exchange.status == 413
+    assert 1000 < lengths[0] <= 1600  # over the limit, so the view refuses it, but not all 6000 bytes
+
+
+async def test_a_client_disconnect_cancels_a_streaming_response(monkeypatch):
+    ended: list[str] = []
+    exchange = Exchange(b"{}")
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b"data: first\n\n"
+            exchange.left.set()  # the client reads the first event and hangs up
+            await asyncio.sleep(30)
+            yield b"data: never\n\n"
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    async def stream(request: HttpRequest) -> StreamingHttpResponse:
+        return StreamingHttpResponse(events(), content_type="text/event-stream")
+
+    monkeypatch.setitem(asgi.ROUTES, "/v1/chat/completions", (stream, errors.OPENAI))
+    app = asgi.with_fast_path(the_site)
+    await asyncio.wait_for(app(scope_for("/v1/chat/completions"), exchange.receive, exchange.send), timeout=5)
+    assert ended == ["cancelled"]
+    assert exchange.status == 200 and exchange.body == b"data: first\n\n"
+
+
+async def test_a_client_that_leaves_before_the_body_ends_gets_nothing(monkeypatch):
+    called: list[bool] = []
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        called.append(True)
+        return HttpResponse()
+
+    monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (view, errors.ANTHROPIC))
+    exchange = Exchange(b"{", b"}")
+    exchange.inbox[1] = {"type": "http.disconnect"}
+    await asgi.with_fast_path(the_site)(scope_for("/v1/messages"), exchange.receive, exchange.send)
+    assert called == [] and exchange.sent == []
