@@ -422,15 +422,16 @@ async def _count(ex: Exchange) -> int:
     for host in route.hosts[:1]:
         module = pipeline.module_for(host.provider.protocol)
         call = pipeline.make_call(host, build(host, module), False, ex.request.headers, ex.tags)
-        req = module.build_count_tokens(call)
-        if req is None:
-            break
         try:
+            req = module.build_count_tokens(call)
+            if req is None:
+                break
             response = await pipeline.http.client().request(
                 req.method, req.url, headers=req.headers, content=req.content
             )
             if response.status_code < 400:
-                return int(response.json()["input_tokens"])
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
-            log.warning("native count_tokens failed on host %s; estimating", host.id)
+                return int(module.parse_count_tokens(response.content))
+            log.info("native count_tokens got HTTP %s from host %s; estimating", response.status_code, host.id)
+        except Exception:  # a count is advisory: no failure of the native endpoint may fail the request
+            log.warning("native count_tokens failed on host %s; estimating", host.id, exc_info=True)
     return pipeline.estimate_input_tokens(ex.body, route.model.id)

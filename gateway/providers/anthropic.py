@@ -51,6 +51,10 @@ def build_count_tokens(call: Call) -> UpstreamRequest | None:
     return _request(call, COUNT_ENDPOINT, body)
 
 
+def parse_count_tokens(content: bytes) -> int:
+    return int(json.loads(content)["input_tokens"])
+
+
 async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
     async for name, data in sse_events(response):
         event = loads(data)

@@ -13,6 +13,7 @@ Each module exposes module-level names (no classes to subclass):
     def parse_response(content: bytes) -> dict        # non-streaming body, in DIALECT
     def parse_error(status: int, content: bytes) -> UpstreamError
     def build_count_tokens(call: Call) -> UpstreamRequest | None   # None: no native endpoint
+    def parse_count_tokens(content: bytes) -> int     # the count's answer (where there is an endpoint)
 
 The registry in gateway/providers/__init__.py maps Provider.protocol to a module.
 """

@@ -8,6 +8,9 @@ if the catalog sets one, otherwise by the upstream model id (`anthropic.`, `us.a
 Auth: a Bedrock API key (`Authorization: Bearer`, from the provider's key or
 AWS_BEARER_TOKEN_BEDROCK) when one is configured, else SigV4 with botocore's signer and the
 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN environment.
+
+Token counting: CountTokens (`/model/{id}/count-tokens`), signed the same way, wrapping the
+body either API would get; it answers `{"inputTokens": N}`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ _ANTHROPIC_MODEL = re.compile(r"(^|[.:/])anthropic\.")
 _REGION_IN_HOST = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
 _DROPPED_INVOKE_FIELDS = ("model", "stream")
 _INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
+# What CountTokens' ConverseTokensRequest accepts of a Converse body (no inferenceConfig).
+CONVERSE_COUNT_FIELDS = ("messages", "system", "toolConfig", "additionalModelRequestFields")
 
 # exception name -> (status, Anthropic error type, try the next host?)
 EXCEPTIONS: dict[str, tuple[int, str, bool]] = {
@@ -75,29 +80,24 @@ STATUSES: dict[int, tuple[str, bool]] = {
 
 
 def build_request(call: Call) -> UpstreamRequest:
-    host, provider = call.host, call.host.provider
-    region = region_for(provider)
-    invoke = uses_invoke(host)
-    try:
-        body = _invoke_body(call) if invoke else converse.to_converse(call.body, model_id=host.upstream_model)
-    except converse.UnsupportedContent as exc:
-        # Another host (Anthropic, Vertex) may take what Converse cannot: let failover try it.
-        raise UpstreamError(400, "invalid_request_error", str(exc), retryable=True) from exc
-    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    # ":" stays literal: aiohttp (yarl) would decode %3A on the wire and break the signature.
-    path = f"/model/{quote(host.upstream_model, safe=':')}/{_operation(invoke, call.stream)}"
-    aws_url = _origin(provider, region) + path
-    headers = {"content-type": "application/json", "accept": "application/json"}
-    headers.update(auth_headers(call.api_key, "POST", aws_url, headers, content, region))
-    if getattr(provider, "via_cloudflare", False):
-        # Signed against the AWS URL; Cloudflare forwards it unchanged (providers.md).
-        headers |= cloudflare.headers(call.metadata, call.customer_cost_per_mtok)
-        return UpstreamRequest("POST", _cloudflare_url(provider, region, path), headers, content)
-    return UpstreamRequest("POST", aws_url, headers, content)
+    invoke = uses_invoke(call.host)
+    body = _invoke_body(call) if invoke else _converse_body(call)
+    return _signed(call, _operation(invoke, call.stream), _json_bytes(body))
 
 
-def build_count_tokens(call: Call) -> UpstreamRequest | None:
-    return None  # the spec lists no Bedrock count-tokens endpoint; the gateway estimates
+def build_count_tokens(call: Call) -> UpstreamRequest:
+    """CountTokens takes the InvokeModel body base64-encoded, or the Converse request's countable parts."""
+    if uses_invoke(call.host):
+        body = base64.b64encode(_json_bytes(_invoke_body(call))).decode()
+        count_input: dict[str, Any] = {"invokeModel": {"body": body}}
+    else:
+        countable = {k: v for k, v in _converse_body(call).items() if k in CONVERSE_COUNT_FIELDS}
+        count_input = {"converse": countable}
+    return _signed(call, "count-tokens", _json_bytes({"input": count_input}))
+
+
+def parse_count_tokens(content: bytes) -> int:
+    return int(json.loads(content)["inputTokens"])
 
 
 def uses_invoke(host: Any) -> bool:
@@ -122,6 +122,34 @@ def _origin(provider: Any, region: str) -> str:
     if getattr(provider, "via_cloudflare", False) or not base:
         return f"https://bedrock-runtime.{region}.amazonaws.com"
     return base.replace("{region}", region)
+
+
+def _converse_body(call: Call) -> dict[str, Any]:
+    try:
+        return converse.to_converse(call.body, model_id=call.host.upstream_model)
+    except converse.UnsupportedContent as exc:
+        # Another host (Anthropic, Vertex) may take what Converse cannot: let failover try it.
+        raise UpstreamError(400, "invalid_request_error", str(exc), retryable=True) from exc
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _signed(call: Call, operation: str, content: bytes) -> UpstreamRequest:
+    """POST to /model/{id}/{operation}, signed against the AWS URL (also when sent through Cloudflare)."""
+    provider = call.host.provider
+    region = region_for(provider)
+    # ":" stays literal: aiohttp (yarl) would decode %3A on the wire and break the signature.
+    path = f"/model/{quote(call.host.upstream_model, safe=':')}/{operation}"
+    aws_url = _origin(provider, region) + path
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    headers.update(auth_headers(call.api_key, "POST", aws_url, headers, content, region))
+    if getattr(provider, "via_cloudflare", False):
+        # Signed against the AWS URL; Cloudflare forwards it unchanged (providers.md).
+        headers |= cloudflare.headers(call.metadata, call.customer_cost_per_mtok)
+        return UpstreamRequest("POST", _cloudflare_url(provider, region, path), headers, content)
+    return UpstreamRequest("POST", aws_url, headers, content)
 
 
 def _operation(invoke: bool, stream: bool) -> str:

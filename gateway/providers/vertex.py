@@ -8,6 +8,9 @@ Auth: an OAuth2 access token minted from the service account in GOOGLE_APPLICATI
 (or the provider config's `credentials_file`) with google-auth, cached per process. Minting is
 blocking I/O: `prepare(call)` does it off the event loop; `build_request` only reads the cache,
 refreshing in a background thread ahead of expiry, and blocks only when it has no token at all.
+
+Token counting: Anthropic's `count-tokens:rawPredict` (the model named in the body, not the path),
+answering `{"input_tokens": N}` as Anthropic's own endpoint does.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ MIN_REMAINING = dt.timedelta(minutes=1)
 
 iter_events = anthropic.iter_events
 parse_response = anthropic.parse_response
+parse_count_tokens = anthropic.parse_count_tokens
 
 
 class TokenSource:
@@ -192,15 +196,24 @@ def build_request(call: Call) -> UpstreamRequest:
     body = {k: v for k, v in call.body.items() if k != "model"}
     body["anthropic_version"] = ANTHROPIC_VERSION
     body["stream"] = call.stream
-    headers = {"content-type": "application/json", "accept": "text/event-stream" if call.stream else "application/json"}
+    return request(call, path, _headers(call, "text/event-stream" if call.stream else "application/json"), body)
+
+
+def build_count_tokens(call: Call) -> UpstreamRequest:
+    """Anthropic's count endpoint on Vertex: one path for every model, the model named in the body."""
+    path = f"{resource_path(call.host.provider)}/publishers/anthropic/models/count-tokens:rawPredict"
+    body = {k: v for k, v in call.body.items() if k in anthropic.COUNT_FIELDS}
+    body["model"] = call.host.upstream_model
+    body["anthropic_version"] = ANTHROPIC_VERSION
+    return request(call, path, _headers(call, "application/json"), body)
+
+
+def _headers(call: Call, accept: str) -> dict[str, str]:
+    headers = {"content-type": "application/json", "accept": accept}
     beta = {k.lower(): v for k, v in call.incoming_headers.items()}.get("anthropic-beta")
     if beta:
         headers["anthropic-beta"] = beta
-    return request(call, path, headers, body)
-
-
-def build_count_tokens(call: Call) -> UpstreamRequest | None:
-    return None  # the spec lists no Vertex count-tokens endpoint; the gateway estimates
+    return headers
 
 
 def parse_error(status: int, content: bytes) -> UpstreamError:

@@ -4,8 +4,10 @@ Importing this module mounts the routes on `fake_upstream.ROUTES`:
 - Bedrock `/model/{id}/converse`, `/converse-stream`, `/invoke`, `/invoke-with-response-stream`
   (binary event-stream frames with real CRCs). Requests must carry a valid SigV4 signature for
   `TEST_CREDENTIALS` (checked by an independent implementation, not botocore) or `Bearer TEST_BEDROCK_KEY`.
-- Vertex `...:rawPredict` / `...:streamRawPredict` (Anthropic shapes); the bearer must be a token
-  that `FakeTokenServer` issued.
+- Bedrock `/model/{id}/count-tokens` (CountTokens): `{"inputTokens": N}`, N counted by
+  `fake_upstream.count_tokens` from the decoded InvokeModel body or the Converse messages.
+- Vertex `...:rawPredict` / `...:streamRawPredict` (Anthropic shapes) and `.../count-tokens:rawPredict`
+  (`{"input_tokens": N}`); the bearer must be a token that `FakeTokenServer` issued.
 The scenario comes from the `x-fake-scenario` header or the model id in the path (`fake-tool`...).
 """
 
@@ -212,6 +214,26 @@ async def bedrock(fake: fu.FakeUpstream, request: web.Request, body: Any, scenar
     return await _event_stream(request, frames)
 
 
+def counted(body: Any) -> Any:
+    """What CountTokens counts: the decoded InvokeModel body, or the Converse request's parts."""
+    count_input = body["input"]
+    if "invokeModel" in count_input:
+        return json.loads(base64.b64decode(count_input["invokeModel"]["body"]))
+    return count_input["converse"]
+
+
+async def bedrock_count(fake: fu.FakeUpstream, request: web.Request, body: Any, scenario: str) -> web.Response:
+    if not await _bedrock_authorized(request):
+        return web.json_response({"message": "The request signature we calculated does not match"}, status=403)
+    scenario = _scenario(request)
+    if scenario in fu.ERROR_STATUSES:
+        return bedrock_error(fu.ERROR_STATUSES[scenario])
+    try:
+        return web.json_response({"inputTokens": fu.count_tokens(counted(body))})
+    except (KeyError, TypeError, ValueError):
+        return bedrock_error(400)
+
+
 async def _event_stream(request: web.Request, frames: list[bytes]) -> web.StreamResponse:
     response = web.StreamResponse(headers={"content-type": "application/vnd.amazon.eventstream"})
     await response.prepare(request)
@@ -233,6 +255,10 @@ async def vertex(fake: fu.FakeUpstream, request: web.Request, body: Any, scenari
         }
         return web.json_response([error], status=401)
     model = _model_in_path(request.path)
+    if model == "count-tokens":  # Anthropic's count endpoint: the model is named in the body
+        if not body.get("model") or "messages" not in body:
+            return web.json_response({"error": {"code": 400, "message": "model and messages are required"}}, status=400)
+        return web.json_response({"input_tokens": fu.count_tokens(body)})
     body = {**body, "model": model}
     if request.path.endswith("/chat/completions"):
         return await fake._openai(request, body, _scenario(request))
@@ -245,6 +271,7 @@ fu.ROUTES.update(
         "/converse-stream": bedrock,
         "/invoke": bedrock,
         "/invoke-with-response-stream": bedrock,
+        "/count-tokens": bedrock_count,
         ":rawPredict": vertex,
         ":streamRawPredict": vertex,
         "/endpoints/openapi/chat/completions": vertex,

@@ -207,7 +207,6 @@ async def test_it_reports_a_corrupt_stream_as_a_non_retryable_upstream_error() -
 def test_it_is_registered_for_the_bedrock_protocol_in_the_anthropic_dialect() -> None:
     assert PROTOCOLS["bedrock"] is bedrock
     assert bedrock.DIALECT == "anthropic"
-    assert bedrock.build_count_tokens(call()) is None
 
 
 def test_it_sends_claude_through_invoke_with_the_bedrock_anthropic_version(aws_env: None) -> None:
@@ -329,6 +328,105 @@ def test_an_image_by_url_is_refused_as_retryable_so_another_host_can_serve_it(aw
     with pytest.raises(UpstreamError) as caught:
         bedrock.build_request(call(LLAMA, body=body))
     assert caught.value.status == 400 and caught.value.retryable
+
+
+# --- count tokens ---------------------------------------------------------------------------
+
+COUNTED = {
+    "model": "claude-haiku-4.5",
+    "max_tokens": 1,
+    "system": "be brief",
+    "tools": [{"name": "f", "description": "does f", "input_schema": {"type": "object"}}],
+    "messages": [{"role": "user", "content": "how many tokens is this?"}],
+}
+
+
+def _signed_for_aws(req: Any, region: str = "eu-west-1") -> bool:
+    wire = req.headers | {"host": f"bedrock-runtime.{region}.amazonaws.com"}
+    return sigv4_valid("POST", httpx.URL(req.url).raw_path.decode(), wire, req.content, TEST_CREDENTIALS[1])
+
+
+def test_count_tokens_for_claude_sends_the_invoke_body_base64_encoded_and_signed(aws_env: None) -> None:
+    req = bedrock.build_count_tokens(call(body=COUNTED, incoming_headers={"anthropic-beta": "b-1"}))
+    assert req.url == (
+        "https://bedrock-runtime.eu-west-1.amazonaws.com/model/us.anthropic.claude-haiku-4-5-20251001-v1:0/count-tokens"
+    )
+    sent = json.loads(req.content)
+    assert list(sent) == ["input"] and list(sent["input"]) == ["invokeModel"]
+    assert json.loads(base64.b64decode(sent["input"]["invokeModel"]["body"])) == {
+        "max_tokens": 1,
+        "system": "be brief",
+        "tools": COUNTED["tools"],
+        "messages": COUNTED["messages"],
+        "anthropic_version": "bedrock-2023-05-31",
+        "anthropic_beta": ["b-1"],
+    }
+    assert req.headers["x-amz-content-sha256"] == hashlib.sha256(req.content).hexdigest()
+    assert _signed_for_aws(req)
+
+
+def test_count_tokens_for_converse_hosts_sends_only_the_parts_converse_counting_accepts(aws_env: None) -> None:
+    req = bedrock.build_count_tokens(call(LLAMA, body={**COUNTED, "temperature": 0.2}))
+    assert req.url.endswith("/model/meta.llama3-3-70b-instruct-v1:0/count-tokens")
+    assert json.loads(req.content) == {
+        "input": {
+            "converse": {
+                "messages": [{"role": "user", "content": [{"text": "how many tokens is this?"}]}],
+                "system": [{"text": "be brief"}],
+                "toolConfig": {
+                    "tools": [
+                        {
+                            "toolSpec": {
+                                "name": "f",
+                                "description": "does f",
+                                "inputSchema": {"json": {"type": "object"}},
+                            }
+                        }
+                    ]
+                },
+            }
+        }
+    }  # no inferenceConfig: ConverseTokensRequest has no such member
+    assert _signed_for_aws(req)
+
+
+@pytest.mark.parametrize("model", [CLAUDE, LLAMA])
+def test_count_tokens_bodies_are_what_botocore_would_send_for_the_same_request(aws_env: None, model: str) -> None:
+    """botocore's own service model and serializer for CountTokens are the reference for the wire shape."""
+    import botocore.session
+    from botocore.serialize import create_serializer
+    from botocore.validate import validate_parameters
+
+    req = bedrock.build_count_tokens(call(model, body=COUNTED))
+    ours = json.loads(req.content)
+    count_input = ours["input"]
+    if "invokeModel" in count_input:  # botocore takes the blob raw and base64-encodes it itself
+        count_input = {"invokeModel": {"body": base64.b64decode(count_input["invokeModel"]["body"])}}
+    operation = botocore.session.get_session().get_service_model("bedrock-runtime").operation_model("CountTokens")
+    params = {"modelId": model, "input": count_input}
+    validate_parameters(params, operation.input_shape)  # raises on an unknown, missing or mistyped member
+    wire = create_serializer("rest-json").serialize_to_request(params, operation)
+    assert json.loads(wire["body"]) == ours
+    assert req.url.endswith(wire["url_path"].replace("%3A", ":"))
+
+
+def test_count_tokens_reads_bedrocks_input_tokens_field() -> None:
+    assert bedrock.parse_count_tokens(b'{"inputTokens": 42}') == 42
+    with pytest.raises(KeyError):
+        bedrock.parse_count_tokens(b'{"input_tokens": 42}')
+
+
+def test_count_tokens_through_cloudflare_is_signed_for_aws(aws_env: None, settings: Any) -> None:
+    settings.CF_AIG_ACCOUNT_ID, settings.CF_AIG_GATEWAY_ID, settings.CF_AIG_TOKEN = "acc", "gw", "cf-token"
+    settings.CF_AIG_BASE_URL = "https://gateway.ai.cloudflare.com/v1"
+    req = bedrock.build_count_tokens(call(host=host(CLAUDE, via_cloudflare=True)))
+    assert req.url == (
+        "https://gateway.ai.cloudflare.com/v1/acc/gw/aws-bedrock/bedrock-runtime/eu-west-1/model/"
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0/count-tokens"
+    )
+    wire = req.headers | {"host": "bedrock-runtime.eu-west-1.amazonaws.com"}
+    aws_path = "/model/us.anthropic.claude-haiku-4-5-20251001-v1:0/count-tokens"
+    assert sigv4_valid("POST", aws_path, wire, req.content, TEST_CREDENTIALS[1])
 
 
 # --- auth ---------------------------------------------------------------------------------
@@ -635,3 +733,41 @@ def test_the_chat_surface_answers_and_bills_through_bedrock(live, tenant, fake, 
     if bedrock_model.startswith("b-converse"):
         assert sent["inferenceConfig"] == {"maxTokens": 99}
         assert sent["toolConfig"]["tools"][0]["toolSpec"]["name"] == "get_weather"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("bedrock_model", [("invoke", "text"), ("converse", "text")], indirect=True)
+def test_count_tokens_asks_bedrocks_count_tokens_and_costs_nothing(live, tenant, fake, bedrock_model):
+    from gateway.tests.conftest import CREDIT
+    from gateway.tests.e2e import WEATHER_TOOL, anthropic_client
+    from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
+
+    messages = [{"role": "user", "content": "How many tokens is this?"}]
+    count = anthropic_client(live, tenant.raw).messages.count_tokens(
+        model=bedrock_model, system="be brief", messages=messages, tools=[WEATHER_TOOL]
+    )
+
+    (sent,) = fake.requests
+    assert sent.path.endswith("-v1:0/count-tokens")
+    assert sent.headers["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+    counted = fake_bedrock.counted(sent.body)
+    assert count.input_tokens == COUNT_TOKENS_BASE + len(json.dumps(counted["messages"])) // 4
+    if bedrock_model.startswith("b-invoke"):
+        assert (counted["system"], counted["tools"][0]["name"]) == ("be brief", "get_weather")
+        assert counted["anthropic_version"] == "bedrock-2023-05-31"
+    else:
+        assert counted["system"] == [{"text": "be brief"}]
+        assert counted["toolConfig"]["tools"][0]["toolSpec"]["name"] == "get_weather"
+    assert tenant.balance == CREDIT
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("bedrock_model", [("invoke", "429"), ("converse", "400")], indirect=True)
+def test_count_tokens_falls_back_to_the_estimate_when_bedrock_refuses(live, tenant, fake, bedrock_model):
+    from gateway.tests.e2e import anthropic_client
+
+    client = anthropic_client(live, tenant.raw)
+    short = client.messages.count_tokens(model=bedrock_model, messages=[{"role": "user", "content": "hi"}])
+    long = client.messages.count_tokens(model=bedrock_model, messages=[{"role": "user", "content": "word " * 400}])
+    assert 0 < short.input_tokens < long.input_tokens
+    assert [r.path.rsplit("/", 1)[1] for r in fake.requests] == ["count-tokens", "count-tokens"]

@@ -76,6 +76,7 @@ def test_anthropic_count_tokens_keeps_only_the_fields_the_endpoint_accepts():
     assert req is not None and req.url.endswith("/v1/messages/count_tokens")
     assert json.loads(req.content) == {"model": "up-model", "messages": [], "tools": []}
     assert openai_compat.build_count_tokens(call(provider("deepseek"))) is None
+    assert anthropic.parse_count_tokens(b'{"input_tokens": 9}') == 9
 
 
 @pytest.mark.parametrize(

@@ -162,7 +162,7 @@ def test_without_a_service_account_it_uses_a_given_access_token(monkeypatch: pyt
 def test_it_is_registered_for_both_vertex_protocols() -> None:
     assert PROTOCOLS["vertex-anthropic"] is vertex and vertex.DIALECT == "anthropic"
     assert PROTOCOLS["vertex-openai"] is vertex_openai and vertex_openai.DIALECT == "openai"
-    assert vertex.build_count_tokens(call()) is None
+    assert vertex_openai.build_count_tokens(call()) is None
 
 
 def test_claude_goes_to_raw_predict_with_the_vertex_anthropic_version(service_account: Path) -> None:
@@ -179,6 +179,30 @@ def test_claude_goes_to_raw_predict_with_the_vertex_anthropic_version(service_ac
     }
     assert req.headers["anthropic-beta"] == "b-1"
     assert vertex.build_request(call()).url.endswith(":rawPredict")
+
+
+def test_count_tokens_goes_to_the_count_tokens_model_with_the_model_in_the_body(service_account: Path) -> None:
+    body = {
+        "model": "claude-sonnet-4.5",
+        "max_tokens": 1,
+        "temperature": 0.5,
+        "system": "be brief",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    req = vertex.build_count_tokens(call(body=body, incoming_headers={"Anthropic-Beta": "b-1"}))
+    assert req.url == (
+        "https://aiplatform.googleapis.com/v1/projects/test-project/locations/global/"
+        "publishers/anthropic/models/count-tokens:rawPredict"
+    )
+    assert json.loads(req.content) == {
+        "model": CLAUDE,
+        "system": "be brief",
+        "messages": [{"role": "user", "content": "hi"}],
+        "anthropic_version": "vertex-2023-10-16",
+    }
+    assert req.headers["authorization"] == "Bearer ya29.fake-1"
+    assert req.headers["anthropic-beta"] == "b-1"
+    assert vertex.parse_count_tokens(b'{"input_tokens": 12}') == 12
 
 
 def test_a_regional_location_uses_the_regional_host(service_account: Path) -> None:
@@ -341,3 +365,27 @@ def test_claude_on_vertex_answers_and_bills_through_qlaud(live, tenant, catalog,
     )
     assert sent.headers["Authorization"] == "Bearer ya29.fake-1"
     assert sent.body["anthropic_version"] == "vertex-2023-10-16" and "model" not in sent.body
+
+
+@pytest.mark.e2e
+def test_count_tokens_for_claude_on_vertex_asks_vertex_and_costs_nothing(live, tenant, catalog, fake, service_account):
+    from gateway.tests.conftest import CREDIT
+    from gateway.tests.e2e import anthropic_client
+    from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
+
+    provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})
+    catalog.model("claude-v", (provider, "claude-fake-text@20250929"))
+    messages = [{"role": "user", "content": "How many tokens is this?"}]
+    count = anthropic_client(live, tenant.raw).messages.count_tokens(model="claude-v", system="hi", messages=messages)
+
+    (sent,) = fake.requests
+    assert sent.path == "/v1/projects/proj-e2e/locations/global/publishers/anthropic/models/count-tokens:rawPredict"
+    assert sent.headers["Authorization"] == "Bearer ya29.fake-1"
+    assert sent.body == {
+        "model": "claude-fake-text@20250929",
+        "system": "hi",
+        "messages": messages,
+        "anthropic_version": "vertex-2023-10-16",
+    }
+    assert count.input_tokens == COUNT_TOKENS_BASE + len(json.dumps(messages)) // 4
+    assert tenant.balance == CREDIT
