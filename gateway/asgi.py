@@ -13,6 +13,7 @@ call the view found in a dict, send the response with Django's own `send_respons
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import logging
 from collections.abc import Awaitable, Callable
@@ -70,14 +71,37 @@ def make_request(scope: dict[str, Any], body: bytes) -> HttpRequest:
     return request
 
 
+# After this many requests the caches the first requests filled (catalog snapshot, keys, clients) are
+# long-lived too: freeze them once more.
+WARM_REQUESTS = 1000
+
+
+def freeze_heap() -> None:
+    """Move every object alive now into the permanent generation, out of the cyclic GC's reach.
+
+    A worker's heap is mostly Django, its apps and their caches, all alive for the life of the
+    process; a full (generation 2) collection walked all of it every few seconds under load,
+    stalling the event loop for 75-90 ms (most of the gateway's p99). Frozen, a full collection
+    only walks what requests allocated since: ~10 ms. Reference counting still frees frozen
+    objects that are dropped; only cycles among them would stay (and there are none to speak of).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class GatewayHandler(ASGIHandler):
     """Serves ROUTES with no middleware, signals, thread-sensitive context or URL resolver."""
+
+    served = 0
 
     def load_middleware(self, is_async: bool = False) -> None:
         """No middleware chain: __call__ calls the views itself."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         view, dialect = ROUTES[scope["path"]]
+        self.served += 1
+        if self.served == WARM_REQUESTS:
+            freeze_heap()
         try:
             body = await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES)
         except RequestAborted:

@@ -294,7 +294,16 @@ async def report_outcome(
         log.exception("could not record the outcome of host %s", host_id)
 
 
+async def prepare(call: Call, module: Any) -> None:
+    """A provider's async set-up before its (sync) request builder: Vertex mints its token here,
+    off the event loop."""
+    ready = getattr(module, "prepare", None)
+    if ready is not None:
+        await ready(call)
+
+
 async def _send(call: Call, module: Any, read_body: bool) -> tuple[httpx.Response, bytes | None]:
+    await prepare(call, module)
     req = module.build_request(call)
     client = http.client()
     request = client.build_request(req.method, req.url, headers=req.headers, content=req.content)
@@ -328,6 +337,10 @@ async def call_with_failover(
             last, status = GatewayError("timeout", f"The upstream provider {host.provider.slug} timed out."), 504
         except httpx.HTTPError:
             last, status = GatewayError("upstream", f"Could not reach the upstream provider {host.provider.slug}."), 502
+        except UpstreamError as refused:  # raised before sending: the host is misconfigured (credentials...)
+            log.warning("host %s cannot be called: %s", host.id, refused.message)
+            last = GatewayError("upstream", f"The upstream provider {host.provider.slug} is not available.")
+            status = 502
         else:
             if response.status_code < 400:
                 return Upstream(host, module, response, content, attempt, started)

@@ -110,31 +110,11 @@ def _write(batch: list[dict[str, Any]]) -> None:
 
 def insert(rows: list[dict[str, Any]]) -> None:
     """One INSERT for all `rows`, skipping a request_id already written (as bulk_create(ignore_conflicts=True)).
-
-    Raw SQL because the ORM's per-row model instances and get_db_prep_save calls cost more CPU than
-    the write itself; the values are already the right Python types (pipeline.log_fields), and only
-    datetimes need the backend's adaptation. Unknown keys are ignored, missing ones take field defaults.
-    """
-    from django.db import connection
-
+    The values are already the right Python types (pipeline.log_fields): see qlaud/bulk.py."""
     from gateway.models import RequestLog
+    from qlaud.bulk import insert_rows
 
-    fields = [f for f in RequestLog._meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_default() for f in fields}
-    dated = [f.attname for f in fields if f.get_internal_type() == "DateTimeField"]
-    adapt = connection.ops.adapt_datetimefield_value
-    params = []
-    for row in rows:
-        values = {**defaults, **row}
-        for name in dated:
-            values[name] = adapt(values[name])
-        params.append([values[f.attname] for f in fields])
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(str(f.column)) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {qn(RequestLog._meta.db_table)} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    insert_rows(RequestLog, rows, skip_conflicts=True)
 
 
 def _write_in_worker(batch: list[dict[str, Any]]) -> None:

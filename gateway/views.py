@@ -423,6 +423,7 @@ async def _count(ex: Exchange) -> int:
         module = pipeline.module_for(host.provider.protocol)
         call = pipeline.make_call(host, build(host, module), False, ex.request.headers, ex.tags)
         try:
+            await pipeline.prepare(call, module)
             req = module.build_count_tokens(call)
             if req is None:
                 break

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from qlaud.bulk import insert_rows
 from qlaud.threads import close_pool_connections as threads_close_pool_connections
 from qlaud.threads import in_pool
 from wallet.models import Hold, LedgerEntry, Wallet
@@ -352,9 +353,11 @@ def lease_flush(
             ):
                 return None
         before = wallet.balance
+        now = timezone.now()
         keys = [f"usage:{s.request_id}" for s in spends]
         done = set(LedgerEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
-        entries, total = [], 0
+        entries: list[dict[str, Any]] = []
+        total = 0
         for spend, key in zip(spends, keys, strict=True):
             if key in done:
                 continue
@@ -363,18 +366,19 @@ def lease_flush(
             wallet.balance -= spend.charge
             receipt = {**spend.receipt, "upstream_cost": spend.upstream_cost, "charge": spend.charge}
             entries.append(
-                LedgerEntry(
-                    wallet=wallet,
-                    amount=-spend.charge,
-                    kind=Kind.USAGE,
-                    idempotency_key=key,
-                    reference=spend.request_id,
-                    receipt=receipt,
-                    api_key_id=spend.key_id,
-                    balance_after=wallet.balance,
-                )
+                {
+                    "wallet_id": wallet.pk,
+                    "amount": -spend.charge,
+                    "kind": Kind.USAGE.value,
+                    "idempotency_key": key,
+                    "reference": spend.request_id,
+                    "receipt": receipt,
+                    "api_key_id": spend.key_id,
+                    "balance_after": wallet.balance,
+                    "created": now,
+                }
             )
-        LedgerEntry.objects.bulk_create(entries)
+        insert_rows(LedgerEntry, entries)  # one statement; the unique idempotency key still guards each row
         remaining = None
         if hold is not None and hold.status == Hold.Status.OPEN:
             left = max(hold.amount - total, 0)

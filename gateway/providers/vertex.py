@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from google.auth.exceptions import GoogleAuthError
 
 from gateway.providers import anthropic, cloudflare
 from gateway.providers.base import Call, UpstreamError, UpstreamRequest
@@ -108,8 +109,12 @@ _sources: dict[str, TokenSource] = {}
 _sources_lock = threading.Lock()
 
 
+def _credentials_path(provider: Any) -> str:
+    return str(_config(provider).get("credentials_file") or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", ""))
+
+
 def token_source(provider: Any) -> TokenSource | None:
-    path = _config(provider).get("credentials_file") or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+    path = _credentials_path(provider)
     if not path:
         return None
     with _sources_lock:
@@ -126,10 +131,19 @@ def reset_tokens() -> None:
 
 
 async def prepare(call: Call) -> None:
-    """Make sure a fresh token is cached, off the event loop. Call before build_request."""
-    source = await asyncio.to_thread(token_source, call.host.provider)
-    if source is not None:
-        await source.get()
+    """Make sure a fresh token is cached, off the event loop (the pipeline calls it before
+    build_request). With a token cached this touches no thread and no file."""
+    path = _credentials_path(call.host.provider)
+    if not path:
+        return
+    try:
+        source = _sources.get(path) or await asyncio.to_thread(token_source, call.host.provider)
+        if source is not None:
+            await source.get()
+    except (OSError, ValueError, GoogleAuthError) as exc:  # unreadable key file, refused or unreachable token server
+        raise UpstreamError(
+            401, "authentication_error", f"Vertex AI credentials failed: {type(exc).__name__}", retryable=True
+        ) from None
 
 
 def access_token(call: Call) -> str:

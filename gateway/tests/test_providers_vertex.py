@@ -389,3 +389,50 @@ def test_count_tokens_for_claude_on_vertex_asks_vertex_and_costs_nothing(live, t
     }
     assert count.input_tokens == COUNT_TOKENS_BASE + len(json.dumps(messages)) // 4
     assert tenant.balance == CREDIT
+
+
+@pytest.mark.e2e
+def test_the_gateway_mints_the_vertex_token_off_its_event_loop(
+    live, tenant, catalog, fake, service_account, monkeypatch
+):
+    from gateway.tests.e2e import anthropic_client
+
+    threads: list[str] = []
+    original = vertex._auth_request
+
+    def recording() -> Any:
+        threads.append(threading.current_thread().name)
+        return original()
+
+    monkeypatch.setattr(vertex, "_auth_request", recording)
+    provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})
+    catalog.model("claude-v", (provider, "claude-fake-text@20250929"))
+    message = anthropic_client(live, tenant.raw).messages.create(
+        model="claude-v", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.content
+    assert threads and "qlaud-uvicorn" not in threads  # the server's loop runs in that thread
+
+
+@pytest.mark.e2e
+def test_vertex_credentials_that_fail_are_an_upstream_error_in_the_surface_shape(
+    live, tenant, catalog, fake, tmp_path, monkeypatch
+):
+    import anthropic
+
+    from gateway.tests.e2e import anthropic_client, billed
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    vertex.reset_tokens()
+    provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})
+    catalog.model("claude-v", (provider, "claude-fake-text@20250929"))
+    with pytest.raises(anthropic.APIStatusError) as refused:
+        anthropic_client(live, tenant.raw).messages.create(
+            model="claude-v", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert refused.value.status_code == 502
+    assert refused.value.body["error"]["type"] == "api_error"
+    assert "vertex" in refused.value.body["error"]["message"]
+    (row,) = billed()
+    assert (row.status, row.cost) == (502, 0)
+    assert fake.requests == []
