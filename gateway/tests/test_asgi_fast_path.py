@@ -184,3 +184,29 @@ async def test_a_client_that_leaves_before_the_body_ends_gets_nothing(monkeypatc
     exchange.inbox[1] = {"type": "http.disconnect"}
     await asgi.with_fast_path(the_site)(scope_for("/v1/messages"), exchange.receive, exchange.send)
     assert called == [] and exchange.sent == []
+
+
+async def test_the_heap_is_frozen_once_after_the_warm_up_requests(monkeypatch):
+    async def ok(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(b"{}", content_type="application/json")
+
+    frozen: list[int] = []
+    monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (ok, errors.ANTHROPIC))
+    monkeypatch.setattr(asgi, "WARM_REQUESTS", 3)
+    monkeypatch.setattr(asgi, "freeze_heap", lambda: frozen.append(1))
+    app = asgi.with_fast_path(the_site)
+    for _ in range(6):
+        exchange = Exchange(b"{}")
+        await app(scope_for("/v1/messages"), exchange.receive, exchange.send)
+        assert exchange.status == 200
+    assert frozen == [1]
+
+
+def test_freezing_the_heap_moves_live_objects_out_of_the_collectors_reach():
+    import gc
+
+    try:
+        asgi.freeze_heap()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
