@@ -20,7 +20,7 @@ migrate: $(BIN)/.installed
 run: migrate
 	$(BIN)/python manage.py loadcatalog
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput -v 0
-	DEBUG=$${DEBUG:-1} $(BIN)/uvicorn qlaud.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	DEBUG=$${DEBUG:-1} $(BIN)/uvicorn qlaud.asgi:application --host $(HOST) --port $(PORT) --lifespan on
 
 test: $(BIN)/.installed
 	$(BIN)/pytest $(ARGS)

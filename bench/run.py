@@ -144,7 +144,7 @@ def qlaud_env(db: str, transport: str) -> dict[str, str]:
 
 
 def qlaud_server(name: str, db: str, transport: str, key: str) -> Server:
-    cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--lifespan", "off", "--port", "{port}", "qlaud.asgi:application"]
+    cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--lifespan", "on", "--port", "{port}", "qlaud.asgi:application"]
     server = Server(name, cmd, qlaud_env(db, transport), health="/v1/status")
     server.headers = [f"authorization: Bearer {key}"]
     return server

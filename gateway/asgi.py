@@ -147,6 +147,32 @@ async def answer(view: View, dialect: str, scope: dict[str, Any], body: bytes) -
         return errors.render(GatewayError("api_error", "Internal error."), dialect)
 
 
+async def shutdown() -> None:
+    """The worker is stopping: finish the bookkeeping of answered requests (settlements, request
+    log rows), then write and give back this worker's wallet leases."""
+    from gateway import pipeline, records
+    from wallet import leases
+
+    await asyncio.gather(*list(pipeline._background), return_exceptions=True)
+    await records.aflush()
+    await leases.close()
+
+
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI lifespan app: nothing to start; on shutdown, `shutdown()` before the server exits."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await shutdown()
+            except Exception:
+                log.exception("gateway shutdown did not complete; the reconciler will settle what is left")
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 def with_fast_path(site: Any) -> Any:
     """Wrap the site's ASGI app so the gateway's paths bypass Django's request cycle."""
     gateway = GatewayHandler()

@@ -13,13 +13,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from gateway.asgi import freeze_heap, with_fast_path  # noqa: E402
+from gateway.asgi import freeze_heap, lifespan, with_fast_path  # noqa: E402
 from qlaud.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": with_fast_path(django_asgi_app),  # the API's own paths skip the site's middleware
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "lifespan": lifespan,  # on shutdown: write the worker's pending charges and give its leases back
     }
 )
 

@@ -167,10 +167,11 @@ async def _flusher(loop_id: int) -> None:
             return
 
 
-async def _flush_one(lease: Lease, *, force: bool = False) -> None:
+async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False) -> None:
     now = time.monotonic()
     renew = now - lease.renewed > settings.WALLET_LEASE_TTL_SECONDS / 4
     idle = not lease.inflight and not lease.pending and now - lease.last_used > settings.WALLET_LEASE_IDLE_SECONDS
+    idle = idle or (closing and not lease.inflight)
     if lease.hold_id is None:  # closed under requests still in flight: their spends are written all the same
         lease.dirty = False
         if not lease.pending:
@@ -207,10 +208,17 @@ async def _flush_one(lease: Lease, *, force: bool = False) -> None:
 
 
 async def flush() -> None:
-    """Write every lease of this loop now (tests, shutdown)."""
+    """Write every lease of this loop now (tests)."""
     for lease in _loop_leases(id(asyncio.get_running_loop())):
         if lease.pending or lease.dirty:
             await _flush_one(lease, force=True)
+
+
+async def close() -> None:
+    """The worker is stopping: write every lease of this loop and give back those with nothing in
+    flight. (ASGI lifespan shutdown: uvicorn re-raises SIGTERM after it, so atexit never runs.)"""
+    for lease in _loop_leases(id(asyncio.get_running_loop())):
+        await _flush_one(lease, force=True, closing=True)
 
 
 def wait_idle(timeout: float = 5.0) -> bool:
@@ -238,7 +246,8 @@ def reset() -> None:
 
 
 def _flush_at_exit() -> None:
-    """Write what this process spent before it exits (the reconciler covers a hard kill)."""
+    """Write what this process spent before it exits, under a server that exits normally (the
+    gateway's lifespan shutdown calls `close` first; the reconciler covers a hard kill)."""
     for lease in list(_leases.values()):
         with _guard:
             spends, lease.pending = lease.pending, []

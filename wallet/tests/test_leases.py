@@ -220,3 +220,26 @@ def request_log_factory():
         )
 
     return make
+
+
+async def test_a_stopping_worker_writes_what_it_spent_and_gives_its_leases_back():
+    from gateway.asgi import lifespan
+
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 50_000, "req_last")
+    leases.settle(ticket, charge=12_000, upstream_cost=11_200, receipt={})
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message["type"])
+
+    await lifespan({"type": "lifespan"}, receive, send)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert (await LedgerEntry.objects.aget(kind="usage")).amount == -12_000
+    wallet = await _wallet(org)
+    assert (wallet.balance, wallet.held) == (10 * DOLLAR - 12_000, 0)
+    assert (await Hold.objects.aget(lease=True)).status == Hold.Status.RELEASED
