@@ -7,7 +7,9 @@ Verification keeps a per-process cache (prefix -> context and hash) so a hit cos
 lookup, one HMAC and one read of a shared *epoch* token. Every revocation (and every change to
 a key) replaces the epoch with a fresh random token; a worker whose cached entries carry another
 epoch drops them and reads the database again. The epoch lives in Redis when REDIS_URL is set
-(read with a native `redis.asyncio` client: no thread hop) and in the process otherwise. If the
+(read with a native `redis.asyncio` client: no thread hop; at most once per KEY_EPOCH_MAX_AGE_MS,
+so a revocation reaches every other worker within that, 50 ms by default, and the revoking
+process at once) and in the process otherwise. If the
 shared epoch is lost (Redis restarted) a new random one is created, which also invalidates every
 cache: the design fails closed.
 """
@@ -166,18 +168,23 @@ class RedisEpochStore:
         self.url = url
         self.name = name
         self._sync: Any = None
+        self._value = ""
+        self._read_at = -1e9
 
     def _client(self) -> Any:
         return async_redis(self.url)
 
     async def current(self) -> str:
+        if time.monotonic() - self._read_at < settings.KEY_EPOCH_MAX_AGE_MS / 1000:
+            return self._value
         client = self._client()
         value = await client.get(self.name)
         if value is None:
             # Lost (Redis restarted or evicted): start a new epoch so every cache is dropped.
             await client.set(self.name, secrets.token_hex(8), nx=True)
             value = await client.get(self.name)
-        return value.decode() if value is not None else ""
+        self._value, self._read_at = (value.decode() if value is not None else ""), time.monotonic()
+        return self._value
 
     def bump(self) -> None:
         import redis
@@ -185,6 +192,7 @@ class RedisEpochStore:
         if self._sync is None:
             self._sync = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
         self._sync.set(self.name, secrets.token_hex(8))
+        self._read_at = -1e9  # this process sees its own change at once
 
 
 # --- Verification -------------------------------------------------------------------------

@@ -184,6 +184,8 @@ for _provider in ("github", "google"):
 
 # API keys are stored as prefix + HMAC(API_KEY_SECRET, key); rotate only with a key migration.
 API_KEY_SECRET = secret("API_KEY_SECRET", SECRET_KEY)
+# How stale a worker's copy of the shared key epoch may be: a revocation reaches every worker within this.
+KEY_EPOCH_MAX_AGE_MS = env.int("KEY_EPOCH_MAX_AGE_MS", default=50)
 # Fernet key (or any string; it is stretched) for provider keys stored with `setprovider --api-key`.
 FIELD_ENCRYPTION_KEY = secret("FIELD_ENCRYPTION_KEY", SECRET_KEY)
 
