@@ -34,7 +34,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "django.contrib.admin.apps.SimpleAdminConfig",  # admin modules load with the URLconf (qlaud/urls.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

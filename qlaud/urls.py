@@ -7,6 +7,10 @@ from django.urls import include, path, re_path
 from qlaud import views
 from qlaud.sitemaps import SITEMAPS
 
+# Settings use SimpleAdminConfig: the apps' admin modules (dj-stripe's alone is large) load here,
+# with the site's URLconf, so a worker that only serves the gateway's paths never loads them.
+admin.autodiscover()
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("partials/ttft-board/", views.ttft_board, name="ttft_board"),
