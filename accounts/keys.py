@@ -175,15 +175,22 @@ class RedisEpochStore:
         return async_redis(self.url)
 
     async def current(self) -> str:
-        if time.monotonic() - self._read_at < settings.KEY_EPOCH_MAX_AGE_MS / 1000:
+        now = time.monotonic()
+        if self._value and now - self._read_at < settings.KEY_EPOCH_MAX_AGE_MS / 1000:
             return self._value
-        client = self._client()
-        value = await client.get(self.name)
-        if value is None:
-            # Lost (Redis restarted or evicted): start a new epoch so every cache is dropped.
-            await client.set(self.name, secrets.token_hex(8), nx=True)
+        # One read at a time: requests arriving meanwhile keep the current value until it lands.
+        read_at, self._read_at = self._read_at, now
+        try:
+            client = self._client()
             value = await client.get(self.name)
-        self._value, self._read_at = (value.decode() if value is not None else ""), time.monotonic()
+            if value is None:
+                # Lost (Redis restarted or evicted): start a new epoch so every cache is dropped.
+                await client.set(self.name, secrets.token_hex(8), nx=True)
+                value = await client.get(self.name)
+        except BaseException:
+            self._read_at = read_at
+            raise
+        self._value = value.decode() if value is not None else ""
         return self._value
 
     def bump(self) -> None:

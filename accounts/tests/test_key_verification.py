@@ -195,3 +195,34 @@ def test_on_the_event_loop_the_usage_flush_runs_as_a_background_task(minted, mon
     async_to_sync(request_then_wait)()
     key.refresh_from_db()
     assert key.last_used_at is not None
+
+
+def test_concurrent_requests_read_the_shared_epoch_once_per_max_age(monkeypatch, settings):
+    import asyncio
+
+    settings.KEY_EPOCH_MAX_AGE_MS = 10_000
+    reads: list[str] = []
+
+    class SlowRedis:
+        async def get(self, name: str) -> bytes:
+            reads.append(name)
+            await asyncio.sleep(0.01)
+            return b"epoch-1"
+
+    store = keys.RedisEpochStore("redis://unused", "test:epoch")
+    monkeypatch.setattr(store, "_client", lambda: SlowRedis())
+
+    async def many() -> list[str]:
+        first = await store.current()  # the first read fills the copy
+        rest = await asyncio.gather(*(store.current() for _ in range(50)))
+        return [first, *rest]
+
+    assert set(async_to_sync(many)()) == {"epoch-1"}
+    assert reads == ["test:epoch"]
+    store._read_at -= 20  # the copy is older than the max age: one read for all of them again
+
+    async def again() -> None:
+        await asyncio.gather(*(store.current() for _ in range(50)))
+
+    async_to_sync(again)()
+    assert reads == ["test:epoch", "test:epoch"]
