@@ -192,12 +192,20 @@ async def _bedrock_authorized(request: web.Request) -> bool:
     return sigv4_valid(request.method, raw_path, headers, payload, TEST_CREDENTIALS[1])
 
 
-async def bedrock(fake: fu.FakeUpstream, request: web.Request, body: Any, scenario: str) -> web.StreamResponse:
+async def _refusal(request: web.Request) -> web.Response | None:
+    """Bedrock's answer to a badly signed request or to an error scenario; None to go on."""
     if not await _bedrock_authorized(request):
         return web.json_response({"message": "The request signature we calculated does not match"}, status=403)
     scenario = _scenario(request)
     if scenario in fu.ERROR_STATUSES:
         return bedrock_error(fu.ERROR_STATUSES[scenario])
+    return None
+
+
+async def bedrock(fake: fu.FakeUpstream, request: web.Request, body: Any, scenario: str) -> web.StreamResponse:
+    if (refused := await _refusal(request)) is not None:
+        return refused
+    scenario = _scenario(request)
     answer = fake.answer(scenario, body, fu.anthropic_has_tool_result(body))
     stop = "max_tokens" if scenario == "ignore-max" else fu.stop_reason(answer)
     path = request.path
@@ -223,11 +231,8 @@ def counted(body: Any) -> Any:
 
 
 async def bedrock_count(fake: fu.FakeUpstream, request: web.Request, body: Any, scenario: str) -> web.Response:
-    if not await _bedrock_authorized(request):
-        return web.json_response({"message": "The request signature we calculated does not match"}, status=403)
-    scenario = _scenario(request)
-    if scenario in fu.ERROR_STATUSES:
-        return bedrock_error(fu.ERROR_STATUSES[scenario])
+    if (refused := await _refusal(request)) is not None:
+        return refused
     try:
         return web.json_response({"inputTokens": fu.count_tokens(counted(body))})
     except (KeyError, TypeError, ValueError):

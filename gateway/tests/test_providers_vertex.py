@@ -109,9 +109,9 @@ def test_it_reuses_the_cached_token_across_requests(service_account: Path, token
     assert len(token_server.assertions) == 1
 
 
-async def test_prepare_mints_the_token_off_the_event_loop(
-    service_account: Path, token_server: FakeTokenServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def minting_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every thread that asks Google's token server for a token."""
     threads: list[str] = []
     original = vertex._auth_request
 
@@ -120,6 +120,13 @@ async def test_prepare_mints_the_token_off_the_event_loop(
         return original()
 
     monkeypatch.setattr(vertex, "_auth_request", recording)
+    return threads
+
+
+async def test_prepare_mints_the_token_off_the_event_loop(
+    service_account: Path, token_server: FakeTokenServer, minting_threads: list[str]
+) -> None:
+    threads = minting_threads
     await vertex.prepare(call())
     assert threads and threading.main_thread().name not in threads
     assert vertex.build_request(call()).headers["authorization"] == "Bearer ya29.fake-1"
@@ -393,18 +400,11 @@ def test_count_tokens_for_claude_on_vertex_asks_vertex_and_costs_nothing(live, t
 
 @pytest.mark.e2e
 def test_the_gateway_mints_the_vertex_token_off_its_event_loop(
-    live, tenant, catalog, fake, service_account, monkeypatch
+    live, tenant, catalog, fake, service_account, minting_threads
 ):
     from gateway.tests.e2e import anthropic_client
 
-    threads: list[str] = []
-    original = vertex._auth_request
-
-    def recording() -> Any:
-        threads.append(threading.current_thread().name)
-        return original()
-
-    monkeypatch.setattr(vertex, "_auth_request", recording)
+    threads = minting_threads
     provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})
     catalog.model("claude-v", (provider, "claude-fake-text@20250929"))
     message = anthropic_client(live, tenant.raw).messages.create(
