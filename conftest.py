@@ -8,6 +8,15 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _urlconf_loaded():
+    """Load the site's URLconf (and with it the admin modules, qlaud/urls.py) while every app is
+    installed: a test restricted to some `available_apps` that loaded it first would fail there."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Tests render templates without running collectstatic first."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -25,7 +24,7 @@ from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_k
 from catalog import health, routing
 from catalog.aliases import org_aliases
 from catalog.snapshot import get_snapshot, provider_api_key
-from gateway import errors, estimate, http, records
+from gateway import errors, estimate, http, jsonio, records
 from gateway.errors import GatewayError
 from gateway.providers import module_for
 from gateway.providers.base import Call, UpstreamError
@@ -84,7 +83,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if len(raw) > settings.GATEWAY_MAX_BODY_BYTES:
         raise GatewayError("too_large", f"Request body exceeds {settings.GATEWAY_MAX_BODY_BYTES} bytes.")
     try:
-        body = json.loads(raw)
+        body = jsonio.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise GatewayError("invalid_request", "Request body is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -305,9 +304,7 @@ async def prepare(call: Call, module: Any) -> None:
 async def _send(call: Call, module: Any, read_body: bool) -> tuple[httpx.Response, bytes | None]:
     await prepare(call, module)
     req = module.build_request(call)
-    client = http.client()
-    request = client.build_request(req.method, req.url, headers=req.headers, content=req.content)
-    response = await client.send(request, stream=True)
+    response = await http.send(req.method, req.url, req.headers, req.content)
     if response.status_code >= 400 or read_body:
         try:
             content = await response.aread()

@@ -14,14 +14,14 @@ code points split across chunks safe: ``\\r`` and ``\\n`` never occur inside a m
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from gateway import jsonio
 
 __all__ = ["DONE", "SSEDecoder", "SSEEvent", "encode", "encode_json"]
 
 DONE = b"data: [DONE]\n\n"
 _BOM = "\ufeff".encode()
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -114,5 +114,5 @@ def encode(event: str | None, data: str) -> bytes:
 def encode_json(event: str | None, obj: object) -> bytes:
     """One SSE frame holding compact JSON; JSON text never contains a raw newline, so one data line suffices."""
     if event:
-        return f"event: {event}\ndata: {_dumps(obj)}\n\n".encode()
-    return f"data: {_dumps(obj)}\n\n".encode()
+        return b"".join((b"event: ", event.encode(), b"\ndata: ", jsonio.dumps(obj), b"\n\n"))
+    return b"".join((b"data: ", jsonio.dumps(obj), b"\n\n"))

@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import errors, pipeline, ratelimit, relay
+from gateway import errors, jsonio, pipeline, ratelimit, relay
 from gateway.errors import GatewayError
 from gateway.pipeline import Outcome, Upstream
 from gateway.translate_request import (
@@ -55,12 +55,26 @@ TRANSLATE: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
 }
 
 
+class Incoming(Protocol):
+    """What the views read of a request: gateway.asgi's ApiRequest on the served path, Django's
+    HttpRequest when the site's handler calls them (tests, the URLconf)."""
+
+    @property
+    def method(self) -> str | None: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
 @dataclass(slots=True)
 class Exchange:
     """One request's state while it moves through the pipeline."""
 
     surface: Surface
-    request: HttpRequest
+    request: Incoming
     request_id: str = field(default_factory=pipeline.new_request_id)
     started: float = field(default_factory=time.perf_counter)
     key: Any = None
@@ -125,17 +139,17 @@ def body_for(dialect: str, body: dict[str, Any]) -> Callable[[Any, Any], dict[st
 
 
 @csrf_exempt
-async def messages(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+async def messages(request: Incoming) -> HttpResponse | StreamingHttpResponse:
     return await serve(Exchange(MESSAGES, request))
 
 
 @csrf_exempt
-async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+async def chat_completions(request: Incoming) -> HttpResponse | StreamingHttpResponse:
     return await serve(Exchange(CHAT, request))
 
 
 @csrf_exempt
-async def count_tokens(request: HttpRequest) -> HttpResponse:
+async def count_tokens(request: Incoming) -> HttpResponse:
     ex = Exchange(Surface("count_tokens", relay.ANTHROPIC, _validate_count), request)
     try:
         await _admit(ex)
@@ -286,7 +300,7 @@ async def _answer(ex: Exchange) -> HttpResponse:
     )
     charge = await _finish(ex, outcome, True, upstream_ms)
     answer = relay.with_usage(ex.surface.dialect, answer, usage, charge.total if charge else 0)
-    return JsonResponse(answer, headers=ex.headers(upstream_ms))
+    return HttpResponse(jsonio.dumps(answer), content_type="application/json", headers=ex.headers(upstream_ms))
 
 
 def _stream(ex: Exchange) -> StreamingHttpResponse:
@@ -427,9 +441,11 @@ async def _count(ex: Exchange) -> int:
             req = module.build_count_tokens(call)
             if req is None:
                 break
-            response = await pipeline.http.client().request(
-                req.method, req.url, headers=req.headers, content=req.content
-            )
+            response = await pipeline.http.send(req.method, req.url, req.headers, req.content)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
             if response.status_code < 400:
                 return int(module.parse_count_tokens(response.content))
             log.info("native count_tokens got HTTP %s from host %s; estimating", response.status_code, host.id)

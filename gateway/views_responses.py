@@ -41,7 +41,7 @@ from gateway.responses_response import (
 from gateway.responses_stream import AnthropicToResponses, ChatToResponses, encode
 from gateway.translate_request import shape_anthropic, shape_openai
 from gateway.usage import Usage
-from gateway.views import Exchange, Surface, _finish, _paced, _refuse, target_for
+from gateway.views import Exchange, Incoming, Surface, _finish, _paced, _refuse, target_for
 
 log = logging.getLogger(__name__)
 INCLUDE_REASONING = "reasoning.encrypted_content"
@@ -83,7 +83,7 @@ def sealer(payload: dict[str, Any]) -> str:
 
 
 @csrf_exempt
-async def responses(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+async def responses(request: Incoming) -> HttpResponse | StreamingHttpResponse:
     if request.method == "GET":
         return _no_websocket(request)
     if request.method != "POST":
@@ -107,7 +107,7 @@ async def retrieve(request: HttpRequest, response_id: str) -> HttpResponse:
     return JsonResponse(stored)
 
 
-def _no_websocket(request: HttpRequest) -> HttpResponse:
+def _no_websocket(request: Incoming) -> HttpResponse:
     # Codex tries a websocket first; a fast non-101 answer makes it fall back to HTTP streaming.
     upgrade = request.headers.get("upgrade", "").lower() == "websocket"
     message = "WebSockets are not supported on /v1/responses; POST with stream:true instead."

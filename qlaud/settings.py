@@ -7,6 +7,7 @@ and console email. DATABASE_URL and REDIS_URL switch on the real services.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import environ
@@ -33,7 +34,6 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin.apps.SimpleAdminConfig",  # admin modules load with the URLconf (qlaud/urls.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -61,6 +61,10 @@ INSTALLED_APPS = [
     "blog",
     "qlaud",
 ]
+# Daphne's app swaps `runserver` for an ASGI server and loads Twisted with it (~25 MB per process): only that
+# development command gets it; production workers are uvicorn or granian.
+if sys.argv[1:2] == ["runserver"]:
+    INSTALLED_APPS.insert(0, "daphne")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from gateway import jsonio
 from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
 from gateway.providers.common import classify, loads, sse_events
@@ -37,7 +38,7 @@ def _request(call: Call, endpoint: str, body: dict) -> UpstreamRequest:
     provider = call.host.provider
     headers = _headers(call)
     url = cloudflare.route(provider, endpoint, provider.base_url.rstrip("/") + endpoint, headers, call)
-    return UpstreamRequest("POST", url, headers, json.dumps(body, separators=(",", ":")).encode())
+    return UpstreamRequest("POST", url, headers, jsonio.dumps(body))
 
 
 def build_request(call: Call) -> UpstreamRequest:
@@ -64,7 +65,7 @@ async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
 
 
 def parse_response(content: bytes) -> dict:
-    body = json.loads(content)
+    body = jsonio.loads(content)
     if not isinstance(body, dict):
         raise ValueError("upstream answered with a non-object")
     return body

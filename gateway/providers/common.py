@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from gateway import jsonio
 from gateway.providers.base import UpstreamError
 
 # Statuses worth another host: rate limits, overload, timeouts, server faults, and the
@@ -62,7 +63,7 @@ def classify(status: int, content: bytes, type_: str | None = None) -> UpstreamE
 
 def loads(data: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(data)
+        value = jsonio.loads(data)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

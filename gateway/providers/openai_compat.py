@@ -7,11 +7,11 @@ table; this module only does HTTP: URL, auth, framing, error classification.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import httpx
 
+from gateway import jsonio
 from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
 from gateway.providers.common import classify, loads, sse_events
@@ -31,7 +31,7 @@ def build_request(call: Call) -> UpstreamRequest:
     headers.update(EXTRA_HEADERS.get(provider.slug, {}))
     direct = provider.base_url.rstrip("/") + ENDPOINT
     url = cloudflare.route(provider, ENDPOINT, direct, headers, call)
-    return UpstreamRequest("POST", url, headers, json.dumps(body, separators=(",", ":")).encode())
+    return UpstreamRequest("POST", url, headers, jsonio.dumps(body))
 
 
 async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
@@ -45,7 +45,7 @@ async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
 
 
 def parse_response(content: bytes) -> dict:
-    body = json.loads(content)
+    body = jsonio.loads(content)
     if not isinstance(body, dict):
         raise ValueError("upstream answered with a non-object")
     return body

@@ -1,4 +1,4 @@
-"""The RequestLog writer (gateway/records.py): batched, one INSERT per batch, flushable on demand."""
+"""The RequestLog writer (gateway/records.py): batched, one statement per batch, flushable on demand."""
 
 from __future__ import annotations
 
@@ -33,23 +33,23 @@ def inserts(monkeypatch) -> list[int]:
     return sizes
 
 
-def test_a_batch_of_rows_is_written_in_one_insert(db, org_a, monkeypatch):
+def test_a_batch_of_rows_is_written_in_one_statement(db, org_a, monkeypatch):
     from gateway.models import RequestLog
 
     batch = [row(org_a, f"req_{i}", output_tokens=i, ttft_ms=1.5, stream=True) for i in range(3)]
-    if connection.vendor == "postgresql":  # qlaud/bulk.py binds server-side there, past Django's query log
+    if connection.vendor == "postgresql":  # qlaud/bulk.py COPYs there, past Django's query log
         import psycopg
 
-        calls: list[int] = []
-        real = psycopg.Cursor.executemany
+        statements: list[str] = []
+        real = psycopg.Cursor.copy
 
-        def counting(self: Any, query: Any, params_seq: Any, **kwargs: Any) -> None:
-            calls.append(len(params_seq))
-            real(self, query, params_seq, **kwargs)
+        def counting(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            statements.append(str(statement))
+            return real(self, statement, *args, **kwargs)
 
-        monkeypatch.setattr(psycopg.Cursor, "executemany", counting)
+        monkeypatch.setattr(psycopg.Cursor, "copy", counting)
         records.insert(batch)
-        assert calls == [3]
+        assert len(statements) == 1 and statements[0].startswith('COPY "gateway_requestlog"')
     else:
         with CaptureQueriesContext(connection) as queries:
             records.insert(batch)
