@@ -172,6 +172,65 @@ async def test_a_client_disconnect_cancels_a_streaming_response(monkeypatch):
     assert exchange.status == 200 and exchange.body == b"data: first\n\n"
 
 
+async def test_a_client_that_leaves_cancels_the_view_and_the_request_ends_quietly(monkeypatch):
+    exchange = Exchange(b"{}")
+    ended: list[str] = []
+
+    async def slow(request: Any) -> HttpResponse:
+        exchange.left.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+        return HttpResponse()
+
+    monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (slow, errors.ANTHROPIC))
+    await asyncio.wait_for(asgi.with_fast_path(the_site)(scope_for("/v1/messages"), exchange.receive, exchange.send), 5)
+    assert ended == ["cancelled"] and exchange.sent == []
+    this = asyncio.current_task()
+    assert this is not None and this.cancelling() == 0  # the server's task carries no stray cancellation
+
+
+async def test_a_cancellation_from_the_server_still_propagates(monkeypatch):
+    started = asyncio.Event()
+
+    async def slow(request: Any) -> HttpResponse:
+        started.set()
+        await asyncio.sleep(30)
+        return HttpResponse()
+
+    monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (slow, errors.ANTHROPIC))
+    exchange = Exchange(b"{}")
+    task = asyncio.create_task(
+        asgi.with_fast_path(the_site)(scope_for("/v1/messages"), exchange.receive, exchange.send)
+    )
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_the_view_reads_the_method_the_body_and_headers_by_lower_case_name(monkeypatch):
+    seen: list[Any] = []
+
+    async def view(request: Any) -> HttpResponse:
+        seen.append((request.method, request.body, dict(request.headers)))
+        return HttpResponse()
+
+    monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (view, errors.ANTHROPIC))
+    headers = [(b"X-Api-Key", b"ak_1"), (b"anthropic-beta", b"a"), (b"anthropic-beta", b"b"), (b"user-agent", b"\xe9")]
+    await serve("/v1/messages", b'{"a":', b"1}", headers=headers)
+    method, body, got = seen[0]
+    assert (method, body) == ("POST", b'{"a":1}')
+    assert got == {
+        "content-type": "application/json",
+        "x-api-key": "ak_1",
+        "anthropic-beta": "a,b",  # repeated headers joined, as Django joins them
+        "user-agent": "\xe9",
+    }
+
+
 async def test_a_client_that_leaves_before_the_body_ends_gets_nothing(monkeypatch):
     called: list[bool] = []
 

@@ -187,3 +187,37 @@ async def test_the_httpx_transport_fallback_can_be_chosen(settings):
     await http.aclose()
     assert isinstance(http.client()._transport, httpx.AsyncHTTPTransport)
     await http.aclose()
+
+
+async def test_upstream_calls_carry_the_clients_defaults_and_the_timeouts_but_no_cookies(settings, monkeypatch):
+    settings.GATEWAY_CONNECT_TIMEOUT, settings.GATEWAY_READ_TIMEOUT = 3.0, 7.0
+    seen: list[httpx.Request] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"set-cookie": "__cf_bm=one-customer; Path=/"}, json={"ok": True})
+
+    await http.aclose()
+    monkeypatch.setattr(http, "_transport", lambda: httpx.MockTransport(upstream))
+    for key in ("sk-a", "sk-b"):
+        response = await http.send("POST", "https://api.example/v1/x", {"Authorization": f"Bearer {key}"}, b"{}")
+        assert response.status_code == 200 and json.loads(await response.aread()) == {"ok": True}
+        await response.aclose()
+    first, second = seen
+    assert first.headers["authorization"] == "Bearer sk-a" and second.headers["authorization"] == "Bearer sk-b"
+    assert first.headers["user-agent"] == "qlaud" and "gzip" in first.headers["accept-encoding"]
+    assert first.headers["content-length"] == "2" and first.url == "https://api.example/v1/x"
+    assert first.extensions["timeout"] == {"connect": 3.0, "read": 7.0, "write": 7.0, "pool": 3.0}
+    assert "cookie" not in second.headers  # one customer's upstream cookie never rides on another's call
+    await http.aclose()
+
+
+async def test_a_callers_own_user_agent_wins_over_the_default(monkeypatch):
+    seen: list[httpx.Request] = []
+    await http.aclose()
+    monkeypatch.setattr(
+        http, "_transport", lambda: httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(204))
+    )
+    await http.send("GET", "https://api.example/", {"User-Agent": "custom/1"}, None)
+    assert seen[0].headers.get_list("user-agent") == ["custom/1"]
+    await http.aclose()
