@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,8 +39,15 @@ DEFAULT_MAX_TOKENS = 4096
 _background: set[asyncio.Task[Any]] = set()
 
 
+# Request ids are unique, not secret (every lookup by id also checks the caller's key), so they come
+# from a generator seeded from os.urandom per process, not from uuid4: one getrandom() syscall per
+# request, which also let a pool thread take the GIL from the event loop. Reseeded in forked children.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex
+    return f"req_{_ids.getrandbits(128):032x}"
 
 
 @lru_cache(maxsize=4)

@@ -121,3 +121,17 @@ def test_request_log_rows_are_written_even_without_a_running_loop(db, org_a):
 
     records.record({"request_id": "req_sync", "org_id": org_a.pk, "surface": "chat", "requested_model": "m"})
     assert RequestLog.objects.get(request_id="req_sync").surface == "chat"
+
+
+def test_request_ids_are_128_random_bits_and_a_forked_worker_draws_its_own():
+    import multiprocessing
+    import re
+
+    from gateway.pipeline import new_request_id
+
+    ids = {new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000 and all(re.fullmatch(r"req_[0-9a-f]{32}", i) for i in ids)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child = pool.apply(new_request_id)
+    assert child != new_request_id() and child not in ids
