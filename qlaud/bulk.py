@@ -12,11 +12,14 @@ and half the server's time (one command instead of one INSERT per row).
 
 from __future__ import annotations
 
-import json
+from contextlib import nullcontext
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
+
+from gateway import jsonio
+from qlaud.threads import yielding
 
 
 def insert_rows(model: type[Model], rows: list[dict[str, Any]], *, skip_conflicts: bool = False) -> None:
@@ -25,18 +28,17 @@ def insert_rows(model: type[Model], rows: list[dict[str, Any]], *, skip_conflict
     if not rows:
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_default() for f in fields}
-    dated = [f.attname for f in fields if f.get_internal_type() == "DateTimeField"]
-    as_json = [f.attname for f in fields if f.get_internal_type() == "JSONField"]
+    names = [(f.attname, f.get_default()) for f in fields]
+    as_json = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
     adapt = connection.ops.adapt_datetimefield_value
+    convert = [(i, adapt) for i, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"]
+    convert += [(i, _json_text) for i, f in enumerate(fields) if f.attname in as_json]
     params = []
-    for row in rows:
-        values = {**defaults, **row}
-        for name in dated:
-            values[name] = adapt(values[name])
-        for name in as_json:
-            values[name] = json.dumps(values[name], separators=(",", ":"))
-        params.append([values[f.attname] for f in fields])
+    for row in yielding(rows):
+        values = [row.get(name, default) for name, default in names]
+        for i, to_db in convert:
+            values[i] = to_db(values[i])
+        params.append(values)
     qn = connection.ops.quote_name
     columns = ", ".join(qn(str(f.column)) for f in fields)
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
@@ -51,22 +53,29 @@ def insert_rows(model: type[Model], rows: list[dict[str, Any]], *, skip_conflict
         cursor.executemany(sql, params)
 
 
+def _json_text(value: Any) -> str:
+    return jsonio.dumps(value).decode()
+
+
 def _copy(model: type[Model], columns: str, params: list[list[Any]], skipping_sql: str | None) -> None:
     """COPY the rows in. If one breaks a unique constraint (a batch retried after a write that did
-    land), `skipping_sql` (INSERT ... ON CONFLICT DO NOTHING) writes the others; without it, the
-    IntegrityError is raised, as an INSERT would raise it."""
+    land), `skipping_sql` (INSERT ... ON CONFLICT DO NOTHING) writes the others; without it,
+    Django's IntegrityError is raised, as the ORM would raise it."""
     import psycopg
 
     connection.ensure_connection()
     raw = connection.connection
+    table = connection.ops.quote_name(model._meta.db_table)
+    # Inside a transaction, a failed COPY that is to be retried needs a savepoint to roll back to.
+    savepoint = transaction.atomic() if skipping_sql is not None and connection.in_atomic_block else nullcontext()
     try:
-        with transaction.atomic(), psycopg.Cursor(raw) as cursor:  # a savepoint when already in a transaction
-            with cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
-                for row in params:
+        with savepoint, psycopg.Cursor(raw) as cursor:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in yielding(params):
                     copy.write_row(row)
-    except psycopg.IntegrityError:  # the raw cursor raises psycopg's errors, not Django's
+    except psycopg.IntegrityError as exc:  # the raw cursor raises psycopg's errors, not Django's
         if skipping_sql is None:
-            raise
+            raise IntegrityError(*exc.args) from exc
         # Server-side binding: psycopg sends the parameters apart from one prepared statement
         # instead of quoting every value of every row into the SQL text in Python.
         with psycopg.Cursor(raw) as cursor:

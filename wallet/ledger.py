@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from qlaud.bulk import insert_rows
 from qlaud.threads import close_pool_connections as threads_close_pool_connections
-from qlaud.threads import in_pool
+from qlaud.threads import in_pool, yielding
 from wallet.models import Hold, LedgerEntry, Wallet
 from wallet.money import format_usd
 from wallet.periods import period_start
@@ -353,32 +353,18 @@ def lease_flush(
             ):
                 return None
         before = wallet.balance
-        now = timezone.now()
-        keys = [f"usage:{s.request_id}" for s in spends]
-        done = set(LedgerEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
-        entries: list[dict[str, Any]] = []
-        total = 0
-        for spend, key in zip(spends, keys, strict=True):
-            if key in done:
-                continue
-            done.add(key)
-            total += spend.charge
-            wallet.balance -= spend.charge
-            receipt = {**spend.receipt, "upstream_cost": spend.upstream_cost, "charge": spend.charge}
-            entries.append(
-                {
-                    "wallet_id": wallet.pk,
-                    "amount": -spend.charge,
-                    "kind": Kind.USAGE.value,
-                    "idempotency_key": key,
-                    "reference": spend.request_id,
-                    "receipt": receipt,
-                    "api_key_id": spend.key_id,
-                    "balance_after": wallet.balance,
-                    "created": now,
-                }
+        try:
+            with transaction.atomic():  # a savepoint, so a duplicate entry can be retried without it
+                total = _write_spends(wallet, spends, charged=set())
+        except IntegrityError:
+            # Some of these requests were charged already (this batch's earlier write landed but its
+            # commit was not seen, or the reconciler charged them): skip those, charge the rest.
+            wallet.balance = before
+            keys = [f"usage:{s.request_id}" for s in spends]
+            charged = set(
+                LedgerEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
             )
-        insert_rows(LedgerEntry, entries)  # one statement; the unique idempotency key still guards each row
+            total = _write_spends(wallet, spends, charged=charged)
         remaining = None
         if hold is not None and hold.status == Hold.Status.OPEN:
             left = max(hold.amount - total, 0)
@@ -397,6 +383,36 @@ def lease_flush(
         after = _save_wallet(wallet, before)
     _after_commit(after)
     return remaining
+
+
+def _write_spends(wallet: Wallet, spends: list[Spend], *, charged: set[str]) -> int:
+    """One usage entry per spend not in `charged` (idempotency keys), in one statement; debits
+    `wallet` (not saved here) and returns the total. The unique idempotency key guards each row."""
+    now = timezone.now()
+    entries: list[dict[str, Any]] = []
+    total, usage = 0, Kind.USAGE.value
+    for spend in yielding(spends):
+        key = f"usage:{spend.request_id}"
+        if key in charged:
+            continue
+        charged.add(key)  # a request twice in one batch is charged once
+        total += spend.charge
+        wallet.balance -= spend.charge
+        entries.append(
+            {
+                "wallet_id": wallet.pk,
+                "amount": -spend.charge,
+                "kind": usage,
+                "idempotency_key": key,
+                "reference": spend.request_id,
+                "receipt": {**spend.receipt, "upstream_cost": spend.upstream_cost, "charge": spend.charge},
+                "api_key_id": spend.key_id,
+                "balance_after": wallet.balance,
+                "created": now,
+            }
+        )
+    insert_rows(LedgerEntry, entries)
+    return total
 
 
 # --- Credits and debits ---------------------------------------------------------------------

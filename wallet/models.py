@@ -60,24 +60,30 @@ class LedgerEntry(models.Model):
         DISPUTE = "dispute", "Dispute"
         ADJUSTMENT = "adjustment", "Adjustment"
 
-    wallet = models.ForeignKey(Wallet, models.CASCADE, related_name="entries")
+    wallet = models.ForeignKey(Wallet, models.CASCADE, related_name="entries", db_index=False)  # (wallet, -created)
     amount = models.BigIntegerField()  # micro-dollars, signed
     balance_after = models.BigIntegerField()  # micro-dollars
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    # Unique: a replayed webhook, a double settle or a retried task is a no-op.
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    reference = models.CharField(max_length=200, blank=True, db_index=True)  # session id, request id, charge id
+    # Unique (Meta.constraints): a replayed webhook, a double settle or a retried task is a no-op.
+    idempotency_key = models.CharField(max_length=200)
+    reference = models.CharField(max_length=200, blank=True)  # session id, request id, charge id; indexed in Meta
     receipt = models.JSONField(default=dict, blank=True)
-    api_key = models.ForeignKey("accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )  # indexed by (api_key, kind, created)
     created = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = LedgerQuerySet.as_manager()
 
     class Meta:
+        # A usage entry per request: only the indexes readers use. Constraints and Meta indexes
+        # instead of unique=True / db_index=True, which on PostgreSQL add a LIKE index to each.
         indexes = [
             models.Index(fields=["wallet", "-created"]),
             models.Index(fields=["api_key", "kind", "created"]),
+            models.Index(fields=["reference"], name="ledgerentry_reference"),
         ]
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="ledgerentry_idempotency_key_unique")]
         verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:
