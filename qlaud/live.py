@@ -56,10 +56,16 @@ async def publish_request(org_id: int, payload: Mapping[str, Any]) -> None:
     await _send(org_id, {"type": EVENT_TYPE, "request": feed_payload(payload)})
 
 
+# The dashboard shows the newest 50 requests (static/js/live-feed.js, MAX_ROWS): older ones of a batch would be
+# pushed out as they arrived, so they are not sent (under load a batch holds hundreds, built on the event loop).
+FEED_ROWS = 50
+
+
 async def publish_requests(org_id: int, payloads: Sequence[Mapping[str, Any]]) -> None:
-    """Send several completed requests to org `org_id`'s live feed in one channel-layer message."""
+    """Send several completed requests (oldest first) to org `org_id`'s live feed in one channel-layer message."""
     if payloads:
-        await _send(org_id, {"type": BATCH_EVENT_TYPE, "requests": [feed_payload(p) for p in payloads]})
+        newest = payloads[-FEED_ROWS:]
+        await _send(org_id, {"type": BATCH_EVENT_TYPE, "requests": [feed_payload(p) for p in newest]})
 
 
 async def _send(org_id: int, message: dict[str, Any]) -> None:

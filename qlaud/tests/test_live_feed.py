@@ -145,3 +145,14 @@ async def test_a_batch_reaches_the_feed_as_one_frame_per_request_and_only_its_or
     assert await charlie_ws.receive_nothing(timeout=0.3)
     await alice_ws.disconnect()
     await charlie_ws.disconnect()
+
+
+async def test_a_batch_larger_than_the_feed_sends_only_the_newest_rows_the_page_keeps(alice, org_a):
+    from qlaud.live import FEED_ROWS
+
+    alice_ws, _ = await _connect(alice)
+    await publish_requests(org_a.id, [{**PAYLOAD, "request_id": f"req_{i}"} for i in range(FEED_ROWS + 30)])
+    got = [(await alice_ws.receive_json_from(timeout=2))["request"]["request_id"] for _ in range(FEED_ROWS)]
+    assert got == [f"req_{i}" for i in range(30, FEED_ROWS + 30)]
+    assert await alice_ws.receive_nothing(timeout=0.3)
+    await alice_ws.disconnect()

@@ -88,6 +88,22 @@ async def test_a_spend_is_charged_once_even_if_it_is_flushed_twice():
     assert (await _wallet(org)).balance == 10 * DOLLAR - 4_000
 
 
+async def test_a_batch_mixing_a_charged_request_with_new_ones_charges_only_the_new_ones():
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 10_000, "req_old")
+    wallet_id, hold_id = ticket.lease.wallet_id, ticket.lease.hold_id
+    old = ledger.Spend("req_old", None, 4_000, 3_700, {})
+    await sync_to_async(ledger.lease_flush)(wallet_id, hold_id, [old], {})
+    new = [ledger.Spend(f"req_new_{i}", None, 1_000 + i, 900, {"model": "m"}) for i in range(3)]
+    await sync_to_async(ledger.lease_flush)(wallet_id, hold_id, [new[0], old, new[1], new[2], new[1]], {})
+    entries = [e async for e in LedgerEntry.objects.filter(kind="usage").order_by("id")]
+    assert [e.reference for e in entries] == ["req_old", "req_new_0", "req_new_1", "req_new_2"]
+    assert [e.amount for e in entries] == [-4_000, -1_000, -1_001, -1_002]
+    balance = 10 * DOLLAR - 4_000 - 3_003
+    assert entries[-1].balance_after == balance and (await _wallet(org)).balance == balance
+    assert entries[1].receipt == {"model": "m", "upstream_cost": 900, "charge": 1_000}
+
+
 async def test_a_lease_takes_at_most_a_quarter_of_a_small_balance_but_never_less_than_the_request_needs():
     org = await _funded(DOLLAR)
     await _reserve(org, 1_000, "req_small")
