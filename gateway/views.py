@@ -334,12 +334,12 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
     next_checkpoint = 0.0  # the first one as soon as output reaches the client
     try:
         try:
-            async for item in _paced(up.module.iter_events(up.response), KEEPALIVE_SECONDS):
-                if item is None:  # a long upstream silence (a reasoning model thinking)
+            async for batch in _paced(up.module.iter_events(up.response), KEEPALIVE_SECONDS):
+                if batch is None:  # a long upstream silence (a reasoning model thinking)
                     if r.delivered:
                         yield KEEPALIVE[ex.surface.dialect]
                     continue
-                out = r.feed(*item)
+                out = b"".join([r.feed(*item) for item in batch])
                 if out:
                     yield out
                     if r.delivered and time.monotonic() >= next_checkpoint:
@@ -364,12 +364,14 @@ async def _relay_stream(ex: Exchange, r: Any, upstream_ms: float) -> AsyncIterat
         await _finish(ex, outcome, r.delivered, upstream_ms)
 
 
-async def _paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[Any]:
-    """The events of `events`, with a None whenever `interval` seconds pass without one.
+async def _paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[list[Any] | None]:
+    """The events of `events` in batches, with a None whenever `interval` seconds pass without one.
 
-    One reader task per stream feeds a small bounded queue (backpressure to the upstream when
-    the client is slow); waiting on the queue can time out without disturbing the upstream read.
-    Cheaper than a task per event. Upstream errors are re-raised here, in order.
+    A batch is whatever has arrived when the consumer asks (at least one event), so a burst (several
+    events in one upstream read) becomes one write to the client instead of one per event, and no
+    event ever waits for company. One reader task per stream feeds a small bounded queue
+    (backpressure to the upstream when the client is slow); waiting on the queue can time out
+    without disturbing the upstream read. Upstream errors are re-raised here, in order.
     """
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
 
@@ -394,11 +396,19 @@ async def _paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[A
                     continue
             else:
                 item = queue.get_nowait()
-            if item is _END:
+            batch: list[Any] = []
+            while item is not _END and not isinstance(item, _Raised):
+                batch.append(item)
+                if queue.empty():
+                    break
+                item = queue.get_nowait()
+            else:  # the stream ended or broke: first what came before that
+                if batch:
+                    yield batch
+                if isinstance(item, _Raised):
+                    raise item.exc
                 return
-            if isinstance(item, _Raised):
-                raise item.exc
-            yield item
+            yield batch
     finally:
         reader.cancel()
 

@@ -265,13 +265,14 @@ async def _events(ex: Exchange, turn: Turn, upstream_ms: float) -> AsyncIterator
     try:
         yield _frames(machine.start())
         try:
-            async for item in _paced(up.module.iter_events(up.response), base.KEEPALIVE_SECONDS):
-                if item is None:  # a long upstream silence: an SSE comment keeps proxies from timing out
+            async for batch in _paced(up.module.iter_events(up.response), base.KEEPALIVE_SECONDS):
+                if batch is None:  # a long upstream silence: an SSE comment keeps proxies from timing out
                     yield KEEPALIVE
                     continue
-                event, data = item
-                meter.saw(data)
-                out = machine.feed(data) if dialect == relay.OPENAI else machine.feed(event, data)  # type: ignore[call-arg]
+                out = []
+                for event, data in batch:
+                    meter.saw(data)
+                    out += machine.feed(data) if dialect == relay.OPENAI else machine.feed(event, data)  # type: ignore[call-arg]
                 if out:
                     yield _frames(out)
                     if meter.first_at is not None and time.monotonic() >= next_checkpoint:

@@ -135,3 +135,53 @@ def test_request_ids_are_128_random_bits_and_a_forked_worker_draws_its_own():
     with ctx.Pool(1) as pool:
         child = pool.apply(new_request_id)
     assert child != new_request_id() and child not in ids
+
+
+async def _drain(stream):
+    out = []
+    try:
+        async for batch in stream:
+            out.append(batch)
+    except RuntimeError as exc:
+        out.append(f"raised {exc}")
+    return out
+
+
+async def test_events_that_arrive_together_are_relayed_together_and_a_lone_one_is_not_held_back():
+    import asyncio
+
+    from gateway.views import _paced
+
+    gate = asyncio.Event()
+
+    async def upstream():
+        for i in range(3):  # one upstream read carrying three events
+            yield i
+        await gate.wait()  # then a pause
+        yield 3
+
+    stream = _paced(upstream(), interval=5)
+    assert await anext(stream) == [0, 1, 2]
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # nothing new yet: no empty batch, no waiting for company
+    gate.set()
+    assert await waiting == [3]
+    assert await _drain(stream) == []
+
+
+async def test_a_silence_yields_none_and_a_broken_stream_delivers_what_came_before_then_raises():
+    import asyncio
+
+    from gateway.views import _paced
+
+    async def upstream():
+        yield "a"
+        await asyncio.sleep(0.05)
+        yield "b"
+        yield "c"
+        raise RuntimeError("upstream broke")
+
+    got = await _drain(_paced(upstream(), interval=0.02))
+    assert got[0] == ["a"] and got[-2:] == [["b", "c"], "raised upstream broke"]
+    assert got[1:-2] and all(item is None for item in got[1:-2])  # one keep-alive per 20 ms of silence
