@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from catalog import snapshot
@@ -100,3 +102,46 @@ def test_base_url_placeholders_come_from_config_or_the_environment(monkeypatch):
         expand_base_url("https://x.test/accounts/{account_id}/ai/v1", config) == "https://x.test/accounts/abc123/ai/v1"
     )
     assert expand_base_url("https://x.test/{unknown}", config) == "https://x.test/{unknown}"
+
+
+async def test_the_once_a_second_check_runs_in_the_background_one_at_a_time(monkeypatch):
+    import asyncio
+    import threading
+
+    held = snapshot.CatalogSnapshot(version=1, models={}, providers={}, hosts={})
+    snapshot._holder.snapshot, snapshot._holder.bumped = held, False
+    snapshot._holder.checked_at -= snapshot.CHECK_EVERY_SECONDS + 1  # a second went by
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow_check():
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        snapshot._holder.checked_at = time.monotonic()
+        return held
+
+    monkeypatch.setattr(snapshot, "_locked_refresh", slow_check)
+    got = await asyncio.wait_for(asyncio.gather(*[snapshot.get_snapshot() for _ in range(16)]), 1)
+    assert all(s is held for s in got)  # nobody waited for the check
+    await asyncio.to_thread(started.wait, 5)
+    assert await snapshot.get_snapshot() is held and calls == [1]  # still one check in flight
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*snapshot._checks), 5)
+    assert calls == [1] and not snapshot._holder.checking and snapshot._holder.fresh() is held
+    snapshot.reset()
+
+
+async def test_after_a_change_in_this_process_the_next_reader_waits_for_the_rebuild(monkeypatch):
+    old = snapshot.CatalogSnapshot(version=1, models={}, providers={}, hosts={})
+    new = snapshot.CatalogSnapshot(version=2, models={}, providers={}, hosts={})
+    snapshot._holder.snapshot = old
+    snapshot._holder.expire()  # what version.bump() calls
+
+    def rebuild():
+        snapshot._holder.snapshot, snapshot._holder.bumped = new, False
+        snapshot._holder.checked_at = time.monotonic()
+        return new
+
+    monkeypatch.setattr(snapshot, "_locked_refresh", rebuild)
+    assert await snapshot.get_snapshot() is new
+    snapshot.reset()
