@@ -410,6 +410,7 @@ class _Worker:
         self.lock = threading.Lock()
         self.pending = _Batch()
         self.flusher: asyncio.Task[None] | None = None
+        self.reading = False  # a request is refreshing the memos from the store right now
 
     # recording
 
@@ -487,13 +488,20 @@ class _Worker:
         memo_seconds = self.memo_seconds
         stale = [h for h in ids if not _fresh(self.circuits.get(h), now, memo_seconds)]
         unknown = [h for h in ids if not _fresh(self.stats.get(h), now, STATS_TTL)] if with_stats else []
-        if stale or unknown:
+        # While one request refreshes expired memos from Redis, the others in flight use them as
+        # they are (one round trip older) instead of each sending the same read.
+        in_hand = self.reading and all(h in self.circuits for h in stale) and all(h in self.stats for h in unknown)
+        if (stale or unknown) and not in_hand:
             keys = _stat_keys(unknown, now) if unknown else []
             store = self.store
             if isinstance(store, _LocalStore):
                 breakers, found = store.read(stale, keys, now)
             else:
-                breakers, found = await store.aread(self._drain(), stale, keys)
+                self.reading = True
+                try:
+                    breakers, found = await store.aread(self._drain(), stale, keys)
+                finally:
+                    self.reading = False
             for h, (failures, opened_at) in breakers.items():
                 self.circuits[h] = (now, failures, opened_at)
             for h in unknown:

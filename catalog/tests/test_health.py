@@ -214,3 +214,28 @@ async def test_buffered_successes_reach_redis_on_flush(clock):
     await a.aflush()
     b.stats.clear()
     assert (await b.host_health([5]))[5].samples == 4
+
+
+@pytest.mark.skipif(not __import__("django.conf").conf.settings.REDIS_URL, reason="needs REDIS_URL")
+async def test_while_one_request_refreshes_expired_memos_the_others_use_them_instead_of_reading_too(clock):
+    import asyncio
+
+    worker = health._Worker(health._worker().store)
+    await worker.host_health([7])  # memos for host 7
+    clock.shift(health.CIRCUIT_MEMO_SECONDS + 0.01)  # expired
+    reads: list[int] = []
+    real = worker.store.aread
+
+    async def counted(*args):
+        reads.append(1)
+        return await real(*args)
+
+    worker.store.aread = counted  # type: ignore[method-assign]
+    try:
+        answers = await asyncio.gather(*[worker.host_health([7]) for _ in range(16)])
+        assert reads == [1] and all(a[7].circuit == CIRCUIT_CLOSED for a in answers)
+        clock.shift(health.CIRCUIT_MEMO_SECONDS + 0.01)
+        await asyncio.gather(worker.host_health([7]), worker.host_health([8]))
+        assert reads == [1, 1, 1]  # a host with no memo yet is read even while another read runs
+    finally:
+        del worker.store.aread
