@@ -1,15 +1,16 @@
 """The benchmark: direct vs a minimal proxy vs qlaud (aiohttp and httpx transports) vs LiteLLM.
 
     make bench                                   # everything, a few minutes
-    python -m bench.run --quick                  # c=1,16 only, shorter windows
+    python -m bench.run --quick                  # c=1,16 only, shorter windows, one round
     python -m bench.run --targets qlaud,direct --modes chat-sse --concurrency 16
     python -m bench.run --soak 600               # qlaud's RSS under constant load
     python -m bench.run --write-docs             # also put the tables into docs/benchmarks.md
 
 Every server is one process (one uvicorn worker; LiteLLM `--num_workers 1`) on 127.0.0.1, all
 pointed at the same fast fake upstream; the load generator is its own process. Cells are run
-interleaved (for each mode and concurrency, every target in turn) so background noise on the
-machine hits all targets alike. Raw results go to bench/results/.
+interleaved (for each mode and concurrency, every target in turn, for --rounds rounds) so
+background noise on the machine hits all targets alike; the tables show each cell's median.
+Raw results go to bench/results/.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -273,6 +275,26 @@ def smoke(server: Server, mode: str) -> str:
 # --- reports ----------------------------------------------------------------------------------
 
 
+def medians(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (mode, c, target): the median of each measure over its rounds (errors: the sum).
+
+    This machine is shared and noisy: one window can catch a slow spell that the next one misses.
+    Rounds are interleaved like the targets, so a median compares like with like."""
+    cells: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for row in rounds:
+        cells.setdefault((row["mode"], row["c"], row["target"]), []).append(row)
+    out = []
+    for (mode, c, target), rows in cells.items():
+        merged: dict[str, Any] = {"mode": mode, "c": c, "target": target, "rounds": len(rows)}
+        for key, value in rows[0].items():
+            if key in merged or key == "round" or not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            values = [r[key] for r in rows if isinstance(r.get(key), int | float)]
+            merged[key] = sum(values) if key == "errors" else statistics.median(values)
+        out.append(merged)
+    return out
+
+
 def table(results: list[dict[str, Any]]) -> str:
     head = "| mode | c | target | req/s | p50 ms | p99 ms | TTFT p50 | TTFT p99 | CPU ms/req | +PG ms/req | errors |"
     lines = [head, "|" + "---|" * 11]
@@ -383,15 +405,17 @@ def run(args: argparse.Namespace) -> int:
         for name, server in servers.items():
             for mode in args.modes.split(","):
                 print(f"smoke {name} {mode}: {smoke(server, mode)}", flush=True)
-        results = []
+        rounds: list[dict[str, Any]] = []
         for mode in args.modes.split(","):
             for c in [int(x) for x in args.concurrency.split(",")]:
-                for name, server in servers.items():
-                    target = fake if name == "direct" else server
-                    row = measure(target, mode, c, args, pg=name.startswith("qlaud") and db == "postgres")
-                    row.update(mode=mode, c=c, target=name)
-                    results.append(row)
-                    print(json.dumps(row), flush=True)
+                for round_ in range(args.rounds):
+                    for name, server in servers.items():
+                        target = fake if name == "direct" else server
+                        row = measure(target, mode, c, args, pg=name.startswith("qlaud") and db == "postgres")
+                        row.update(mode=mode, c=c, target=name, round=round_)
+                        rounds.append(row)
+                        print(json.dumps(row), flush=True)
+        results = medians(rounds)
         peaks = {n: procstat.peak_rss_mb(s.proc.pid) for n, s in servers.items() if s.proc} | {
             "fake upstream": procstat.peak_rss_mb(fake.proc.pid)  # type: ignore[union-attr]
         }
@@ -401,7 +425,9 @@ def run(args: argparse.Namespace) -> int:
         fake.stop()
     report = render(results, peaks, notes, db, args)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    (RESULTS / f"results-{stamp}.json").write_text(json.dumps({"results": results, "peaks": peaks}, indent=1))
+    (RESULTS / f"results-{stamp}.json").write_text(
+        json.dumps({"results": results, "rounds": rounds, "peaks": peaks}, indent=1)
+    )
     (RESULTS / "latest.md").write_text(report)
     print(report)
     if args.write_docs:
@@ -412,7 +438,8 @@ def run(args: argparse.Namespace) -> int:
 def render(results: list[dict[str, Any]], peaks: dict[str, float], notes: list[str], db: str, args: Any) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     parts = [
-        f"Run {when}: qlaud on {db}, {os.cpu_count()} CPUs, window {args.duration}s after {args.warmup}s warm-up.",
+        f"Run {when}: qlaud on {db}, {os.cpu_count()} CPUs, window {args.duration}s after {args.warmup}s warm-up; "
+        f"each cell the median of {args.rounds} interleaved round(s).",
         *notes,
         "",
         table(results),
@@ -480,6 +507,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per cell; the tables show medians")
     parser.add_argument("--warmup", type=float, default=1.5)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of constant load on qlaud; RSS must stay flat")
@@ -489,7 +517,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--write-docs", action="store_true", help="replace the results block of docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.quick:
-        args.concurrency, args.duration, args.warmup = "1,16", 3.0, 1.0
+        args.concurrency, args.duration, args.warmup, args.rounds = "1,16", 3.0, 1.0, 1
     if args.soak or args.profile:
         args.targets = "qlaud"
     return args
