@@ -77,13 +77,17 @@ async def test_settled_requests_are_written_once_each_in_one_flush_and_the_lease
     await sync_to_async(ledger.assert_ledger_invariant)()
 
 
+async def _write_on_lease(ticket: leases.Ticket, spends: list[ledger.Spend]) -> None:
+    """One lease flush of `spends`, as the flusher would write it."""
+    await sync_to_async(ledger.lease_flush)(ticket.lease.wallet_id, ticket.lease.hold_id, spends, {})
+
+
 async def test_a_spend_is_charged_once_even_if_it_is_flushed_twice():
     org = await _funded(10 * DOLLAR)
     ticket = await _reserve(org, 10_000, "req_twice")
-    wallet_id, hold_id = ticket.lease.wallet_id, ticket.lease.hold_id
     spend = ledger.Spend("req_twice", None, 4_000, 3_700, {})
-    await sync_to_async(ledger.lease_flush)(wallet_id, hold_id, [spend], {})
-    await sync_to_async(ledger.lease_flush)(wallet_id, hold_id, [spend], {})
+    await _write_on_lease(ticket, [spend])
+    await _write_on_lease(ticket, [spend])
     assert await LedgerEntry.objects.filter(kind="usage").acount() == 1
     assert (await _wallet(org)).balance == 10 * DOLLAR - 4_000
 
@@ -91,11 +95,10 @@ async def test_a_spend_is_charged_once_even_if_it_is_flushed_twice():
 async def test_a_batch_mixing_a_charged_request_with_new_ones_charges_only_the_new_ones():
     org = await _funded(10 * DOLLAR)
     ticket = await _reserve(org, 10_000, "req_old")
-    wallet_id, hold_id = ticket.lease.wallet_id, ticket.lease.hold_id
     old = ledger.Spend("req_old", None, 4_000, 3_700, {})
-    await sync_to_async(ledger.lease_flush)(wallet_id, hold_id, [old], {})
+    await _write_on_lease(ticket, [old])
     new = [ledger.Spend(f"req_new_{i}", None, 1_000 + i, 900, {"model": "m"}) for i in range(3)]
-    await sync_to_async(ledger.lease_flush)(wallet_id, hold_id, [new[0], old, new[1], new[2], new[1]], {})
+    await _write_on_lease(ticket, [new[0], old, new[1], new[2], new[1]])
     entries = [e async for e in LedgerEntry.objects.filter(kind="usage").order_by("id")]
     assert [e.reference for e in entries] == ["req_old", "req_new_0", "req_new_1", "req_new_2"]
     assert [e.amount for e in entries] == [-4_000, -1_000, -1_001, -1_002]
