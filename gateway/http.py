@@ -2,8 +2,9 @@
 
 One process normally runs one loop, so this is one client per process. Tests and threaded
 servers run several loops; an aiohttp session is bound to the loop that made it, so the
-pool is keyed by loop. The transport is `httpx_aiohttp.AiohttpTransport` (several times
-cheaper than httpx's own under load, see STACK.md) unless GATEWAY_HTTP_TRANSPORT=httpx.
+pool is keyed by loop. The transport is `Transport`, httpx-aiohttp's (several times cheaper
+than httpx's own under load, see STACK.md) on a session of our own, unless
+GATEWAY_HTTP_TRANSPORT=httpx.
 
 Upstream calls go through `send`, which hands an `httpx.Request` straight to the client's
 transport. `AsyncClient.build_request` + `send` merge a base URL, default headers and the
@@ -20,8 +21,12 @@ import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 
+import aiohttp
 import httpx
+import yarl
 from django.conf import settings
+from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60.0)
 # What the client would add to every request (Accept, Accept-Encoding, Connection), with our own User-Agent.
@@ -48,12 +53,70 @@ def timeout() -> httpx.Timeout:
     )
 
 
+class Transport(AiohttpTransport):
+    """httpx-aiohttp's transport on a session of our own, handed each request without rework.
+
+    - No cookie jar. aiohttp's default jar keeps every cookie an upstream sets (Cloudflare's
+      `__cf_bm`, say) and sends it on the next call to that host: one session serves every
+      customer, so one customer's cookie would ride on another's call.
+    - The aiohttp URL is parsed once per upstream URL and each timeout setting built once, not
+      per call; headers go over as they are (no re-decoding through httpx's `Headers`).
+    Requests carry their body as bytes (`send` builds them so); responses stream as in
+    httpx-aiohttp, with its exception mapping.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(limits=LIMITS, trust_env=False)
+
+    def get_client(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=LIMITS.max_connections or 0, keepalive_timeout=LIMITS.keepalive_expiry, ssl=self.ssl_context
+        )
+        return aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False, trust_env=False
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        timeout = request.extensions.get("timeout", {})
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        with map_aiohttp_exceptions():
+            response = await self.client.request(
+                request.method,
+                _aiohttp_url(request.url),
+                headers=headers,
+                data=request.content or None,
+                allow_redirects=False,
+                auto_decompress=False,
+                timeout=_aiohttp_timeout(timeout.get("connect"), timeout.get("read"), timeout.get("pool")),
+            )
+        extensions = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=AiohttpResponseStream(response),
+            request=request,
+            extensions=extensions,
+        )
+
+
+@lru_cache(maxsize=4096)
+def _aiohttp_url(url: httpx.URL) -> yarl.URL:
+    return yarl.URL(str(url), encoded=True)  # httpx's URL is percent-encoded already
+
+
+@lru_cache(maxsize=64)
+def _aiohttp_timeout(connect: float | None, read: float | None, pool: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read, connect=pool)
+
+
 def _transport() -> httpx.AsyncBaseTransport:
     if getattr(settings, "GATEWAY_HTTP_TRANSPORT", "aiohttp") == "httpx":
         return httpx.AsyncHTTPTransport(limits=LIMITS, http1=True, http2=False)
-    from httpx_aiohttp import AiohttpTransport
-
-    return AiohttpTransport(limits=LIMITS, http1=True, http2=False, trust_env=False)
+    return Transport()
 
 
 def _pool() -> _Pool:

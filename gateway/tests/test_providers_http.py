@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -221,3 +222,62 @@ async def test_a_callers_own_user_agent_wins_over_the_default(monkeypatch):
     await http.send("GET", "https://api.example/", {"User-Agent": "custom/1"}, None)
     assert seen[0].headers.get_list("user-agent") == ["custom/1"]
     await http.aclose()
+
+
+async def test_the_aiohttp_session_keeps_no_upstream_cookie_between_customers(settings):
+    # aiohttp's default cookie jar would store `__cf_bm` from the first call and send it on the
+    # second. (It ignores cookies from bare IP addresses, so the upstream is named `localhost`.)
+    from aiohttp import web
+
+    settings.GATEWAY_HTTP_TRANSPORT = "aiohttp"
+    seen: list[tuple[str | None, str | None, str | None]] = []
+
+    async def upstream(request: web.Request) -> web.Response:
+        seen.append((request.headers.get("cookie"), request.headers.get("authorization"), await request.text()))
+        return web.json_response({"ok": True}, headers={"set-cookie": "__cf_bm=one-customer; Path=/"})
+
+    app = web.Application()
+    app.router.add_post("/v1/x", upstream)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    await http.aclose()
+    try:
+        for key in ("sk-a", "sk-b"):
+            url = f"http://localhost:{port}/v1/x"
+            response = await http.send("POST", url, {"Authorization": f"Bearer {key}"}, b'{"n": 1}')
+            assert response.status_code == 200 and json.loads(await response.aread()) == {"ok": True}
+            assert response.headers["set-cookie"].startswith("__cf_bm=")  # passed back, not kept
+            await response.aclose()
+    finally:
+        await http.aclose()
+        await runner.cleanup()
+    assert seen == [(None, "Bearer sk-a", '{"n": 1}'), (None, "Bearer sk-b", '{"n": 1}')]
+
+
+async def test_upstream_timeouts_reach_the_aiohttp_session_as_set(settings):
+    from aiohttp import web
+
+    settings.GATEWAY_HTTP_TRANSPORT = "aiohttp"
+    settings.GATEWAY_READ_TIMEOUT = 0.2
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.Response(text="late")
+
+    app = web.Application()
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    await http.aclose()
+    try:
+        with pytest.raises(httpx.TimeoutException):
+            await http.send("GET", f"http://127.0.0.1:{port}/slow", {}, None)
+    finally:
+        await http.aclose()
+        await runner.cleanup()
