@@ -488,28 +488,25 @@ class _Worker:
         memo_seconds = self.memo_seconds
         stale = [h for h in ids if not _fresh(self.circuits.get(h), now, memo_seconds)]
         unknown = [h for h in ids if not _fresh(self.stats.get(h), now, STATS_TTL)] if with_stats else []
-        # While one request refreshes expired memos from Redis, the others in flight use them as
-        # they are (one round trip older) instead of each sending the same read.
-        in_hand = self.reading and all(h in self.circuits for h in stale) and all(h in self.stats for h in unknown)
-        if (stale or unknown) and not in_hand:
-            keys = _stat_keys(unknown, now) if unknown else []
-            store = self.store
-            if isinstance(store, _LocalStore):
-                breakers, found = store.read(stale, keys, now)
-            else:
+        if stale or unknown:
+            in_hand = all(h in self.circuits for h in stale) and all(h in self.stats for h in unknown)
+            if isinstance(self.store, _LocalStore):
+                self._refreshed(*self.store.read(stale, _stat_keys(unknown, now), now), unknown, now)
+            elif not in_hand:
+                await self._refresh(stale, unknown, now)
+            elif not self.reading:
+                # Memos in hand only expired: refresh them in the background and use them as they are
+                # (one round trip older). A request waiting for that read behind a busy event loop
+                # was a slice of the gateway's p99.
                 self.reading = True
-                try:
-                    breakers, found = await store.aread(self._drain(), stale, keys)
-                finally:
-                    self.reading = False
-            for h, (failures, opened_at) in breakers.items():
-                self.circuits[h] = (now, failures, opened_at)
-            for h in unknown:
-                self.stats[h] = (now, _compute(h, found, now))
+                task = asyncio.get_running_loop().create_task(self._refresh(stale, unknown, now, background=True))
+                _refreshes.add(task)
+                task.add_done_callback(_refreshes.discard)
         out = {}
         results = self.results
         for h in ids:
-            circuit = await self._circuit(h, self.circuits[h][2], now)
+            opened_at = self.circuits[h][2]
+            circuit = CIRCUIT_CLOSED if opened_at is None else await self._circuit(h, opened_at, now)
             stats = self.stats[h][1] if with_stats else None
             last = results.get(h)
             if last is not None and last[0] == circuit and last[1] is stats:
@@ -518,6 +515,26 @@ class _Worker:
                 out[h] = _health(h, circuit, stats)
                 results[h] = (circuit, stats, out[h])
         return out
+
+    async def _refresh(self, stale: list[int], unknown: list[int], now: float, *, background: bool = False) -> None:
+        assert isinstance(self.store, _RedisStore)
+        self.reading = True
+        try:
+            found = await self.store.aread(self._drain(), stale, _stat_keys(unknown, now))
+        except Exception:
+            if not background:
+                raise
+            log.warning("could not refresh host health memos", exc_info=True)  # the next request retries
+            return
+        finally:
+            self.reading = False
+        self._refreshed(*found, unknown, now)
+
+    def _refreshed(self, breakers: dict[int, _Breaker], found: dict[str, Any], unknown: list[int], now: float) -> None:
+        for h, (failures, opened_at) in breakers.items():
+            self.circuits[h] = (now, failures, opened_at)
+        for h in unknown:
+            self.stats[h] = (now, _compute(h, found, now))
 
     async def _circuit(self, host_id: int, opened_at: float | None, now: float) -> str:
         if opened_at is None:
@@ -543,6 +560,9 @@ class _Worker:
         breakers, found = store.read_sync(circuit_ids, stat_keys)
         with self.lock:  # this worker's own unsent outcomes count too
             return breakers, self.pending.merged_into(found)
+
+
+_refreshes: set[asyncio.Task[None]] = set()  # background memo refreshes, referenced until done
 
 
 def _fresh(memo: Any, now: float, ttl: float, index: int | None = 0) -> bool:

@@ -17,11 +17,12 @@ whose hosts the gateway tries in order. Rules:
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from gateway.jsonio import chars
 
 CIRCUIT_CLOSED = "closed"
 CIRCUIT_OPEN = "open"
@@ -111,7 +112,7 @@ class Needs:
         return cls(
             tools=bool(body.get("tools")),
             vision=_has_image(messages),
-            min_context=len(json.dumps(messages, separators=(",", ":"), ensure_ascii=False, default=str)) // 5,
+            min_context=chars(messages) // 5,
         )
 
     def fits(self, host: Any) -> bool:

@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from gateway.jsonio import chars
 
 __all__ = ["ESTIMATOR", "TokenEstimator", "estimate_tokens", "heuristic_tokens", "learn"]
 
@@ -45,7 +46,7 @@ def _measure(value: Any) -> int:
         return 0
     if isinstance(value, str):
         return len(value)
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return chars(value)
 
 
 def _measure_content(node: Any) -> tuple[int, int]:

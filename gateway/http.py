@@ -84,7 +84,7 @@ class Transport(AiohttpTransport):
         with map_aiohttp_exceptions():
             response = await self.client.request(
                 request.method,
-                _aiohttp_url(request.url),
+                _aiohttp_url(str(request.url)),
                 headers=headers,
                 data=request.content or None,
                 allow_redirects=False,
@@ -104,8 +104,8 @@ class Transport(AiohttpTransport):
 
 
 @lru_cache(maxsize=4096)
-def _aiohttp_url(url: httpx.URL) -> yarl.URL:
-    return yarl.URL(str(url), encoded=True)  # httpx's URL is percent-encoded already
+def _aiohttp_url(url: str) -> yarl.URL:
+    return yarl.URL(url, encoded=True)  # httpx's URL is percent-encoded already
 
 
 @lru_cache(maxsize=64)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads"]
+__all__ = ["chars", "dumps", "loads"]
 
 
 def loads(data: bytes | str) -> Any:
@@ -32,3 +32,8 @@ def dumps(obj: Any) -> bytes:
         return orjson.dumps(obj)
     except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, a non-string key...
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def chars(obj: Any) -> int:
+    """Characters of `obj` as compact JSON (a size measure for estimates and routing)."""
+    return len(dumps(obj).decode())

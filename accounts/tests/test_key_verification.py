@@ -226,3 +226,58 @@ def test_concurrent_requests_read_the_shared_epoch_once_per_max_age(monkeypatch,
 
     async_to_sync(again)()
     assert reads == ["test:epoch", "test:epoch"]
+
+
+def test_under_traffic_a_thread_keeps_the_epoch_fresh_so_no_request_waits_for_redis(monkeypatch, settings):
+    import asyncio
+
+    settings.KEY_EPOCH_MAX_AGE_MS = 40  # renewed every 10 ms
+    awaited: list[str] = []
+    renewals: list[str] = []
+
+    class AsyncRedis:
+        async def get(self, name: str) -> bytes:
+            awaited.append(name)
+            await asyncio.sleep(0)
+            return b"epoch-1"
+
+    class SyncRedis:
+        def get(self, name: str) -> bytes:
+            renewals.append(name)
+            return b"epoch-2"
+
+    store = keys.RedisEpochStore("redis://unused", "test:epoch")
+    monkeypatch.setattr(store, "_client", lambda: AsyncRedis())
+    monkeypatch.setattr(store, "sync_client", lambda: SyncRedis())
+
+    async def traffic() -> list[str]:
+        seen = []
+        for _ in range(10):  # 150 ms of requests: almost four times the max age
+            seen.append(await store.current())
+            await asyncio.sleep(0.015)
+        return seen
+
+    seen = async_to_sync(traffic)()
+    assert awaited == ["test:epoch"]  # only the first request, with nothing in hand, waited for a read
+    assert seen[0] == "epoch-1" and seen[-1] == "epoch-2" and len(renewals) >= 5
+    store.RENEWER_IDLE_SECONDS = 0.0  # no more traffic: the thread stops
+    assert store._renewer is not None
+    store._renewer.join(timeout=1)
+    assert not store._renewer.is_alive()
+
+
+def test_a_renewal_that_may_predate_this_process_own_bump_is_dropped(monkeypatch):
+    store = keys.RedisEpochStore("redis://unused", "test:epoch")
+
+    class Redis:
+        def get(self, name: str) -> bytes:
+            store.bump()  # this process revokes a key while the renewal's read is in flight
+            return b"old"
+
+        def set(self, name: str, value: str) -> None:
+            pass
+
+    monkeypatch.setattr(store, "sync_client", lambda: Redis())
+    store._value, store._read_at = "old", time.monotonic()
+    store.renew()
+    assert store._read_at == -1e9  # still expired: the next request reads the epoch afresh
