@@ -12,6 +12,7 @@ and half the server's time (one command instead of one INSERT per row).
 
 from __future__ import annotations
 
+import operator
 from contextlib import nullcontext
 from typing import Any
 
@@ -29,13 +30,19 @@ def insert_rows(model: type[Model], rows: list[dict[str, Any]], *, skip_conflict
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     names = [(f.attname, f.get_default()) for f in fields]
+    # Rows that have every field (the usual case) are read in one C call.
+    every = operator.itemgetter(*(name for name, _ in names)) if len(names) > 1 else _one(names[0][0])
     as_json = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
-    adapt = connection.ops.adapt_datetimefield_value
-    convert = [(i, adapt) for i, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"]
-    convert += [(i, _json_text) for i, f in enumerate(fields) if f.attname in as_json]
+    convert = [(i, _json_text) for i, f in enumerate(fields) if f.attname in as_json]
+    if connection.vendor != "postgresql":  # psycopg takes datetimes as they are
+        adapt = connection.ops.adapt_datetimefield_value
+        convert += [(i, adapt) for i, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"]
     params = []
     for row in yielding(rows):
-        values = [row.get(name, default) for name, default in names]
+        try:
+            values = list(every(row))
+        except KeyError:
+            values = [row.get(name, default) for name, default in names]
         for i, to_db in convert:
             values[i] = to_db(values[i])
         params.append(values)
@@ -51,6 +58,10 @@ def insert_rows(model: type[Model], rows: list[dict[str, Any]], *, skip_conflict
         return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _one(name: str) -> Any:
+    return lambda row: (row[name],)
 
 
 def _json_text(value: Any) -> str:

@@ -73,6 +73,17 @@ def test_missing_fields_take_the_models_defaults_and_the_timestamp_round_trips(d
     assert written.error_type == ""
 
 
+def test_a_batch_may_mix_complete_rows_and_rows_missing_fields(db, org_a):
+    from gateway.models import RequestLog
+
+    when = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
+    complete = {f.attname: f.get_default() for f in RequestLog._meta.concrete_fields if not f.primary_key}
+    complete.update(row(org_a, "req_complete", created=when, status=502, cost=7, ttft_ms=2.5))
+    records.insert([complete, row(org_a, "req_partial", created=when)])
+    written = {r.request_id: (r.status, r.cost, r.ttft_ms, r.created) for r in RequestLog.objects.all()}
+    assert written == {"req_complete": (502, 7, 2.5, when), "req_partial": (200, 0, None, when)}
+
+
 def test_a_request_id_already_written_is_skipped_not_an_error(db, org_a):
     from gateway.models import RequestLog
 
