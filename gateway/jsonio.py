@@ -11,11 +11,12 @@ orjson reads an integer beyond 64 bits as a float; no provider accepts one anywa
 from __future__ import annotations
 
 import json
+from copy import deepcopy
 from typing import Any
 
 import orjson
 
-__all__ = ["chars", "dumps", "loads"]
+__all__ = ["chars", "copy", "dumps", "loads"]
 
 
 def loads(data: bytes | str) -> Any:
@@ -37,3 +38,13 @@ def dumps(obj: Any) -> bytes:
 def chars(obj: Any) -> int:
     """Characters of `obj` as compact JSON (a size measure for estimates and routing)."""
     return len(dumps(obj).decode())
+
+
+def copy(obj: Any) -> Any:
+    """A deep copy of JSON data (a parsed request body): a round trip through orjson, several times
+    faster than `copy.deepcopy` (tens of ms for a long agent conversation). What orjson refuses (an
+    integer beyond 64 bits, a value that is not JSON) is deep-copied as it is."""
+    try:
+        return orjson.loads(orjson.dumps(obj))
+    except TypeError:
+        return deepcopy(obj)

@@ -18,12 +18,11 @@ thinking blocks sealed by qlaud go back to the provider that produced them as it
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import shaping
+from gateway import jsonio, shaping
 from gateway import translate_messages as msgs
 from gateway.reasoning import Sealer, is_anthropic
 from gateway.shaping import Rules, rules_for
@@ -172,7 +171,7 @@ _MESSAGE_REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_detail
 
 
 def shape_openai(body: dict[str, Any], target: Target, *, sealer: Sealer | None = None) -> dict[str, Any]:
-    out = copy.deepcopy(body)
+    out = jsonio.copy(body)
     out["model"] = target.upstream_model
     if "max_completion_tokens" in out and "max_tokens" not in out:
         out["max_tokens"] = out.pop("max_completion_tokens")
@@ -431,7 +430,7 @@ def _o2a_thinking(effort: str | None, target: Target, out: dict[str, Any]) -> No
 
 def shape_anthropic(body: dict[str, Any], target: Target, *, sealer: Sealer | None = None) -> dict[str, Any]:
     rules = rules_for(target)
-    out = {name: copy.deepcopy(value) for name, value in body.items() if name in shaping.ANTHROPIC_BODY_FIELDS}
+    out = jsonio.copy({name: value for name, value in body.items() if name in shaping.ANTHROPIC_BODY_FIELDS})
     out["model"] = target.upstream_model
     if target.max_output_tokens and out.get("max_tokens", 0) > target.max_output_tokens:
         out["max_tokens"] = target.max_output_tokens

@@ -35,3 +35,13 @@ def test_integers_beyond_64_bits_and_nan_take_the_standard_librarys_path():
 def test_invalid_json_raises_a_value_error(raw):
     with pytest.raises(ValueError):
         jsonio.loads(raw)
+
+
+def test_copy_is_a_deep_copy_of_json_data_and_falls_back_for_what_orjson_refuses():
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "héllo"}]}], "n": 1.5, "x": None}
+    copied = jsonio.copy(body)
+    assert copied == body and copied is not body
+    copied["messages"][0]["content"][0]["text"] = "changed"
+    assert body["messages"][0]["content"][0]["text"] == "héllo"
+    big = {"seed": 2**70, "tags": ("a", "b")}
+    assert jsonio.copy(big) == big and jsonio.copy(big)["seed"] == 2**70  # exact, not a float
