@@ -224,6 +224,19 @@ async def test_a_callers_own_user_agent_wins_over_the_default(monkeypatch):
     await http.aclose()
 
 
+async def live_upstream(method: str, path: str, handler: Any) -> tuple[Any, int]:
+    """A real HTTP server on 127.0.0.1 (an aiohttp app with one route): (its runner, its port)."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]
+
+
 async def test_the_aiohttp_session_keeps_no_upstream_cookie_between_customers(settings):
     # aiohttp's default cookie jar would store `__cf_bm` from the first call and send it on the
     # second. (It ignores cookies from bare IP addresses, so the upstream is named `localhost`.)
@@ -236,13 +249,7 @@ async def test_the_aiohttp_session_keeps_no_upstream_cookie_between_customers(se
         seen.append((request.headers.get("cookie"), request.headers.get("authorization"), await request.text()))
         return web.json_response({"ok": True}, headers={"set-cookie": "__cf_bm=one-customer; Path=/"})
 
-    app = web.Application()
-    app.router.add_post("/v1/x", upstream)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    runner, port = await live_upstream("POST", "/v1/x", upstream)
     await http.aclose()
     try:
         for key in ("sk-a", "sk-b"):
@@ -267,13 +274,7 @@ async def test_upstream_timeouts_reach_the_aiohttp_session_as_set(settings):
         await asyncio.sleep(2)
         return web.Response(text="late")
 
-    app = web.Application()
-    app.router.add_get("/slow", slow)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    runner, port = await live_upstream("GET", "/slow", slow)
     await http.aclose()
     try:
         with pytest.raises(httpx.TimeoutException):
