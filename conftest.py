@@ -59,7 +59,7 @@ def _default_site(request):
 def _db_pool_only_with_committed_data(request, monkeypatch):
     """The gateway's DB pool threads have their own connections: they only see committed rows,
     so tests wrapped in one uncommitted transaction use Django's thread-sensitive path instead."""
-    from qlaud import threads
+    from lib import threads
 
     marker = request.node.get_closest_marker("django_db")
     transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))

@@ -34,8 +34,8 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from qlaud.redis_client import async_redis
-from qlaud.threads import in_pool
+from lib.redis_client import async_redis
+from lib.threads import in_pool
 
 if TYPE_CHECKING:
     from accounts.models import ApiKey, Org, User

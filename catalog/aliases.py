@@ -8,7 +8,7 @@ routing.resolve() after these, so an org's own alias always wins.
 from __future__ import annotations
 
 from catalog.snapshot import get_snapshot
-from qlaud.threads import in_pool
+from lib.threads import in_pool
 
 _by_org: dict[int, tuple[int, dict[str, str]]] = {}
 

@@ -4,7 +4,7 @@ The gateway calls `host_health(ids)` before routing and `record_outcome()` after
 attempt. Neither goes through Django's cache API (whose Redis backend is sync: a thread hop, and
 under ASGI a new connection, per call). Storage sits behind a small `_Store` interface:
 
-- With `settings.REDIS_URL`: `_RedisStore`, native `redis.asyncio` (`qlaud.redis_client`, one
+- With `settings.REDIS_URL`: `_RedisStore`, native `redis.asyncio` (`lib.redis_client`, one
   client per event loop) on cache database 2, keys under `<KEY_PREFIX>:health:`, atomic commands
   only (HINCRBY, LPUSH+LTRIM, INCR in a Lua script, SET NX PX), so workers never race on a
   read-modify-write. Pages read the same keys with a sync `redis.Redis` client.
@@ -266,7 +266,7 @@ class _RedisStore:
         return f"{self.ns}cb:probe:{h}"
 
     def _async(self) -> Any:
-        from qlaud.redis_client import async_redis
+        from lib.redis_client import async_redis
 
         return async_redis(self.url)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.jsonio import chars
+from lib.jsonio import chars
 
 CIRCUIT_CLOSED = "closed"
 CIRCUIT_OPEN = "open"

@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from catalog import crypto, version
-from qlaud.threads import in_pool
+from lib.threads import in_pool
 from wallet.money import Prices
 
 CHECK_EVERY_SECONDS = 1.0

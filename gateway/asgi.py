@@ -5,7 +5,7 @@ sync and exists for pages; on an async view each sync middleware costs a thread 
 ASGI handler itself also costs a per-request thread-sensitive context, `request_started` /
 `request_finished` signals whose sync receivers run through `sync_to_async`, and URL resolution.
 None of that serves the gateway: its views authenticate with API keys, answer every error
-themselves, and use the database only through qlaud.threads' pool (which closes stale
+themselves, and use the database only through lib.threads' pool (which closes stale
 connections itself). So requests to the gateway's own paths are served here: read the body,
 call the view found in a dict, send the response with Django's own `send_response`.
 """

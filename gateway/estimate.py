@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.jsonio import chars
+from lib.jsonio import chars
 
 __all__ = ["ESTIMATOR", "TokenEstimator", "estimate_tokens", "heuristic_tokens", "learn"]
 

@@ -25,12 +25,13 @@ from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_k
 from catalog import health, routing
 from catalog.aliases import org_aliases
 from catalog.snapshot import get_snapshot, provider_api_key
-from gateway import errors, estimate, http, jsonio, records
+from gateway import errors, estimate, http, records
 from gateway.errors import GatewayError
 from gateway.providers import module_for
 from gateway.providers.base import Call, UpstreamError
 from gateway.reasoning import Sealer
 from gateway.usage import Usage
+from lib import jsonio
 from wallet import leases, ledger, money
 
 log = logging.getLogger(__name__)

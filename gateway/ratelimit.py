@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from gateway.errors import GatewayError
-from qlaud.redis_client import async_redis
+from lib.redis_client import async_redis
 
 WINDOW_SECONDS = 60
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway import jsonio
+from lib import jsonio
 
 __all__ = ["DONE", "SSEDecoder", "SSEEvent", "encode", "encode_json"]
 

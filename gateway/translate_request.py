@@ -22,12 +22,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import jsonio, shaping
+from gateway import shaping
 from gateway import translate_messages as msgs
 from gateway.reasoning import Sealer, is_anthropic
 from gateway.shaping import Rules, rules_for
 from gateway.translate_messages import TranslationError
 from gateway.translate_response import thought_signature
+from lib import jsonio
 
 __all__ = [
     "Target",

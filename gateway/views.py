@@ -18,7 +18,7 @@ import httpx
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import errors, jsonio, pipeline, ratelimit, relay
+from gateway import errors, pipeline, ratelimit, relay
 from gateway.errors import GatewayError
 from gateway.pipeline import Outcome, Upstream
 from gateway.translate_request import (
@@ -29,6 +29,7 @@ from gateway.translate_request import (
     shape_anthropic,
     shape_openai,
 )
+from lib import jsonio
 
 log = logging.getLogger(__name__)
 

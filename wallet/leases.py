@@ -36,7 +36,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from qlaud.threads import in_pool
+from lib.threads import in_pool
 from wallet import ledger
 from wallet.ledger import InsufficientFunds, LedgerError, Spend
 

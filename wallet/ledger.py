@@ -26,9 +26,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Sum
 from django.utils import timezone
 
-from qlaud.bulk import insert_rows
-from qlaud.threads import close_pool_connections as threads_close_pool_connections
-from qlaud.threads import in_pool, yielding
+from lib.bulk import insert_rows
+from lib.threads import close_pool_connections as threads_close_pool_connections
+from lib.threads import in_pool, yielding
 from wallet.models import Hold, LedgerEntry, Wallet
 from wallet.money import format_usd
 from wallet.periods import period_start

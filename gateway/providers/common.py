@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from gateway import jsonio
 from gateway.providers.base import UpstreamError
+from lib import jsonio
 
 # Statuses worth another host: rate limits, overload, timeouts, server faults, and the
 # host-specific refusals (our key at that provider, the model missing there).

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from gateway import jsonio
 from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
 from gateway.providers.common import classify, loads, sse_events
+from lib import jsonio
 
 DIALECT = "openai"
 ENDPOINT = "/chat/completions"

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from gateway import jsonio
+from lib import jsonio
 
 SAMPLES = [
     {"model": "m", "messages": [{"role": "user", "content": 'héllo \u2028 "quoted" \\ \n\t\x01 😀'}]},

@@ -19,8 +19,8 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
-from gateway import jsonio
-from qlaud.threads import yielding
+from lib import jsonio
+from lib.threads import yielding
 
 
 def insert_rows(model: type[Model], rows: list[dict[str, Any]], *, skip_conflicts: bool = False) -> None:
