@@ -29,7 +29,7 @@ from gateway import errors, estimate, http, records
 from gateway.errors import GatewayError
 from gateway.providers import module_for
 from gateway.providers.base import Call, UpstreamError
-from gateway.reasoning import Sealer
+from gateway.translate.reasoning import Sealer
 from gateway.usage import Usage
 from lib import jsonio
 from wallet import leases, ledger, money
@@ -57,7 +57,7 @@ def _sealer(secret: str) -> Sealer:
 
 
 def sealer() -> Sealer:
-    """Signs reasoning qlaud relays in Anthropic thinking blocks (see gateway.reasoning)."""
+    """Signs reasoning qlaud relays in Anthropic thinking blocks (see gateway.translate.reasoning)."""
     return _sealer(settings.SECRET_KEY)
 
 

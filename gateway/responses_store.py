@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from gateway.responses_request import RequestError, normalize_input
+from gateway.translate.responses.request import RequestError, normalize_input
 
 TTL_SECONDS = 3600
 

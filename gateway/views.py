@@ -18,10 +18,11 @@ import httpx
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import errors, pipeline, ratelimit, relay
+from gateway import errors, pipeline, ratelimit
 from gateway.errors import GatewayError
 from gateway.pipeline import Outcome, Upstream
-from gateway.translate_request import (
+from gateway.translate import relay
+from gateway.translate.request import (
     Target,
     TranslationError,
     anthropic_to_openai,

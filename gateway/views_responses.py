@@ -2,9 +2,8 @@
 
 Thin: the same pipeline steps as /v1/chat/completions (authenticate, resolve route, hold, call with failover,
 settle shielded, record with surface "responses"), errors in the OpenAI shape. What differs lives in the pure
-modules: gateway.responses_request (Responses -> Chat / Anthropic request, per host during failover),
-gateway.responses_stream / responses_response (upstream answer -> Responses events / object), gateway.seal
-(reasoning carried in `encrypted_content`), gateway.responses_store (previous_response_id, item_reference).
+core, gateway.translate.responses (request, answer, stream, blob), and in gateway.responses_store
+(previous_response_id, item_reference).
 
 `GET /v1/responses` with `Upgrade: websocket` (Codex's first try) gets an immediate 426 so the client falls back
 to POST + SSE.
@@ -25,21 +24,23 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import pipeline, ratelimit, relay, responses_store, seal
+from gateway import pipeline, ratelimit, responses_store
 from gateway import usage as usage_mod
 from gateway import views as base
 from gateway.errors import GatewayError
 from gateway.pipeline import Outcome
-from gateway.responses_request import RequestError, Translated, responses_to_anthropic, responses_to_chat
-from gateway.responses_response import (
+from gateway.translate import relay
+from gateway.translate.request import shape_anthropic, shape_openai
+from gateway.translate.responses import blob as seal
+from gateway.translate.responses.answer import (
     ResponseMeta,
     Shaping,
     anthropic_to_response,
     chat_to_response,
     responses_usage,
 )
-from gateway.responses_stream import AnthropicToResponses, ChatToResponses, encode
-from gateway.translate_request import shape_anthropic, shape_openai
+from gateway.translate.responses.request import RequestError, Translated, responses_to_anthropic, responses_to_chat
+from gateway.translate.responses.stream import AnthropicToResponses, ChatToResponses, encode
 from gateway.usage import Usage
 from gateway.views import Exchange, Incoming, Surface, _finish, _paced, _refuse, target_for
 

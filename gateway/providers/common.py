@@ -31,7 +31,7 @@ STATUS_TYPES = {
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
     """(event name, data) pairs of an SSE body, comments and keep-alives dropped."""
-    from gateway.sse import SSEDecoder
+    from gateway.translate.sse import SSEDecoder
 
     decoder = SSEDecoder()
     async for chunk in response.aiter_bytes():

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway import seal
-from gateway.responses_request import RequestError, responses_to_anthropic, responses_to_chat
+from gateway.translate.responses import blob as seal
+from gateway.translate.responses.request import RequestError, responses_to_anthropic, responses_to_chat
 
 KEY = seal.derive_key("test-secret")
 

@@ -13,11 +13,11 @@ import httpx
 import openai
 import pytest
 
-from gateway.responses_request import ToolNames
-from gateway.responses_response import ResponseMeta, Shaping, anthropic_to_response, chat_to_response
-from gateway.responses_stream import ChatToResponses, encode
 from gateway.tests.test_responses_stream import ALL, replay
 from gateway.tests.test_responses_stream import fixture as sse_fixture
+from gateway.translate.responses.answer import ResponseMeta, Shaping, anthropic_to_response, chat_to_response
+from gateway.translate.responses.request import ToolNames
+from gateway.translate.responses.stream import ChatToResponses, encode
 
 
 def client_serving(body: bytes, content_type: str) -> openai.OpenAI:

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.responses_request import ToolNames
-from gateway.responses_response import ResponseMeta, Shaping
-from gateway.responses_stream import AnthropicToResponses, ChatToResponses, encode
-from gateway.sse import SSEDecoder
+from gateway.translate.responses.answer import ResponseMeta, Shaping
+from gateway.translate.responses.request import ToolNames
+from gateway.translate.responses.stream import AnthropicToResponses, ChatToResponses, encode
+from gateway.translate.sse import SSEDecoder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOOLS = ToolNames({"multi_agent_v1__spawn_agent": ("multi_agent_v1", "spawn_agent", "function")})

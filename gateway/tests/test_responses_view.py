@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from accounts.keys import mint_key
-from gateway.sse import SSEDecoder
 from gateway.tests.conftest import CREDIT, E2E
 from gateway.tests.e2e import billed
 from gateway.tests.fake_upstream import FakeUpstream
+from gateway.translate.sse import SSEDecoder
 from wallet import ledger
 
 pytestmark = E2E

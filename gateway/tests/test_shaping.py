@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.reasoning import Sealer
-from gateway.shaping import (
+from gateway.translate.reasoning import Sealer
+from gateway.translate.request import Target, shape_anthropic, shape_openai
+from gateway.translate.shaping import (
     RULES,
     Rules,
     budget_for_effort,
@@ -12,7 +13,6 @@ from gateway.shaping import (
     mistral_tool_id,
     rules_for,
 )
-from gateway.translate_request import Target, shape_anthropic, shape_openai
 
 HEADERS = {"Anthropic-Beta": "claude-code-20250219,interleaved-thinking-2025-05-14", "anthropic-version": "2023-06-01"}
 

@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.sse import DONE, SSEDecoder, SSEEvent, encode, encode_json
+from gateway.translate.sse import DONE, SSEDecoder, SSEEvent, encode, encode_json
 
 
 def _feed(*pieces: bytes) -> list[SSEEvent]:

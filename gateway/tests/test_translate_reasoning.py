@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.reasoning import (
+from gateway.translate.reasoning import (
     PREFIX,
     Sealer,
     ThinkSplitter,

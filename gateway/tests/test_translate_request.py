@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway.reasoning import Sealer, unsealed
-from gateway.translate_request import (
+from gateway.translate.reasoning import Sealer, unsealed
+from gateway.translate.request import (
     Target,
     TranslationError,
     anthropic_to_openai,
@@ -573,7 +573,7 @@ def test_reasoning_content_from_an_openai_client_is_not_sent_to_anthropic() -> N
 
 
 def test_claude_codes_request_passes_through_to_anthropic_with_its_anthropic_only_fields() -> None:
-    from gateway.translate_request import shape_anthropic
+    from gateway.translate.request import shape_anthropic
 
     body = {
         "model": "claude-opus-4-8",
@@ -655,7 +655,7 @@ def test_without_the_stored_thinking_the_tool_loop_continues_without_thinking() 
 
 
 def test_openrouter_replay_without_a_secret_reads_the_marker_and_skips_blocks_without_items() -> None:
-    from gateway.reasoning import unsealed as marker
+    from gateway.translate.reasoning import unsealed as marker
 
     router = Target("openai", "openrouter", "anthropic/claude-sonnet-4.5", supports_reasoning=True)
     items = [{"type": "reasoning.text", "text": "t", "signature": "Er", "index": 0}]

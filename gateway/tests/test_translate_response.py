@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.reasoning import Sealer, unsealed
-from gateway.translate_response import (
+from gateway.translate.answer import (
     FINISH_TO_STOP,
     STOP_TO_FINISH,
     anthropic_to_openai_response,
@@ -11,7 +10,8 @@ from gateway.translate_response import (
     stop_reason_for,
     tool_input,
 )
-from gateway.translate_stream import AnthropicToOpenAI, OpenAIToAnthropic
+from gateway.translate.reasoning import Sealer, unsealed
+from gateway.translate.stream import AnthropicToOpenAI, OpenAIToAnthropic
 from gateway.usage import from_anthropic, from_openai
 
 SEALER = Sealer(b"k")
@@ -160,7 +160,7 @@ def test_inline_think_in_a_whole_answer_becomes_a_thinking_block() -> None:
 
 
 def test_replay_hooks_collect_gemini_signatures_and_signed_anthropic_thinking() -> None:
-    from gateway.translate_response import thinking_blocks_of, thought_signatures_of
+    from gateway.translate.answer import thinking_blocks_of, thought_signatures_of
 
     gemini = {
         "choices": [
@@ -193,7 +193,7 @@ def test_replay_hooks_collect_gemini_signatures_and_signed_anthropic_thinking() 
 
 
 def test_streamed_reasoning_detail_fragments_fold_into_whole_items() -> None:
-    from gateway.translate_response import merge_details
+    from gateway.translate.answer import merge_details
 
     items: list = []
     merge_details(

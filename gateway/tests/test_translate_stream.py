@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.reasoning import Sealer
 from gateway.tests.translation_helpers import (
     SEALER,
     anthropic_final_message,
@@ -20,7 +19,8 @@ from gateway.tests.translation_helpers import (
     translate,
     two_piece_splits,
 )
-from gateway.translate_request import Target, anthropic_to_openai
+from gateway.translate.reasoning import Sealer
+from gateway.translate.request import Target, anthropic_to_openai
 
 O2A = fixture_names(["openai", "deepseek", "groq", "openrouter", "workers-ai"])
 A2O = fixture_names(["anthropic"])

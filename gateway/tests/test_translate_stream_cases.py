@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.reasoning import unsealed
-from gateway.translate_stream import (
+from gateway.translate.reasoning import unsealed
+from gateway.translate.stream import (
     AnthropicToOpenAI,
     AnthropicUsageMeter,
     OpenAIToAnthropic,

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from gateway import errors, pipeline, ratelimit, records, relay
+from gateway import errors, pipeline, ratelimit, records
 from gateway.errors import GatewayError
+from gateway.translate import relay
 from gateway.usage import Usage
 
 

@@ -15,9 +15,9 @@ from anthropic.types import RawMessageStreamEvent
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
-from gateway.reasoning import Sealer
-from gateway.sse import DONE, SSEDecoder, encode_json
-from gateway.translate_stream import AnthropicToOpenAI, OpenAIToAnthropic
+from gateway.translate.reasoning import Sealer
+from gateway.translate.sse import DONE, SSEDecoder, encode_json
+from gateway.translate.stream import AnthropicToOpenAI, OpenAIToAnthropic
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = b"test-sealing-secret"

@@ -2,8 +2,8 @@
 
 - ``openai_to_anthropic_response(resp, requested_model, *, provider="", sealer=None) -> dict``: an OpenAI-compatible
   ``chat.completion`` as an Anthropic ``message``: reasoning (``reasoning_content`` / ``reasoning`` / Mistral thinking
-  parts) -> a leading ``thinking`` block whose signature is a qlaud seal (see ``gateway.reasoning``), then text, then
-  ``tool_use`` blocks.
+  parts) -> a leading ``thinking`` block whose signature is a qlaud seal (see ``gateway.translate.reasoning``),
+  then text, then ``tool_use`` blocks.
 - ``anthropic_to_openai_response(resp, requested_model, *, created=None, reasoning_field="reasoning_content")``:
   an Anthropic ``message`` as a ``chat.completion`` (thinking -> ``reasoning_content``).
 - ``STOP_TO_FINISH`` (Anthropic stop_reason -> OpenAI finish_reason) and ``FINISH_TO_STOP`` (the reverse);
@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from gateway import usage as usage_mod
-from gateway.reasoning import Sealer, is_anthropic, split_think, unsealed
-from gateway.shaping import inlines_think
+from gateway.translate.reasoning import Sealer, is_anthropic, split_think, unsealed
+from gateway.translate.shaping import inlines_think
 
 __all__ = [
     "FINISH_TO_STOP",

@@ -1,6 +1,6 @@
 """Message lists, Anthropic <-> OpenAI: the part of request translation that walks conversation history. Pure.
 
-Used by ``gateway.translate_request`` (which owns the top-level fields and the public API):
+Used by ``gateway.translate.request`` (which owns the top-level fields and the public API):
 - ``split_anthropic_system(body, as_blocks=False)``: top-level ``system`` plus ``role: "system"`` messages found inside
   ``messages`` (Claude Code sends them mid-conversation), and the remaining messages.
 - ``a2o_messages(messages, target, rules, sealer)``: spec/translation.md 1.1 (tool results first as ``tool``
@@ -8,20 +8,17 @@ Used by ``gateway.translate_request`` (which owns the top-level fields and the p
 - ``o2a_messages(messages)``: spec section 4 (system/developer hoisted, tool messages -> ``tool_result`` blocks
   merged with the next user turn, tool results first).
 - ``filter_thinking(messages, keep)``: drop thinking blocks an upstream would reject.
-- ``TranslationError``: re-exported by ``gateway.translate_request``.
+- ``TranslationError``: re-exported by ``gateway.translate.request``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gateway.reasoning import Sealer, claimed_details, claimed_provider
-
-if TYPE_CHECKING:
-    from gateway.shaping import Rules
-    from gateway.translate_request import Target
+from gateway.translate.reasoning import Sealer, claimed_details, claimed_provider
+from gateway.translate.shaping import Rules, Target
 
 Block = dict[str, Any]
 Message = dict[str, Any]

@@ -55,7 +55,7 @@ def _unb64(text: str) -> bytes:
 
 
 def is_qlaud(signature: str | None) -> bool:
-    # "qlaud:" covers the Responses-API blobs (gateway/seal.py): also ours, also foreign to Anthropic.
+    # "qlaud:" covers the Responses API blobs (translate/responses/blob.py): ours too, and foreign to Anthropic.
     return bool(signature) and signature.startswith(_OURS)  # type: ignore[union-attr]
 
 

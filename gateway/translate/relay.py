@@ -1,8 +1,8 @@
 """Relay one upstream answer to the client in the surface's dialect, metering as it goes.
 
 A `Relay` is made per request for a (surface dialect, upstream dialect) pair. Cross-dialect
-pairs hand every upstream event to the translation core (`gateway.translate_stream`,
-`gateway.translate_response`); same-dialect pairs pass events through, only echoing the
+pairs hand every upstream event to the translation core (`gateway.translate.stream`,
+`gateway.translate.answer`); same-dialect pairs pass events through, only echoing the
 requested model id and hiding the usage chunk qlaud asked for on the client's behalf.
 Every relay also counts the characters it delivered, so a stream that breaks (or an
 upstream that reports no usage) can still be billed for what the client received.
@@ -14,11 +14,11 @@ import json
 import time
 from typing import Any
 
-from gateway import sse
 from gateway import usage as usage_mod
-from gateway.reasoning import Sealer
-from gateway.translate_response import anthropic_to_openai_response, openai_to_anthropic_response
-from gateway.translate_stream import AnthropicToOpenAI, AnthropicUsageMeter, OpenAIToAnthropic, OpenAIUsageMeter
+from gateway.translate import sse
+from gateway.translate.answer import anthropic_to_openai_response, openai_to_anthropic_response
+from gateway.translate.reasoning import Sealer
+from gateway.translate.stream import AnthropicToOpenAI, AnthropicUsageMeter, OpenAIToAnthropic, OpenAIUsageMeter
 from gateway.usage import Usage
 
 ANTHROPIC = "anthropic"

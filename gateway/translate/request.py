@@ -10,24 +10,23 @@
 
 ``stream`` is preserved; OpenAI-dialect streaming targets that accept it get ``stream_options.include_usage`` so
 billing always has usage (the relay drops the usage chunk if the client did not ask for it). Provider differences
-come from the table in ``gateway.shaping``, never from ifs on provider names here. Reasoning replay (spec 6.3):
+come from the table in ``gateway.translate.shaping``, never from ifs on provider names here. Reasoning replay:
 thinking blocks sealed by qlaud go back to the provider that produced them as it requires (DeepSeek:
-``reasoning_content`` on the assistant turn), see ``gateway.reasoning``. Message-level conversion lives in
-``gateway.translate_messages``.
+``reasoning_content`` on the assistant turn), see ``gateway.translate.reasoning``. Message-level conversion lives in
+``gateway.translate.history``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from gateway import shaping
-from gateway import translate_messages as msgs
-from gateway.reasoning import Sealer, is_anthropic
-from gateway.shaping import Rules, rules_for
-from gateway.translate_messages import TranslationError
-from gateway.translate_response import thought_signature
+from gateway.translate import history as msgs
+from gateway.translate import shaping
+from gateway.translate.answer import thought_signature
+from gateway.translate.history import TranslationError
+from gateway.translate.reasoning import Sealer, is_anthropic
+from gateway.translate.shaping import Rules, Target, rules_for
 from lib import jsonio
 
 __all__ = [
@@ -38,18 +37,6 @@ __all__ = [
     "shape_anthropic",
     "shape_openai",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    dialect: str  # "openai" | "anthropic"
-    provider: str  # slug: deepseek, groq, openai, mistral, cerebras, openrouter, xai, workers-ai, anthropic, ...
-    upstream_model: str
-    max_output_tokens: int | None = None
-    supports_reasoning: bool = False
-    supports_tools: bool = True
-    supports_vision: bool = True
-    default_max_tokens: int = 4096  # Anthropic requires max_tokens; used when an OpenAI client sent none
 
 
 # -- Anthropic -> OpenAI ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Per-upstream request rules: ONE table saying what each target accepts. Pure, no Django.
 
 ``RULES`` maps ``(dialect, provider slug)`` to a ``Rules`` row; ``rules_for(target)`` falls back to the dialect's
-default row for providers not listed. Everything provider-specific in ``gateway.translate_request`` reads this table
+default row for providers not listed. Everything provider-specific in ``gateway.translate.request`` reads this table
 instead of branching on provider names.
 
 Also here:
@@ -17,16 +17,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from gateway.translate_request import Target
 
 __all__ = [
     "ANTHROPIC_BODY_FIELDS",
     "MISTRAL_FIELDS",
     "RULES",
     "Rules",
+    "Target",
     "budget_for_effort",
     "effort_for_budget",
     "forward_headers",
@@ -34,6 +31,20 @@ __all__ = [
     "mistral_tool_id",
     "rules_for",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The host a request is shaped for: its dialect, provider and capabilities."""
+
+    dialect: str  # "openai" | "anthropic"
+    provider: str  # slug: deepseek, groq, openai, mistral, cerebras, openrouter, xai, workers-ai, anthropic, ...
+    upstream_model: str
+    max_output_tokens: int | None = None
+    supports_reasoning: bool = False
+    supports_tools: bool = True
+    supports_vision: bool = True
+    default_max_tokens: int = 4096  # Anthropic requires max_tokens; used when an OpenAI client sent none
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,18 +7,18 @@
     message)`` for a mid-stream error (an Anthropic ``error`` event, nothing after it). Attributes: ``usage`` (what the
     upstream reported; empty if nothing), ``delivered`` (``message_start`` has been emitted, so the client stream has
     begun and failover is no longer possible), ``error`` ((type, message) if the stream ended in an error),
-    ``finish_reason``. Encode each pair with ``gateway.sse.encode_json(event, payload)``.
+    ``finish_reason``. Encode each pair with ``gateway.translate.sse.encode_json(event, payload)``.
 
 ``AnthropicToOpenAI(requested_model, completion_id, created, include_usage, *, reasoning_field="reasoning_content")``
     ``feed(event, data) -> list[chunk dict]``; ``finish()`` at upstream EOF; ``fail(error_type, message)`` (an
     ``{"error": {...}}`` chunk). ``usage``, ``delivered``, ``error``, ``stop_reason``; ``completed`` is True once the
-    answer ended normally: only then does the relay write ``data: [DONE]`` (``gateway.sse.DONE``).
+    answer ended normally: only then does the relay write ``data: [DONE]`` (``gateway.translate.sse.DONE``).
 
 ``OpenAIUsageMeter`` / ``AnthropicUsageMeter``: same-dialect pass-through metering (``feed`` the parsed events,
 read ``usage``, ``finish_reason`` / ``stop_reason``, ``error``).
 
 Each translator is a small state machine: a ``Phase`` enum plus the fewest fields; mapping tables are module constants
-(``gateway.translate_response`` holds the stop-reason maps). The O->A machine follows spec/translation.md section 3,
+(``gateway.translate.answer`` holds the stop-reason maps). The O->A machine follows spec/translation.md section 3,
 including the buffered-tool fallback for interleaved parallel tool fragments.
 """
 
@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import usage as usage_mod
-from gateway.reasoning import Sealer, ThinkSplitter
-from gateway.shaping import inlines_think
-from gateway.translate_response import (
+from gateway.translate.answer import (
     STOP_TO_FINISH,
     blocks_by_tool_id,
     merge_details,
@@ -42,6 +40,8 @@ from gateway.translate_response import (
     stop_reason_for,
     thought_signature,
 )
+from gateway.translate.reasoning import Sealer, ThinkSplitter
+from gateway.translate.shaping import inlines_think
 from gateway.usage import Usage
 
 __all__ = [

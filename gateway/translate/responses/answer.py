@@ -4,7 +4,7 @@ Chat Completion -> Response (C->R) and Anthropic Message -> Response (A->R). Pur
 Spec: /work/shared/spec/openai-responses.md §5, §9.1, §10.2. The response echoes the client's own `model`
 string and request options; upstream reasoning becomes a reasoning item whose `summary` carries the text and,
 when the client asked for `include: ["reasoning.encrypted_content"]`, whose `encrypted_content` carries a
-sealed qlaud blob (gateway/seal.py) so the next turn can hand it back to the same upstream.
+sealed qlaud blob (gateway/translate/responses/blob.py) so the next turn can hand it back to the same upstream.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.responses_request import ToolNames
+from gateway.translate.responses.request import ToolNames
 
 Sealer = Callable[[dict[str, Any]], str]
 

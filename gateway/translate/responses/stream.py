@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.responses_response import (
+from gateway.translate.responses.answer import (
     ANTHROPIC_STOP,
     CHAT_FINISH,
     ResponseMeta,
@@ -35,7 +35,7 @@ from gateway.responses_response import (
     usage_from_anthropic,
     usage_from_chat,
 )
-from gateway.sse import encode_json
+from gateway.translate.sse import encode_json
 
 ANTHROPIC_ERROR_CODES = {
     "rate_limit_error": "rate_limit_exceeded",
