@@ -34,6 +34,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from lib import shared_state
 from lib.redis_client import async_redis
 from lib.threads import in_pool
 
@@ -355,13 +356,9 @@ _store: EpochStore | None = None
 def _epoch_store() -> EpochStore:
     global _store
     if _store is None:
-        if settings.REDIS_URL:
-            from qlaud.settings import redis_db
-
-            prefix = settings.CACHES["default"].get("KEY_PREFIX") or "qlaud"
-            _store = RedisEpochStore(redis_db(2), f"{prefix}:accounts:key-epoch")
-        else:
-            _store = LocalEpochStore()
+        _store = shared_state.choose_store(
+            LocalEpochStore, lambda url, prefix: RedisEpochStore(url, f"{prefix}:accounts:key-epoch")
+        )
     return _store
 
 

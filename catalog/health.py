@@ -47,6 +47,7 @@ from typing import Any
 from django.conf import settings
 
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, HostHealth
+from lib import shared_state
 
 __all__ = [
     "HostHealth",
@@ -575,20 +576,11 @@ def _fresh(memo: Any, now: float, ttl: float, index: int | None = 0) -> bool:
 _workers: dict[tuple[str, str], _Worker] = {}
 
 
-def _store_for(url: str, prefix: str) -> _LocalStore | _RedisStore:
-    if not url:
-        return _LocalStore()
-    from qlaud.settings import redis_db
-
-    return _RedisStore(redis_db(2), prefix)
-
-
 def _worker() -> _Worker:
-    url = settings.REDIS_URL
-    prefix = settings.CACHES["default"].get("KEY_PREFIX") or "qlaud"
-    worker = _workers.get((url, prefix))
+    where = (shared_state.redis_url(), shared_state.key_prefix())
+    worker = _workers.get(where)
     if worker is None:
-        worker = _workers[(url, prefix)] = _Worker(_store_for(url, prefix))
+        worker = _workers[where] = _Worker(shared_state.choose_store(_LocalStore, _RedisStore))
     return worker
 
 

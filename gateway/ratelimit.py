@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from gateway.errors import GatewayError
+from lib import shared_state
 from lib.redis_client import async_redis
 
 WINDOW_SECONDS = 60
@@ -83,14 +84,7 @@ def _backend() -> LocalBackend | RedisBackend:
     url = settings.REDIS_URL
     backend = _backends.get(url)
     if backend is None:
-        if url:
-            from qlaud.settings import redis_db
-
-            prefix = settings.CACHES["default"].get("KEY_PREFIX") or "qlaud"
-            backend = RedisBackend(redis_db(2), prefix)
-        else:
-            backend = LocalBackend()
-        _backends[url] = backend
+        backend = _backends[url] = shared_state.choose_store(LocalBackend, RedisBackend)
     return backend
 
 

@@ -125,8 +125,8 @@ def _write_in_worker(batch: list[dict[str, Any]]) -> None:
 
 
 async def _publish(batch: list[dict[str, Any]]) -> None:
-    """Show the written rows on their orgs' live dashboard feeds, one message per org (qlaud/live.py; never raises)."""
-    from qlaud.live import publish_requests
+    """Show the written rows on their orgs' live dashboard feeds, one message per org (lib/live_feed; never raises)."""
+    from lib.live_feed import publish_requests
 
     by_org: dict[int, list[dict[str, Any]]] = {}
     for row in batch:

@@ -21,3 +21,9 @@ def async_redis(url: str) -> Any:
     if client is None:
         client = per_loop[url] = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     return client
+
+
+def redis_db(url: str, n: int) -> str:
+    """`url` with logical database n (0 broker, 1 channels, 2 cache and shared state, 3 results)."""
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+    return f"{base}/{n}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from qlaud.live import org_group
+from lib.live_feed import org_group
 
 SESSION_ORG_KEY = "org_id"  # the key accounts.middleware.CurrentOrgMiddleware reads
 

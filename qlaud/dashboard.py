@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gateway.models import RequestLog
-from qlaud.live import feed_payload
+from lib.live_feed import feed_payload
 
 CHART_DAYS = 30
 CHART_WIDTH = 600

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import environ
 
+from lib.redis_client import redis_db
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -122,24 +124,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="").rstrip("/")
 
 
-def redis_db(n: int) -> str:
-    """REDIS_URL with logical database n (0 broker, 1 channels, 2 cache, 3 results)."""
-    base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") > 2 else REDIS_URL
-    return f"{base}/{n}"
-
-
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_db(2),
+            "LOCATION": redis_db(REDIS_URL, 2),
             "KEY_PREFIX": env.str("CACHE_PREFIX", default="qlaud"),
         }
     }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_db(1)], "prefix": env.str("CACHE_PREFIX", default="qlaud")},
+            "CONFIG": {"hosts": [redis_db(REDIS_URL, 1)], "prefix": env.str("CACHE_PREFIX", default="qlaud")},
         }
     }
 else:
@@ -147,8 +143,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Celery ------------------------------------------------------------------------
-CELERY_BROKER_URL = redis_db(0) if REDIS_URL else "memory://"
-CELERY_RESULT_BACKEND = redis_db(3) if REDIS_URL else None
+CELERY_BROKER_URL = redis_db(REDIS_URL, 0) if REDIS_URL else "memory://"
+CELERY_RESULT_BACKEND = redis_db(REDIS_URL, 3) if REDIS_URL else None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -157,13 +157,13 @@ def test_it_reads_django_request_headers(rf):
 
 @pytest.mark.skipif(not __import__("django.conf").conf.settings.REDIS_URL, reason="needs REDIS_URL")
 def test_two_workers_with_separate_caches_sharing_redis_both_refuse_a_revoked_key(minted):
-    from qlaud.settings import redis_db
+    from lib.shared_state import redis_url
 
     key, raw = minted
     name = f"test:key-epoch:{key.prefix}"
-    keys._store = keys.RedisEpochStore(redis_db(2), name)  # the dashboard process revoking
-    worker_1 = KeyVerifier(keys.RedisEpochStore(redis_db(2), name))
-    worker_2 = KeyVerifier(keys.RedisEpochStore(redis_db(2), name))
+    keys._store = keys.RedisEpochStore(redis_url(), name)  # the dashboard process revoking
+    worker_1 = KeyVerifier(keys.RedisEpochStore(redis_url(), name))
+    worker_2 = KeyVerifier(keys.RedisEpochStore(redis_url(), name))
 
     async def both() -> list[str]:
         outcomes = []

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from qlaud.live import publish_request
+from lib.live_feed import publish_request
 from qlaud.tests.browser import browser, needs_chromium, site  # noqa: F401 - fixtures
 from qlaud.tests.conftest import make_log
 

@@ -7,8 +7,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from lib.live_feed import publish_request, publish_requests
 from qlaud.asgi import application
-from qlaud.live import publish_request, publish_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,7 +148,7 @@ async def test_a_batch_reaches_the_feed_as_one_frame_per_request_and_only_its_or
 
 
 async def test_a_batch_larger_than_the_feed_sends_only_the_newest_rows_the_page_keeps(alice, org_a):
-    from qlaud.live import FEED_ROWS
+    from lib.live_feed import FEED_ROWS
 
     alice_ws, _ = await _connect(alice)
     await publish_requests(org_a.id, [{**PAYLOAD, "request_id": f"req_{i}"} for i in range(FEED_ROWS + 30)])
