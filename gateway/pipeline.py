@@ -24,11 +24,11 @@ from django.conf import settings
 from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_key
 from catalog import health, routing
 from catalog.aliases import org_aliases
-from catalog.snapshot import get_snapshot, provider_api_key
+from catalog.snapshot import HostInfo, get_snapshot, provider_api_key
 from gateway import errors, estimate, http, records
 from gateway.errors import GatewayError
 from gateway.providers import module_for
-from gateway.providers.base import Call, UpstreamError
+from gateway.providers.base import Call, ProviderModule, UpstreamError
 from gateway.translate.reasoning import Sealer
 from gateway.usage import Usage
 from lib import jsonio
@@ -208,7 +208,7 @@ def learn_tokens(model_id: str, heuristic: int, actual_prompt: int) -> None:
         estimate.learn(heuristic, actual_prompt, model_id)
 
 
-def output_budget(max_tokens: int | None, host: Any) -> int:
+def output_budget(max_tokens: int | None, host: HostInfo) -> int:
     limit = host.max_output_tokens or DEFAULT_MAX_TOKENS
     return min(max_tokens, limit) if max_tokens is not None else limit
 
@@ -244,15 +244,15 @@ async def place_hold(key: KeyContext, amount: int, request_id: str) -> HoldRef:
 class Upstream:
     """An answered upstream call: the host that answered and its open (streaming) response."""
 
-    host: Any
-    module: Any
+    host: HostInfo
+    module: ProviderModule
     response: httpx.Response
     content: bytes | None  # the whole body for non-streaming calls
     attempts: int
     started: float
 
 
-def customer_prices(host: Any) -> dict[str, int]:
+def customer_prices(host: HostInfo) -> dict[str, int]:
     p = host.prices
     bps = settings.QLAUD_MARKUP_BPS
     return {
@@ -264,7 +264,7 @@ def customer_prices(host: Any) -> dict[str, int]:
 
 
 def make_call(
-    host: Any, body: dict[str, Any], stream: bool, headers: Mapping[str, str], tags: Mapping[str, Any]
+    host: HostInfo, body: dict[str, Any], stream: bool, headers: Mapping[str, str], tags: Mapping[str, Any]
 ) -> Call:
     return Call(
         host=host,
@@ -302,15 +302,14 @@ async def report_outcome(
         log.exception("could not record the outcome of host %s", host_id)
 
 
-async def prepare(call: Call, module: Any) -> None:
+async def prepare(call: Call, module: ProviderModule) -> None:
     """A provider's async set-up before its (sync) request builder: Vertex mints its token here,
     off the event loop."""
-    ready = getattr(module, "prepare", None)
-    if ready is not None:
-        await ready(call)
+    if module.prepare is not None:
+        await module.prepare(call)
 
 
-async def _send(call: Call, module: Any, read_body: bool) -> tuple[httpx.Response, bytes | None]:
+async def _send(call: Call, module: ProviderModule, read_body: bool) -> tuple[httpx.Response, bytes | None]:
     await prepare(call, module)
     req = module.build_request(call)
     response = await http.send(req.method, req.url, req.headers, req.content)
@@ -388,11 +387,11 @@ def billable_usage(reported: Usage, chars: int, input_estimate: int, delivered: 
     return Usage(input=input_estimate, output=output), True
 
 
-def charge_for(usage: Usage, host: Any) -> money.Charge:
+def charge_for(usage: Usage, host: HostInfo) -> money.Charge:
     return money.cost(usage, host.prices, settings.QLAUD_MARKUP_BPS)
 
 
-def receipt(request_id: str, host: Any, requested: str, usage: Usage, estimated: bool) -> dict[str, Any]:
+def receipt(request_id: str, host: HostInfo, requested: str, usage: Usage, estimated: bool) -> dict[str, Any]:
     return {
         "request_id": request_id,
         "requested_model": requested,
@@ -430,7 +429,7 @@ async def settle(hold: HoldRef, charge: money.Charge | None, receipt_: dict[str,
         log.exception("could not settle hold %s; leaving it to the reconciler", hold)
 
 
-def checkpoint(hold: HoldRef, usage: Usage, host: Any, request_id: str, requested: str) -> None:
+def checkpoint(hold: HoldRef, usage: Usage, host: HostInfo, request_id: str, requested: str) -> None:
     """Note on the hold what a stream has delivered so far (off the hot path), so a worker that
     dies mid-stream leaves the reconciler a charge to settle instead of a hold to release."""
     if hold is None:
@@ -462,7 +461,7 @@ def log_fields(
     surface: str,
     stream: bool,
     requested: str,
-    host: Any | None,
+    host: HostInfo | None,
     attempts: int,
     outcome: Outcome,
     charge: money.Charge | None,

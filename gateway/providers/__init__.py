@@ -1,29 +1,23 @@
-"""Upstream protocol modules, looked up by `Provider.protocol` through a plain dict.
+"""Upstream protocol modules, looked up by `Provider.protocol` through one plain dict.
 
-Every module follows the interface described in gateway/providers/base.py.
+Every module follows `ProviderModule` (gateway/providers/base.py); catalog's `Provider.Protocol` choices name the
+same keys (a test pins the two equal).
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from gateway.providers import anthropic, bedrock, openai_compat, vertex, vertex_openai
+from gateway.providers.base import ProviderModule
 
-from gateway.providers import anthropic, openai_compat
-
-PROTOCOLS: dict[str, ModuleType] = {
+PROTOCOLS: dict[str, ProviderModule] = {
     "openai": openai_compat,
     "anthropic": anthropic,
+    "bedrock": bedrock,
+    "vertex-anthropic": vertex,
+    "vertex-openai": vertex_openai,
 }
 
-# --- Bedrock / Vertex: their helper registers the modules here --------------------------
-# e.g. PROTOCOLS["bedrock"] = bedrock; PROTOCOLS["vertex"] = vertex
-from gateway.providers import bedrock, vertex, vertex_openai  # noqa: E402
 
-PROTOCOLS["bedrock"] = bedrock
-PROTOCOLS["vertex-anthropic"] = vertex
-PROTOCOLS["vertex-openai"] = vertex_openai
-# ----------------------------------------------------------------------------------------
-
-
-def module_for(protocol: str) -> ModuleType:
+def module_for(protocol: str) -> ProviderModule:
     """The module speaking `protocol`; KeyError for a protocol nobody implements."""
     return PROTOCOLS[protocol]

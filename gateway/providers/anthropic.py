@@ -41,6 +41,9 @@ def _request(call: Call, endpoint: str, body: dict) -> UpstreamRequest:
     return UpstreamRequest("POST", url, headers, jsonio.dumps(body))
 
 
+prepare = None  # nothing to set up before a request
+
+
 def build_request(call: Call) -> UpstreamRequest:
     body = {**call.body, "model": call.host.upstream_model, "stream": call.stream}
     return _request(call, ENDPOINT, body)

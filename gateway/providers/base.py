@@ -1,28 +1,21 @@
-"""What every upstream protocol module provides.
+"""What every upstream protocol module provides: `ProviderModule`, checked by mypy on the PROTOCOLS dict.
 
-A provider module turns a request body in its *dialect* ("openai" chat completions or
-"anthropic" messages) into one HTTP request, and turns the upstream's answer back into
-that dialect. Everything dialect-to-dialect is the translation core's job, not this one's.
-
-Each module exposes module-level names (no classes to subclass):
-
-    DIALECT: str                                      # "openai" | "anthropic"
-    def build_request(call: Call) -> UpstreamRequest
-    async def iter_events(response: httpx.Response) -> AsyncIterator[Event]
-        # streaming: ("", chunk_dict) for openai chunks, (event_name, data_dict) for anthropic
-    def parse_response(content: bytes) -> dict        # non-streaming body, in DIALECT
-    def parse_error(status: int, content: bytes) -> UpstreamError
-    def build_count_tokens(call: Call) -> UpstreamRequest | None   # None: no native endpoint
-    def parse_count_tokens(content: bytes) -> int     # the count's answer (where there is an endpoint)
-
-The registry in gateway/providers/__init__.py maps Provider.protocol to a module.
+A provider module turns a request body in its dialect (see gateway.translate) into one HTTP request, and turns the
+upstream's answer back into that dialect. Everything dialect-to-dialect is the translation core's job, not this one's.
+Modules expose module-level names (no classes to subclass); the registry in gateway/providers/__init__.py maps
+`Provider.protocol` to a module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+
+if TYPE_CHECKING:
+    from catalog.snapshot import HostInfo
 
 Event = tuple[str, dict[str, Any]]
 
@@ -31,7 +24,7 @@ Event = tuple[str, dict[str, Any]]
 class Call:
     """Everything a provider module needs to build one upstream request."""
 
-    host: Any  # catalog.snapshot.HostInfo
+    host: HostInfo
     body: dict[str, Any]  # already translated and shaped for the target, in the module's DIALECT
     stream: bool
     api_key: str | None
@@ -58,3 +51,37 @@ class UpstreamError(Exception):
     message: str
     retryable: bool  # try the next host?
     retry_after: float | None = None
+
+
+class ProviderModule(Protocol):
+    """The interface of a provider module (a module, not a class: mypy checks modules against it)."""
+
+    @property
+    def DIALECT(self) -> str:
+        """ "openai" | "anthropic"."""
+        ...
+
+    @property
+    def prepare(self) -> Callable[[Call], Awaitable[None]] | None:
+        """Async set-up before the (sync) request builder, or None: Vertex mints its token here, off the event loop."""
+        ...
+
+    def build_request(self, call: Call) -> UpstreamRequest: ...
+
+    def iter_events(self, response: httpx.Response) -> AsyncIterator[Event]:
+        """Streaming: ("", chunk) for openai chunks, (event name, data) for anthropic events."""
+        ...
+
+    def parse_response(self, content: bytes) -> dict[str, Any]:
+        """A non-streaming body, in DIALECT."""
+        ...
+
+    def parse_error(self, status: int, content: bytes) -> UpstreamError: ...
+
+    def build_count_tokens(self, call: Call) -> UpstreamRequest | None:
+        """None: no native count endpoint (the gateway estimates)."""
+        ...
+
+    def parse_count_tokens(self, content: bytes) -> int:
+        """The count endpoint's answer; only called where build_count_tokens gave a request."""
+        ...

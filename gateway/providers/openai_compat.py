@@ -21,6 +21,8 @@ ENDPOINT = "/chat/completions"
 # Attribution headers OpenRouter shows in its dashboard.
 EXTRA_HEADERS = {"openrouter": {"HTTP-Referer": "https://qlaud.ai", "X-Title": "qlaud"}}
 
+prepare = None  # nothing to set up before a request
+
 
 def build_request(call: Call) -> UpstreamRequest:
     provider = call.host.provider
@@ -57,3 +59,7 @@ def parse_error(status: int, content: bytes) -> UpstreamError:
 
 def build_count_tokens(call: Call) -> UpstreamRequest | None:
     return None  # no OpenAI-compatible provider has one; the core's estimator answers
+
+
+def parse_count_tokens(content: bytes) -> int:
+    raise NotImplementedError("build_count_tokens never asks OpenAI-compatible upstreams for a count")

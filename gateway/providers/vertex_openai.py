@@ -15,6 +15,7 @@ iter_events = openai_compat.iter_events
 parse_response = openai_compat.parse_response
 parse_error = vertex.parse_error
 prepare = vertex.prepare
+parse_count_tokens = openai_compat.parse_count_tokens
 
 
 def build_request(call: Call) -> UpstreamRequest:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 from aiohttp import web
 
-from gateway.providers.eventstream import encode_event, encode_exception, encode_frame
+from gateway.providers.bedrock.eventstream import encode_event, encode_exception, encode_frame
 from gateway.tests import fake_upstream as fu
 
 TEST_CREDENTIALS = ("AKIDFAKEBEDROCK", "fake/secret+key", "fake-session-token")

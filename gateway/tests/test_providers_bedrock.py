@@ -17,9 +17,10 @@ import time_machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.providers import PROTOCOLS, bedrock, bedrock_converse
+from gateway.providers import PROTOCOLS, bedrock
 from gateway.providers.base import Call, UpstreamError
-from gateway.providers.eventstream import (
+from gateway.providers.bedrock import converse as bedrock_converse
+from gateway.providers.bedrock.eventstream import (
     EventStreamError,
     FrameDecoder,
     encode_event,

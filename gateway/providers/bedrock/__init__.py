@@ -27,10 +27,10 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
-from gateway.providers import bedrock_converse as converse
 from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
-from gateway.providers.eventstream import EventStreamError, Frame, FrameDecoder
+from gateway.providers.bedrock import converse
+from gateway.providers.bedrock.eventstream import EventStreamError, Frame, FrameDecoder
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -77,6 +77,8 @@ STATUSES: dict[int, tuple[str, bool]] = {
 
 
 # --- request ------------------------------------------------------------------------------
+
+prepare = None  # requests are signed as they are built
 
 
 def build_request(call: Call) -> UpstreamRequest:
