@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
@@ -23,23 +22,19 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponseBase
 
-from gateway import errors, views, views_responses
+from gateway import errors, pipeline, records, surfaces
 from gateway.errors import GatewayError
+from gateway.surfaces import View
+from wallet import leases
 
 log = logging.getLogger(__name__)
 
-View = Callable[[Any], Awaitable[HttpResponseBase]]  # takes an ApiRequest
-
-# path -> (view, the error shape of its surface). gateway/urls*.py still name these views for
-# reverse() and for the site's own handler; this dict only spares the gateway the URL resolver.
-# /v1/responses too: through the sync middleware its view ran under async_to_sync, and the bookkeeping tasks it
-# starts (settle, record, host health) inherited a thread executor that is gone once the response is returned.
-ROUTES: dict[str, tuple[View, str]] = {
-    "/v1/messages": (views.messages, errors.ANTHROPIC),
-    "/v1/messages/count_tokens": (views.count_tokens, errors.ANTHROPIC),
-    "/v1/chat/completions": (views.chat_completions, errors.OPENAI),
-    "/v1/responses": (views_responses.responses, errors.OPENAI),
-}
+# path -> (view, the error shape of its surface), from the one route registry (gateway.surfaces.ROUTES), which
+# also builds gateway/urls.py for reverse() and the site's own handler; this dict spares the gateway the URL
+# resolver. /v1/responses is served here too: under the site's sync middleware its view would run under
+# async_to_sync, and the bookkeeping tasks it starts (settle, record, host health) would inherit a thread executor
+# that is gone once the response is returned.
+ROUTES: dict[str, tuple[View, str]] = surfaces.fast_paths()
 
 
 async def read_body(receive: Any, limit: int) -> bytes:
@@ -66,7 +61,7 @@ class ApiRequest:
     """What the gateway's views read of a request: its method, headers and body.
 
     Django's `ASGIRequest` builds META from the scope, then `request.headers` builds a second
-    mapping from META: ~4% of the hot path's CPU for three fields. ASGI servers give header names
+    mapping from META: two full copies of the headers to read three fields. ASGI servers give header names
     in lower case; repeated headers are joined with a comma, as Django joins them.
     """
 
@@ -92,9 +87,9 @@ def freeze_heap() -> None:
     """Move every object alive now into the permanent generation, out of the cyclic GC's reach.
 
     A worker's heap is mostly Django, its apps and their caches, all alive for the life of the
-    process; a full (generation 2) collection walked all of it every few seconds under load,
-    stalling the event loop for 75-90 ms (most of the gateway's p99). Frozen, a full collection
-    only walks what requests allocated since: ~10 ms. Reference counting still frees frozen
+    process; a full (generation 2) collection would walk all of it every few seconds under load,
+    stalling the event loop long enough to dominate tail latency. Frozen, a full collection only
+    walks what requests allocated since. Reference counting still frees frozen
     objects that are dropped; only cycles among them would stay (and there are none to speak of).
     """
     gc.collect()
@@ -163,9 +158,6 @@ async def answer(view: View, dialect: str, scope: dict[str, Any], body: bytes) -
 async def shutdown() -> None:
     """The worker is stopping: finish the bookkeeping of answered requests (settlements, request
     log rows), then write and give back this worker's wallet leases."""
-    from gateway import pipeline, records
-    from wallet import leases
-
     await asyncio.gather(*list(pipeline._background), return_exceptions=True)
     await records.aflush()
     await leases.close()

@@ -93,14 +93,6 @@ def render(err: GatewayError, surface: str, request_id: str = "") -> HttpRespons
     return response
 
 
-def stream_error_event(err: GatewayError, surface: str) -> bytes:
-    """The SSE event that ends a stream which already started."""
-    if surface == ANTHROPIC:
-        data = json.dumps({"type": "error", "error": {"type": anthropic_type(err.kind), "message": err.message}})
-        return f"event: error\ndata: {data}\n\n".encode()
-    return f"data: {json.dumps(error_body(err, OPENAI))}\n\n".encode()
-
-
 def from_upstream(status: int, type_: str, message: str, retry_after: float | None = None) -> GatewayError:
     """Map a final upstream refusal (after failover gave up) to a client-facing error."""
     kind = UPSTREAM_KINDS.get(type_, "upstream")

@@ -25,7 +25,7 @@ from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_k
 from catalog import health, routing
 from catalog.aliases import org_aliases
 from catalog.snapshot import HostInfo, get_snapshot, provider_api_key
-from gateway import errors, estimate, http, records
+from gateway import errors, estimate, outbound, records
 from gateway.errors import GatewayError
 from gateway.providers import module_for
 from gateway.providers.base import Call, ProviderModule, UpstreamError
@@ -312,7 +312,7 @@ async def prepare(call: Call, module: ProviderModule) -> None:
 async def _send(call: Call, module: ProviderModule, read_body: bool) -> tuple[httpx.Response, bytes | None]:
     await prepare(call, module)
     req = module.build_request(call)
-    response = await http.send(req.method, req.url, req.headers, req.content)
+    response = await outbound.send(req.method, req.url, req.headers, req.content)
     if response.status_code >= 400 or read_body:
         try:
             content = await response.aread()

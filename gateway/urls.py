@@ -2,10 +2,6 @@ from __future__ import annotations
 
 from django.urls import path
 
-from gateway import views
+from gateway.surfaces import ROUTES
 
-urlpatterns = [
-    path("v1/messages", views.messages, name="gateway-messages"),
-    path("v1/messages/count_tokens", views.count_tokens, name="gateway-count-tokens"),
-    path("v1/chat/completions", views.chat_completions, name="gateway-chat-completions"),
-]
+urlpatterns = [path(route.path, route.view, name=route.name) for route in ROUTES]

@@ -33,7 +33,6 @@ urlpatterns = [
     path("", include("wallet.urls")),
     path("", include("catalog.urls")),
     path("", include("gateway.urls")),
-    path("", include("gateway.urls_responses")),
 ]
 
 # Keep LAST: any other /v1/ path is an API 404 in JSON, not the HTML page.

@@ -97,7 +97,7 @@ def error_kinds() -> list[dict]:
 
 @require_GET
 def security(request: HttpRequest) -> HttpResponse:
-    from gateway.responses_store import TTL_SECONDS
+    from gateway.surfaces.stored import TTL_SECONDS
 
     # Read from the code, so the page cannot promise a shorter retention than the store keeps.
     return render(request, "pages/security.html", {"responses_ttl_minutes": TTL_SECONDS // 60})

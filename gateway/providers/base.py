@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 
-if TYPE_CHECKING:
-    from catalog.snapshot import HostInfo
+from catalog.snapshot import HostInfo
 
 Event = tuple[str, dict[str, Any]]
 

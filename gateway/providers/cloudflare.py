@@ -1,7 +1,7 @@
 """Cloudflare AI Gateway mode: the provider's own request, sent through Cloudflare.
 
 The URL becomes `{CF_AIG_BASE_URL}/{account}/{gateway}/{segment}{kept prefix}{endpoint}`
-(providers.md, "URL formats"), the provider's auth header stays as is, and qlaud adds
+(Cloudflare's per-provider URL format), the provider's auth header stays as is, and qlaud adds
 `cf-aig-authorization`, `cf-aig-metadata` (at most 5 scalar entries) and `cf-aig-custom-cost`
 (the customer's per-token USD price, so Cloudflare's analytics show what the customer pays).
 """

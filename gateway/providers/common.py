@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from gateway.providers.base import UpstreamError
+from gateway.translate.sse import SSEDecoder
 from lib import jsonio
 
 # Statuses worth another host: rate limits, overload, timeouts, server faults, and the
@@ -31,8 +32,6 @@ STATUS_TYPES = {
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
     """(event name, data) pairs of an SSE body, comments and keep-alives dropped."""
-    from gateway.translate.sse import SSEDecoder
-
     decoder = SSEDecoder()
     async for chunk in response.aiter_bytes():
         for event in decoder.feed(chunk):

@@ -48,7 +48,7 @@ class TokenSource:
     """One service account's access token, shared by every request of the process."""
 
     def __init__(self, info: Mapping[str, Any]) -> None:
-        from google.oauth2 import service_account
+        from google.oauth2 import service_account  # on first use: only workers with Vertex hosts need the signer
 
         self._credentials = service_account.Credentials.from_service_account_info(dict(info), scopes=SCOPES)
         self._lock = threading.Lock()
@@ -99,6 +99,7 @@ class TokenSource:
 
 
 def _auth_request() -> Any:
+    # Imported on first use, like the signer: only workers with Vertex hosts mint tokens.
     import urllib3
     from google.auth.transport.urllib3 import Request
 

@@ -172,7 +172,7 @@ class LiveServer:
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        from gateway import http, pipeline, records
+        from gateway import outbound, pipeline, records
         from wallet import leases
 
         try:
@@ -181,7 +181,7 @@ class LiveServer:
             await asyncio.gather(*list(pipeline._background), return_exceptions=True)
             await records.aflush()
             await leases.flush()
-            await http.aclose()
+            await outbound.aclose()
 
     def start(self) -> LiveServer:
         self.thread.start()

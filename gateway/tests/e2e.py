@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import anthropic
 import openai
 from django.conf import settings
 
+from gateway.surfaces import chat, responses
+from gateway.surfaces.exchange import Surface
 from gateway.tests.conftest import PRICES, wait_for_log
 from gateway.tests.fake_upstream import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS
 from gateway.usage import Usage
@@ -62,10 +65,6 @@ def billed(count: int = 1) -> list[Any]:
 
 def record_client_bodies(monkeypatch: Any) -> dict[str, list[dict[str, Any]]]:
     """The JSON bodies clients post to /v1/responses and /v1/chat/completions, by surface, as qlaud parsed them."""
-    import copy
-
-    from gateway import views, views_responses
-
     seen: dict[str, list[dict[str, Any]]] = {"responses": [], "chat": []}
 
     def recording(surface: Any) -> Any:
@@ -73,8 +72,8 @@ def record_client_bodies(monkeypatch: Any) -> dict[str, list[dict[str, Any]]]:
             seen[surface.name].append(copy.deepcopy(body))
             surface.validate(body)
 
-        return views.Surface(surface.name, surface.dialect, validate)
+        return Surface(surface.name, surface.dialect, validate)
 
-    monkeypatch.setattr(views_responses, "RESPONSES", recording(views_responses.RESPONSES))
-    monkeypatch.setattr(views, "CHAT", recording(views.CHAT))
+    monkeypatch.setattr(responses, "RESPONSES", recording(responses.RESPONSES))
+    monkeypatch.setattr(chat, "CHAT", recording(chat.CHAT))
     return seen

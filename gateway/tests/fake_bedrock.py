@@ -17,14 +17,16 @@ import base64
 import hashlib
 import hmac
 import json
+import struct
 import threading
+import zlib
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
 from aiohttp import web
 
-from gateway.providers.bedrock.eventstream import encode_event, encode_exception, encode_frame
 from gateway.tests import fake_upstream as fu
 
 TEST_CREDENTIALS = ("AKIDFAKEBEDROCK", "fake/secret+key", "fake-session-token")
@@ -41,6 +43,37 @@ EXCEPTIONS = {
 
 
 # --- SigV4, written from the AWS spec (a second implementation to check botocore's output) ---
+
+
+_STRING_HEADER = 7  # the event-stream header value type of a string
+
+
+def encode_frame(headers: Mapping[str, str], payload: bytes) -> bytes:
+    """One frame with string headers, CRCs included."""
+    header_bytes = b"".join(_encode_header(name, value) for name, value in headers.items())
+    total = 12 + len(header_bytes) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(header_bytes))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    body = prelude + header_bytes + payload
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def encode_event(event_type: str, payload: bytes) -> bytes:
+    return encode_frame(
+        {":message-type": "event", ":event-type": event_type, ":content-type": "application/json"}, payload
+    )
+
+
+def encode_exception(exception_type: str, payload: bytes) -> bytes:
+    return encode_frame(
+        {":message-type": "exception", ":exception-type": exception_type, ":content-type": "application/json"},
+        payload,
+    )
+
+
+def _encode_header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode(), value.encode()
+    return struct.pack(">B", len(raw_name)) + raw_name + struct.pack(">BH", _STRING_HEADER, len(raw_value)) + raw_value
 
 
 def sigv4_signature(

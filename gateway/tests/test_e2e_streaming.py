@@ -10,6 +10,7 @@ import anthropic
 import httpx
 import pytest
 
+from gateway.surfaces import streaming
 from gateway.tests.conftest import E2E
 from gateway.tests.e2e import anthropic_client, billed, openai_client
 from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
@@ -70,9 +71,7 @@ def test_a_stream_notes_what_it_delivered_on_its_hold_while_it_runs(live, world,
 
 
 def test_a_long_silence_on_the_responses_surface_is_bridged_with_comments(live, world, fake, monkeypatch):
-    from gateway import views
-
-    monkeypatch.setattr(views, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(streaming, "KEEPALIVE_SECONDS", 0.05)
     fake.delay = 0.3
     body = {"model": "slow", "max_output_tokens": 50, "stream": True, "input": "hi"}
     response = httpx.post(live.url + "/v1/responses", json=body, headers={"x-api-key": world.raw}, timeout=30)
@@ -119,9 +118,7 @@ def test_count_tokens_needs_a_key_and_a_known_model(live, world):
     ("path", "marker"), [("/v1/messages", b"event: ping"), ("/v1/chat/completions", b": keep-alive")]
 )
 def test_long_upstream_silences_are_bridged_with_keepalives(live, world, fake, monkeypatch, path, marker):
-    from gateway import views
-
-    monkeypatch.setattr(views, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(streaming, "KEEPALIVE_SECONDS", 0.05)
     fake.delay = 0.3
     body = {"model": "slow", "max_tokens": 50, "stream": True, "messages": HI}
     response = httpx.post(live.url + path, json=body, headers={"x-api-key": world.raw}, timeout=30)

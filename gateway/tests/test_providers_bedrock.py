@@ -23,12 +23,16 @@ from gateway.providers.bedrock import converse as bedrock_converse
 from gateway.providers.bedrock.eventstream import (
     EventStreamError,
     FrameDecoder,
+)
+from gateway.tests import fake_bedrock
+from gateway.tests.fake_bedrock import (
+    TEST_BEDROCK_KEY,
+    TEST_CREDENTIALS,
     encode_event,
     encode_exception,
     encode_frame,
+    sigv4_valid,
 )
-from gateway.tests import fake_bedrock
-from gateway.tests.fake_bedrock import TEST_BEDROCK_KEY, TEST_CREDENTIALS, sigv4_valid
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONVERSE_FIXTURES = sorted(p.stem for p in FIXTURES.glob("bedrock_converse_*.json"))
@@ -584,17 +588,17 @@ def fake() -> Any:
 
 
 async def send(req: Any) -> tuple[int, bytes, list[tuple[str, dict]]]:
-    from gateway import http
+    from gateway import outbound
 
-    request = http.client().build_request(req.method, req.url, headers=req.headers, content=req.content)
-    response = await http.client().send(request, stream=True)
+    request = outbound.client().build_request(req.method, req.url, headers=req.headers, content=req.content)
+    response = await outbound.client().send(request, stream=True)
     try:
         if response.status_code != 200 or "eventstream" not in response.headers.get("content-type", ""):
             return response.status_code, await response.aread(), []
         return 200, b"", [e async for e in bedrock.iter_events(response)]
     finally:
         await response.aclose()
-        await http.aclose()
+        await outbound.aclose()
 
 
 @pytest.mark.parametrize("model", [CLAUDE, LLAMA])

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from catalog.snapshot import HostInfo, ProviderInfo
-from gateway import http
+from gateway import outbound
 from gateway.providers import PROTOCOLS, anthropic, cloudflare, openai_compat
 from gateway.providers.base import Call
 from wallet.money import Prices
@@ -174,20 +174,20 @@ async def test_streams_are_decoded_into_events_and_done_ends_them():
 
 async def test_the_pooled_client_is_one_per_loop_with_the_configured_timeouts(settings):
     settings.GATEWAY_CONNECT_TIMEOUT, settings.GATEWAY_READ_TIMEOUT = 3.0, 7.0
-    await http.aclose()
-    first = http.client()
-    assert http.client() is first
+    await outbound.aclose()
+    first = outbound.client()
+    assert outbound.client() is first
     assert (first.timeout.connect, first.timeout.read) == (3.0, 7.0)
-    await http.aclose()
-    assert first.is_closed and http.client() is not first
-    await http.aclose()
+    await outbound.aclose()
+    assert first.is_closed and outbound.client() is not first
+    await outbound.aclose()
 
 
 async def test_the_httpx_transport_fallback_can_be_chosen(settings):
     settings.GATEWAY_HTTP_TRANSPORT = "httpx"
-    await http.aclose()
-    assert isinstance(http.client()._transport, httpx.AsyncHTTPTransport)
-    await http.aclose()
+    await outbound.aclose()
+    assert isinstance(outbound.client()._transport, httpx.AsyncHTTPTransport)
+    await outbound.aclose()
 
 
 async def test_upstream_calls_carry_the_clients_defaults_and_the_timeouts_but_no_cookies(settings, monkeypatch):
@@ -198,10 +198,10 @@ async def test_upstream_calls_carry_the_clients_defaults_and_the_timeouts_but_no
         seen.append(request)
         return httpx.Response(200, headers={"set-cookie": "__cf_bm=one-customer; Path=/"}, json={"ok": True})
 
-    await http.aclose()
-    monkeypatch.setattr(http, "_transport", lambda: httpx.MockTransport(upstream))
+    await outbound.aclose()
+    monkeypatch.setattr(outbound, "_transport", lambda: httpx.MockTransport(upstream))
     for key in ("sk-a", "sk-b"):
-        response = await http.send("POST", "https://api.example/v1/x", {"Authorization": f"Bearer {key}"}, b"{}")
+        response = await outbound.send("POST", "https://api.example/v1/x", {"Authorization": f"Bearer {key}"}, b"{}")
         assert response.status_code == 200 and json.loads(await response.aread()) == {"ok": True}
         await response.aclose()
     first, second = seen
@@ -210,18 +210,18 @@ async def test_upstream_calls_carry_the_clients_defaults_and_the_timeouts_but_no
     assert first.headers["content-length"] == "2" and first.url == "https://api.example/v1/x"
     assert first.extensions["timeout"] == {"connect": 3.0, "read": 7.0, "write": 7.0, "pool": 3.0}
     assert "cookie" not in second.headers  # one customer's upstream cookie never rides on another's call
-    await http.aclose()
+    await outbound.aclose()
 
 
 async def test_a_callers_own_user_agent_wins_over_the_default(monkeypatch):
     seen: list[httpx.Request] = []
-    await http.aclose()
+    await outbound.aclose()
     monkeypatch.setattr(
-        http, "_transport", lambda: httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(204))
+        outbound, "_transport", lambda: httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(204))
     )
-    await http.send("GET", "https://api.example/", {"User-Agent": "custom/1"}, None)
+    await outbound.send("GET", "https://api.example/", {"User-Agent": "custom/1"}, None)
     assert seen[0].headers.get_list("user-agent") == ["custom/1"]
-    await http.aclose()
+    await outbound.aclose()
 
 
 async def live_upstream(method: str, path: str, handler: Any) -> tuple[Any, int]:
@@ -250,16 +250,16 @@ async def test_the_aiohttp_session_keeps_no_upstream_cookie_between_customers(se
         return web.json_response({"ok": True}, headers={"set-cookie": "__cf_bm=one-customer; Path=/"})
 
     runner, port = await live_upstream("POST", "/v1/x", upstream)
-    await http.aclose()
+    await outbound.aclose()
     try:
         for key in ("sk-a", "sk-b"):
             url = f"http://localhost:{port}/v1/x"
-            response = await http.send("POST", url, {"Authorization": f"Bearer {key}"}, b'{"n": 1}')
+            response = await outbound.send("POST", url, {"Authorization": f"Bearer {key}"}, b'{"n": 1}')
             assert response.status_code == 200 and json.loads(await response.aread()) == {"ok": True}
             assert response.headers["set-cookie"].startswith("__cf_bm=")  # passed back, not kept
             await response.aclose()
     finally:
-        await http.aclose()
+        await outbound.aclose()
         await runner.cleanup()
     assert seen == [(None, "Bearer sk-a", '{"n": 1}'), (None, "Bearer sk-b", '{"n": 1}')]
 
@@ -275,10 +275,10 @@ async def test_upstream_timeouts_reach_the_aiohttp_session_as_set(settings):
         return web.Response(text="late")
 
     runner, port = await live_upstream("GET", "/slow", slow)
-    await http.aclose()
+    await outbound.aclose()
     try:
         with pytest.raises(httpx.TimeoutException):
-            await http.send("GET", f"http://127.0.0.1:{port}/slow", {}, None)
+            await outbound.send("GET", f"http://127.0.0.1:{port}/slow", {}, None)
     finally:
-        await http.aclose()
+        await outbound.aclose()
         await runner.cleanup()

@@ -290,17 +290,17 @@ def fake() -> Iterator[Any]:
 
 
 async def _stream(req: Any, module: Any) -> tuple[int, bytes, list[tuple[str, dict]]]:
-    from gateway import http
+    from gateway import outbound
 
-    request = http.client().build_request(req.method, req.url, headers=req.headers, content=req.content)
-    response = await http.client().send(request, stream=True)
+    request = outbound.client().build_request(req.method, req.url, headers=req.headers, content=req.content)
+    response = await outbound.client().send(request, stream=True)
     try:
         if response.status_code != 200:
             return response.status_code, await response.aread(), []
         return 200, b"", [e async for e in module.iter_events(response)]
     finally:
         await response.aclose()
-        await http.aclose()
+        await outbound.aclose()
 
 
 async def test_a_claude_stream_round_trips_with_the_minted_token(service_account: Path, fake: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from gateway import errors, pipeline, ratelimit, records
 from gateway.errors import GatewayError
+from gateway.surfaces.streaming import paced
 from gateway.translate import relay
 from gateway.usage import Usage
 
@@ -31,13 +32,6 @@ def test_errors_render_in_the_openai_shape_with_all_four_fields():
         "error": {"message": "max_tokens: bad", "type": "invalid_request_error", "param": "max_tokens", "code": None}
     }
     assert errors.render(GatewayError("overloaded", "busy"), "openai").status_code == 503
-
-
-def test_mid_stream_errors_are_sse_events_of_the_surface():
-    anthropic_event = errors.stream_error_event(GatewayError("upstream", "gone"), "anthropic")
-    assert anthropic_event.startswith(b"event: error\ndata: ") and b'"api_error"' in anthropic_event
-    openai_event = errors.stream_error_event(GatewayError("upstream", "gone"), "openai")
-    assert json.loads(openai_event.removeprefix(b"data: "))["error"]["type"] == "upstream_error"
 
 
 def test_upstream_refusals_map_to_client_errors_without_blaming_the_client_for_our_keys():
@@ -151,8 +145,6 @@ async def _drain(stream):
 async def test_events_that_arrive_together_are_relayed_together_and_a_lone_one_is_not_held_back():
     import asyncio
 
-    from gateway.views import _paced
-
     gate = asyncio.Event()
 
     async def upstream():
@@ -161,7 +153,7 @@ async def test_events_that_arrive_together_are_relayed_together_and_a_lone_one_i
         await gate.wait()  # then a pause
         yield 3
 
-    stream = _paced(upstream(), interval=5)
+    stream = paced(upstream(), interval=5)
     assert await anext(stream) == [0, 1, 2]
     waiting = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0.01)
@@ -174,8 +166,6 @@ async def test_events_that_arrive_together_are_relayed_together_and_a_lone_one_i
 async def test_a_silence_yields_none_and_a_broken_stream_delivers_what_came_before_then_raises():
     import asyncio
 
-    from gateway.views import _paced
-
     async def upstream():
         yield "a"
         await asyncio.sleep(0.05)
@@ -183,6 +173,6 @@ async def test_a_silence_yields_none_and_a_broken_stream_delivers_what_came_befo
         yield "c"
         raise RuntimeError("upstream broke")
 
-    got = await _drain(_paced(upstream(), interval=0.02))
+    got = await _drain(paced(upstream(), interval=0.02))
     assert got[0] == ["a"] and got[-2:] == [["b", "c"], "raised upstream broke"]
     assert got[1:-2] and all(item is None for item in got[1:-2])  # one keep-alive per 20 ms of silence

@@ -9,7 +9,7 @@
 - ``STOP_TO_FINISH`` (Anthropic stop_reason -> OpenAI finish_reason) and ``FINISH_TO_STOP`` (the reverse);
   ``stop_reason_for(finish_reason, saw_tool)`` applies the Gemini rule (``stop`` with tool calls is ``tool_use``).
 - ``tool_input(arguments) -> dict``: tolerant parse of a tool call's argument string.
-- Replay hooks (spec 6.3, 6.5) for the gateway to store and hand back on the next turn: ``thought_signatures_of(resp)``
+- Reasoning replay hooks for the gateway to store and hand back on the next turn: ``thought_signatures_of(resp)``
   (Gemini signatures by tool-call id) and ``thinking_blocks_of(resp)`` (Anthropic signed thinking by tool-call id).
 
 The ``model`` field always echoes the model the client asked for (clients.md rule 13); the served upstream model

@@ -3,9 +3,9 @@
 Used by ``gateway.translate.request`` (which owns the top-level fields and the public API):
 - ``split_anthropic_system(body, as_blocks=False)``: top-level ``system`` plus ``role: "system"`` messages found inside
   ``messages`` (Claude Code sends them mid-conversation), and the remaining messages.
-- ``a2o_messages(messages, target, rules, sealer)``: spec/translation.md 1.1 (tool results first as ``tool``
+- ``a2o_messages(messages, target, rules, sealer)``: Anthropic -> OpenAI (tool results first as ``tool``
   messages, images moved out of tool results, ``is_error`` prefix, reasoning replay, same-role merging).
-- ``o2a_messages(messages)``: spec section 4 (system/developer hoisted, tool messages -> ``tool_result`` blocks
+- ``o2a_messages(messages)``: OpenAI -> Anthropic (system/developer hoisted, tool messages -> ``tool_result`` blocks
   merged with the next user turn, tool results first).
 - ``filter_thinking(messages, keep)``: drop thinking blocks an upstream would reject.
 - ``TranslationError``: re-exported by ``gateway.translate.request``.

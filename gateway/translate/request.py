@@ -2,8 +2,8 @@
 
 - ``Target``: where the request goes (dialect, provider slug, upstream model id, limits, capabilities).
 - ``anthropic_to_openai(body, target, *, sealer=None) -> dict``: an Anthropic Messages body as the upstream's
-  OpenAI-compatible body (spec/translation.md section 1).
-- ``openai_to_anthropic(body, target, *, sealer=None) -> dict``: the reverse (section 4).
+  OpenAI-compatible body.
+- ``openai_to_anthropic(body, target, *, sealer=None) -> dict``: the reverse.
 - ``shape_openai(body, target, *, sealer=None)`` / ``shape_anthropic(body, target, *, sealer=None)``: same-dialect
   pass-through with the fields the target does not accept dropped or renamed and ``model`` replaced.
 - ``TranslationError``: the request cannot be expressed for this target (answer 400 ``invalid_request_error``).
@@ -314,7 +314,7 @@ def openai_to_anthropic(
     thinking_blocks: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """``thinking_blocks``: signed thinking the gateway stored by tool-call id (``AnthropicToOpenAI.thinking_blocks``);
-    OpenAI clients cannot carry it, Anthropic needs it back in a tool loop with thinking on (spec 6.3)."""
+    OpenAI clients cannot carry it, Anthropic needs it back in a tool loop with thinking on."""
     if (body.get("n") or 1) > 1:
         raise TranslationError("n > 1 is not supported for this model", "n")
     system, messages = msgs.o2a_messages(body.get("messages") or [])

@@ -6,7 +6,7 @@ instead of branching on provider names.
 
 Also here:
 - ``effort_for_budget(budget)`` / ``budget_for_effort(effort)``: the qlaud effort <-> thinking budget convention
-  (spec/translation.md 6.1: low 1024, medium 8192, high 24576).
+  (low 1024, medium 8192, high 24576).
 - ``mistral_tool_id(tool_id)``: the deterministic 9-character ``[A-Za-z0-9]`` id Mistral insists on.
 - ``forward_headers(target, incoming_headers) -> dict``: ``anthropic-beta`` / ``anthropic-version`` pass-through to
   Anthropic-family upstreams only (DeepSeek's Anthropic endpoint ignores them, so they are not sent there either).

@@ -18,8 +18,8 @@
 read ``usage``, ``finish_reason`` / ``stop_reason``, ``error``).
 
 Each translator is a small state machine: a ``Phase`` enum plus the fewest fields; mapping tables are module constants
-(``gateway.translate.answer`` holds the stop-reason maps). The O->A machine follows spec/translation.md section 3,
-including the buffered-tool fallback for interleaved parallel tool fragments.
+(``gateway.translate.answer`` holds the stop-reason maps). The O->A machine opens one Anthropic block per
+OpenAI part as it arrives, with a buffered-tool fallback for interleaved parallel tool fragments.
 """
 
 from __future__ import annotations
@@ -285,7 +285,7 @@ class OpenAIToAnthropic:
             self.thought_signatures[tool.id] = signature
         streaming = self._open is not None and self._open.tool is tool
         if arguments and not streaming and tool.index is not None:
-            # Anthropic blocks cannot reopen: from here on new tools wait for finish (spec 3.3).
+            # Anthropic blocks cannot reopen: from here on new tools wait for finish.
             log.warning("interleaved tool fragments for %s after its block closed", tool.id)
             self.phase = Phase.BUFFERING
         if arguments:
@@ -472,7 +472,7 @@ class AnthropicToOpenAI:
     @property
     def thinking_blocks(self) -> dict[str, list[dict[str, Any]]]:
         """Tool-call id -> this answer's signed thinking blocks, for the gateway to store and hand back to
-        ``openai_to_anthropic(thinking_blocks=...)`` on the next turn (spec 6.3)."""
+        ``openai_to_anthropic(thinking_blocks=...)`` on the next turn."""
         return blocks_by_tool_id(self._tool_ids, self._thinking)
 
     def _on_message_delta(self, data: dict[str, Any], out: list[dict[str, Any]]) -> None:

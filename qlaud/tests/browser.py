@@ -69,10 +69,10 @@ class SiteServer:
             await self.server.serve(sockets=[self.sock])
         finally:
             try:
-                from gateway import http, records
+                from gateway import outbound, records
 
                 await records.aflush()
-                await http.aclose()
+                await outbound.aclose()
             except ImportError:
                 pass
 

@@ -148,7 +148,7 @@ def _signed(call: Call, operation: str, content: bytes) -> UpstreamRequest:
     headers = {"content-type": "application/json", "accept": "application/json"}
     headers.update(auth_headers(call.api_key, "POST", aws_url, headers, content, region))
     if getattr(provider, "via_cloudflare", False):
-        # Signed against the AWS URL; Cloudflare forwards it unchanged (providers.md).
+        # Signed against the AWS URL; Cloudflare forwards it unchanged.
         headers |= cloudflare.headers(call.metadata, call.customer_cost_per_mtok)
         return UpstreamRequest("POST", _cloudflare_url(provider, region, path), headers, content)
     return UpstreamRequest("POST", aws_url, headers, content)
@@ -199,7 +199,7 @@ def auth_headers(
 def sigv4_headers(
     credentials: Credentials, method: str, url: str, headers: Mapping[str, str], content: bytes, region: str
 ) -> dict[str, str]:
-    from botocore.auth import SigV4Auth
+    from botocore.auth import SigV4Auth  # on first use, as in auth_headers: botocore's signer is heavy
     from botocore.awsrequest import AWSRequest
 
     request = AWSRequest(method=method, url=url, data=content, headers=dict(headers))

@@ -1,8 +1,8 @@
 """AWS binary event-stream framing (application/vnd.amazon.eventstream).
 
 Decoding is botocore's own `EventStreamBuffer` (prelude and message CRCs checked), wrapped
-in the house decoder shape: `feed(bytes) -> list[Frame]`, `flush()`. Encoding exists for the
-test fakes and the benchmark's fake upstream, so the frames they serve are byte-exact.
+in the house decoder shape: `feed(bytes) -> list[Frame]`, `flush()`. (The test fakes encode frames
+themselves, in gateway/tests/fake_bedrock.py.)
 
 Frame layout: [total_len u32][headers_len u32][prelude_crc u32][headers][payload][message_crc u32],
 every integer big-endian; a string header is [name_len u8][name][7][value_len u16][value].
@@ -10,14 +10,10 @@ every integer big-endian; a string header is [name_len u8][name][7][value_len u1
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from botocore.eventstream import EventStreamBuffer, ParserError
-
-_STRING_HEADER = 7
 
 
 class EventStreamError(Exception):
@@ -66,31 +62,3 @@ class FrameDecoder:
         if self._pending:
             raise EventStreamError(f"event stream ended inside a frame ({self._pending} bytes left)")
         return []
-
-
-def encode_frame(headers: Mapping[str, str], payload: bytes) -> bytes:
-    """One frame with string headers, CRCs included."""
-    header_bytes = b"".join(_encode_header(name, value) for name, value in headers.items())
-    total = 12 + len(header_bytes) + len(payload) + 4
-    prelude = struct.pack(">II", total, len(header_bytes))
-    prelude += struct.pack(">I", zlib.crc32(prelude))
-    body = prelude + header_bytes + payload
-    return body + struct.pack(">I", zlib.crc32(body))
-
-
-def encode_event(event_type: str, payload: bytes) -> bytes:
-    return encode_frame(
-        {":message-type": "event", ":event-type": event_type, ":content-type": "application/json"}, payload
-    )
-
-
-def encode_exception(exception_type: str, payload: bytes) -> bytes:
-    return encode_frame(
-        {":message-type": "exception", ":exception-type": exception_type, ":content-type": "application/json"},
-        payload,
-    )
-
-
-def _encode_header(name: str, value: str) -> bytes:
-    raw_name, raw_value = name.encode(), value.encode()
-    return struct.pack(">B", len(raw_name)) + raw_name + struct.pack(">BH", _STRING_HEADER, len(raw_value)) + raw_value

@@ -1,7 +1,7 @@
 """Responses API objects: the `Response` envelope, output items, usage, and the non-streaming translations
 Chat Completion -> Response (C->R) and Anthropic Message -> Response (A->R). Pure, no Django.
 
-Spec: /work/shared/spec/openai-responses.md §5, §9.1, §10.2. The response echoes the client's own `model`
+The response echoes the client's own `model`
 string and request options; upstream reasoning becomes a reasoning item whose `summary` carries the text and,
 when the client asked for `include: ["reasoning.encrypted_content"]`, whose `encrypted_content` carries a
 sealed qlaud blob (gateway/translate/responses/blob.py) so the next turn can hand it back to the same upstream.

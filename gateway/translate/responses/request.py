@@ -1,7 +1,5 @@
 """Responses API request -> Chat Completions (R->C) or Anthropic Messages (R->A) request. Pure, no Django.
 
-Spec: /work/shared/spec/openai-responses.md §2-§4, §8, §10.1, §11.
-
 What is accepted and how it is mapped, in short:
 - `input` as a string or a list of items; message items with or without `type` (the AI SDK omits it);
   `input_text` / `input_image` / `input_file` / `output_text` / `refusal` parts; `function_call`,

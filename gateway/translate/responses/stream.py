@@ -1,6 +1,6 @@
 """Upstream streams -> Responses API events (pure state machines, no Django).
 
-Spec: /work/shared/spec/openai-responses.md §6, §7, §9.2, §10.2. Two classes, one per upstream dialect:
+Two classes, one per upstream dialect:
 
 - `ChatToResponses.feed(chunk)`: one parsed Chat Completions chunk (dict) at a time.
 - `AnthropicToResponses.feed(event, data)`: one parsed Anthropic SSE event at a time.
@@ -209,7 +209,7 @@ def _text_part(text: str) -> dict[str, Any]:
 
 
 class ChatToResponses:
-    """Chat Completions chunks -> Responses events (spec §9.2)."""
+    """Chat Completions chunks -> Responses events."""
 
     def __init__(self, meta: ResponseMeta, shaping: Shaping) -> None:
         self._out = _Emitter(meta, shaping)
@@ -322,7 +322,7 @@ class ChatToResponses:
 
 
 class AnthropicToResponses:
-    """Anthropic Messages SSE events -> Responses events (spec §10.2)."""
+    """Anthropic Messages SSE events -> Responses events."""
 
     def __init__(self, meta: ResponseMeta, shaping: Shaping) -> None:
         self._out = _Emitter(meta, shaping)

@@ -1,9 +1,8 @@
 """The OpenAI Responses API surface: POST /v1/responses (streaming and not), GET /v1/responses/{id}.
 
-Thin: the same pipeline steps as /v1/chat/completions (authenticate, resolve route, hold, call with failover,
-settle shielded, record with surface "responses"), errors in the OpenAI shape. What differs lives in the pure
-core, gateway.translate.responses (request, answer, stream, blob), and in gateway.responses_store
-(previous_response_id, item_reference).
+The same pipeline steps as /v1/chat/completions (authenticate, resolve route, hold, call with failover, settle
+shielded, record with surface "responses"), errors in the OpenAI shape. The translation lives in the pure core,
+gateway.translate.responses; stored responses (previous_response_id, item_reference) in gateway.surfaces.stored.
 
 `GET /v1/responses` with `Upgrade: websocket` (Codex's first try) gets an immediate 426 so the client falls back
 to POST + SSE.
@@ -11,27 +10,26 @@ to POST + SSE.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import pipeline, ratelimit, responses_store
+from catalog.snapshot import HostInfo
+from gateway import pipeline, ratelimit
 from gateway import usage as usage_mod
-from gateway import views as base
 from gateway.errors import GatewayError
-from gateway.pipeline import Outcome
+from gateway.providers.base import ProviderModule
+from gateway.surfaces import exchange, stored, streaming
+from gateway.surfaces.exchange import Exchange, Incoming, Surface, admit, refuse, target_for
 from gateway.translate import relay
 from gateway.translate.request import shape_anthropic, shape_openai
-from gateway.translate.responses import blob as seal
+from gateway.translate.responses import blob
 from gateway.translate.responses.answer import (
     ResponseMeta,
     Shaping,
@@ -42,7 +40,6 @@ from gateway.translate.responses.answer import (
 from gateway.translate.responses.request import RequestError, Translated, responses_to_anthropic, responses_to_chat
 from gateway.translate.responses.stream import AnthropicToResponses, ChatToResponses, encode
 from gateway.usage import Usage
-from gateway.views import Exchange, Incoming, Surface, _finish, _paced, _refuse, target_for
 
 log = logging.getLogger(__name__)
 INCLUDE_REASONING = "reasoning.encrypted_content"
@@ -63,21 +60,19 @@ def validate_responses(body: dict[str, Any]) -> None:
 RESPONSES = Surface("responses", relay.OPENAI, validate_responses)
 
 
+# Reasoning handed to the client in `encrypted_content` is sealed with its own key (gateway.translate.responses.blob);
+# thinking-block signatures are pipeline.sealer()'s business.
 @lru_cache(maxsize=4)
-def _seal_key(secret: str) -> bytes:
-    return seal.derive_key(secret)
+def _blob_key(secret: str) -> bytes:
+    return blob.derive_key(secret)
 
 
-def seal_key() -> bytes:
-    return _seal_key(settings.RESPONSES_SEAL_KEY)
+def open_blob(value: object) -> dict[str, Any] | None:
+    return blob.unseal(value, _blob_key(settings.RESPONSES_SEAL_KEY))
 
 
-def unseal(blob: object) -> dict[str, Any] | None:
-    return seal.unseal(blob, seal_key())
-
-
-def sealer(payload: dict[str, Any]) -> str:
-    return seal.seal(payload, seal_key())
+def seal_blob(payload: dict[str, Any]) -> str:
+    return blob.seal(payload, _blob_key(settings.RESPONSES_SEAL_KEY))
 
 
 # --- views ----------------------------------------------------------------------------------------
@@ -102,10 +97,10 @@ async def retrieve(request: HttpRequest, response_id: str) -> HttpResponse:
         key = await pipeline.authenticate(request.headers)
     except GatewayError as err:
         return _openai_error(401, err.message, "authentication_error", "invalid_api_key")
-    stored = await responses_store.load(key.org_id, response_id)
-    if stored is None:
+    kept = await stored.load(key.org_id, response_id)
+    if kept is None:
         return _openai_error(404, f"Response with id '{response_id}' not found.", "invalid_request_error", None)
-    return JsonResponse(stored)
+    return JsonResponse(kept)
 
 
 def _no_websocket(request: Incoming) -> HttpResponse:
@@ -135,28 +130,28 @@ class Turn:
         self.wants_blob = INCLUDE_REASONING in (body.get("include") or [])
         self.translated: Translated | None = None
 
-    def shaping(self, host: Any, module: Any) -> Shaping:
+    def shaping(self, host: HostInfo, module: ProviderModule) -> Shaping:
         assert self.translated is not None
         provider = target_for(host, module).provider
-        return Shaping(self.translated.tools, provider, sealer if self.wants_blob else None)
+        return Shaping(self.translated.tools, provider, seal_blob if self.wants_blob else None)
 
-    def build(self, host: Any, module: Any) -> dict[str, Any]:
+    def build(self, host: HostInfo, module: ProviderModule) -> dict[str, Any]:
         """The pipeline's hook: this turn in the host's dialect, shaped for the host."""
         target = target_for(host, module)
         translate = responses_to_chat if module.DIALECT == relay.OPENAI else responses_to_anthropic
         shape = shape_openai if module.DIALECT == relay.OPENAI else shape_anthropic
         self.translated = translate(
-            self.body, provider=target.provider, max_output_tokens=host.max_output_tokens, unseal=unseal
+            self.body, provider=target.provider, max_output_tokens=host.max_output_tokens, unseal=open_blob
         )
         return shape(self.translated.body, target, sealer=pipeline.sealer())
 
 
 async def create(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
     try:
-        await _admit(ex)
-        conversation = await responses_store.resolve_input(ex.key.org_id, ex.body)
+        await admit(ex)
+        conversation = await stored.resolve_input(ex.key.org_id, ex.body)
         turn = Turn(ex.body, conversation, ex.request_id)
-        neutral = responses_to_chat(turn.body, provider="", max_output_tokens=None, unseal=unseal).body
+        neutral = responses_to_chat(turn.body, provider="", max_output_tokens=None, unseal=open_blob).body
         ex.lease = await ratelimit.acquire(ex.key)
         route = await pipeline.resolve_route(ex.key, _routing_body(ex.body, neutral))
         ex.input_estimate = pipeline.estimate_input_tokens(neutral)
@@ -167,19 +162,13 @@ async def create(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
         )
         return _stream(ex, turn) if ex.stream else await _answer(ex, turn)
     except RequestError as err:
-        response = await _refuse(ex, GatewayError("invalid_request", err.message, param=err.param))
+        response = await refuse(ex, GatewayError("invalid_request", err.message, param=err.param))
         return _with_code(response, err.code) if err.code else response
     except GatewayError as err:
-        return await _refuse(ex, err)
+        return await refuse(ex, err)
     except Exception:
         log.exception("responses request %s failed", ex.request_id)
-        return await _refuse(ex, GatewayError("api_error", "Internal error. The request was not charged."))
-
-
-async def _admit(ex: Exchange) -> None:
-    ex.key = await pipeline.authenticate(ex.request.headers)
-    ex.body = pipeline.parse_body(ex.request.body)
-    ex.surface.validate(ex.body)
+        return await refuse(ex, GatewayError("api_error", "Internal error. The request was not charged."))
 
 
 def _routing_body(body: dict[str, Any], neutral: dict[str, Any]) -> dict[str, Any]:
@@ -212,12 +201,12 @@ def _billed_usage(usage: Usage) -> dict[str, Any]:
 
 
 async def _answer(ex: Exchange, turn: Turn) -> HttpResponse:
-    body, outcome, upstream_ms = base.read_answer(ex)
+    body, outcome, upstream_ms = exchange.read_answer(ex)
     up = ex.upstream
     assert up is not None
     translate = chat_to_response if up.module.DIALECT == relay.OPENAI else anthropic_to_response
     answer = translate(body, turn.meta, turn.shaping(up.host, up.module))
-    await _finish(ex, outcome, True, upstream_ms)
+    await exchange.finish(ex, outcome, True, upstream_ms)
     answer["usage"] = _billed_usage(outcome.usage)
     await _store(ex, turn, answer)
     return JsonResponse(answer, headers=_headers(ex, turn, upstream_ms))
@@ -226,105 +215,76 @@ async def _answer(ex: Exchange, turn: Turn) -> HttpResponse:
 def _stream(ex: Exchange, turn: Turn) -> StreamingHttpResponse:
     up = ex.upstream
     assert up is not None
-    upstream_ms = (time.perf_counter() - up.started) * 1000
-    response = StreamingHttpResponse(_events(ex, turn, upstream_ms), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    for name, value in _headers(ex, turn, upstream_ms).items():
-        response[name] = value
-    return response
-
-
-class _Meter:
-    """Delivered characters and first-event time, for billing a stream whose upstream reported no usage."""
-
-    first_at: float | None
-
-    def __init__(self, dialect: str) -> None:
-        self.dialect, self.chars, self.first_at = dialect, 0, None
-
-    def saw(self, data: dict[str, Any]) -> None:
-        self.first_at = self.first_at or time.perf_counter()
-        self.chars += relay.delivered_chars(self.dialect, data)
-
-
-KEEPALIVE = b": keep-alive\n\n"
-
-
-async def _events(ex: Exchange, turn: Turn, upstream_ms: float) -> AsyncIterator[bytes]:
-    """Upstream events in, Responses events out. Settles in `finally`, even when the client leaves."""
-    up = ex.upstream
-    assert up is not None
-    dialect = up.module.DIALECT
-    shaping = turn.shaping(up.host, up.module)
-    machine = (
-        ChatToResponses(turn.meta, shaping) if dialect == relay.OPENAI else AnthropicToResponses(turn.meta, shaping)
+    ex.upstream_ms = (time.perf_counter() - up.started) * 1000
+    return streaming.response(
+        streaming.loop(up, ResponsesStream(ex, turn), ex.request_id), _headers(ex, turn, ex.upstream_ms)
     )
-    meter = _Meter(dialect)
-    error_type = ""
-    next_checkpoint = 0.0  # the first one as soon as output reaches the client
-    try:
-        yield _frames(machine.start())
-        try:
-            async for batch in _paced(up.module.iter_events(up.response), base.KEEPALIVE_SECONDS):
-                if batch is None:  # a long upstream silence: an SSE comment keeps proxies from timing out
-                    yield KEEPALIVE
-                    continue
-                out = []
-                for event, data in batch:
-                    meter.saw(data)
-                    out += machine.feed(data) if dialect == relay.OPENAI else machine.feed(event, data)  # type: ignore[call-arg]
-                if out:
-                    yield _frames(out)
-                    if meter.first_at is not None and time.monotonic() >= next_checkpoint:
-                        next_checkpoint = time.monotonic() + base.CHECKPOINT_SECONDS
-                        usage, _ = pipeline.billable_usage(Usage(), meter.chars, ex.input_estimate, True)
-                        pipeline.checkpoint(ex.hold, usage, up.host, ex.request_id, ex.requested)
-            tail = machine.finish()
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("upstream stream broke (request %s): %s", ex.request_id, type(exc).__name__)
-            tail = machine.fail("server_error", "The upstream connection broke mid-stream.")
-        if tail:
-            yield _frames(tail)
-        failed = machine.response is not None and machine.response["status"] == "failed"
-        error_type = "upstream_error" if failed else ""
-    except asyncio.CancelledError:
-        error_type = "client_disconnected"
-        raise
-    finally:
-        await _close_quietly(up.response)
-        await _settle_stream(ex, turn, machine, meter, error_type, upstream_ms)
 
 
-async def _settle_stream(ex: Exchange, turn: Turn, machine: Any, meter: _Meter, error: str, upstream_ms: float) -> None:
-    dialect = ex.upstream.module.DIALECT  # type: ignore[union-attr]
-    raw = machine.upstream_usage or {}
-    reported = usage_mod.from_openai(raw) if dialect == relay.OPENAI else usage_mod.from_anthropic(raw)
-    delivered = meter.first_at is not None
-    usage, estimated = pipeline.billable_usage(reported, meter.chars, ex.input_estimate, delivered)
-    ttft = (meter.first_at - ex.upstream.started) * 1000 if meter.first_at else None  # type: ignore[union-attr]
-    status = 499 if error == "client_disconnected" else 200
-    outcome = Outcome(usage, estimated, status, error, machine.finish_reason or "", ttft)
-    await _finish(ex, outcome, delivered, upstream_ms)
-    if machine.response is not None and machine.response["status"] != "failed":
-        await _store(ex, turn, machine.response)
+class ResponsesStream:
+    """Upstream events in either dialect as Responses events; counts delivered characters and the first event's
+    time, for billing a stream whose upstream reported no usage."""
+
+    def __init__(self, ex: Exchange, turn: Turn) -> None:
+        up = ex.upstream
+        assert up is not None
+        self.ex, self.turn, self.dialect = ex, turn, up.module.DIALECT
+        shaping = turn.shaping(up.host, up.module)
+        self.openai = self.dialect == relay.OPENAI
+        self.machine = ChatToResponses(turn.meta, shaping) if self.openai else AnthropicToResponses(turn.meta, shaping)
+        self.chars = 0
+        self.first_at: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.first_at is not None
+
+    def opening(self) -> bytes:
+        return _frames(self.machine.start())
+
+    def feed_all(self, batch: list[Any]) -> bytes:
+        out = []
+        machine, dialect = self.machine, self.dialect
+        for event, data in batch:
+            self.first_at = self.first_at or time.perf_counter()
+            self.chars += relay.delivered_chars(dialect, data)
+            out += machine.feed(data) if self.openai else machine.feed(event, data)  # type: ignore[call-arg]
+        return _frames(out) if out else b""
+
+    def keepalive(self) -> bytes:
+        return streaming.KEEPALIVE[relay.OPENAI]  # an SSE comment keeps proxies from timing out
+
+    def checkpoint(self) -> None:
+        exchange.checkpoint(self.ex, Usage(), self.chars)
+
+    def finish(self) -> bytes:
+        return _frames(self.machine.finish())
+
+    def fail(self, message: str) -> bytes:
+        return _frames(self.machine.fail("server_error", message))
+
+    def error_type(self) -> str:
+        response = self.machine.response
+        return "upstream_error" if response is not None and response["status"] == "failed" else ""
+
+    async def settle(self, error_type: str) -> None:
+        machine = self.machine
+        raw = machine.upstream_usage or {}
+        reported = usage_mod.from_openai(raw) if self.openai else usage_mod.from_anthropic(raw)
+        reason = machine.finish_reason or ""
+        await exchange.settle_stream(self.ex, reported, self.chars, self.delivered, self.first_at, error_type, reason)
+        if machine.response is not None and machine.response["status"] != "failed":
+            await _store(self.ex, self.turn, machine.response)
 
 
 async def _store(ex: Exchange, turn: Turn, response: dict[str, Any]) -> None:
-    if not responses_store.wants_storage(ex.body):
+    if not stored.wants_storage(ex.body):
         return
     try:
-        await responses_store.save(ex.key.org_id, response, turn.conversation)
+        await stored.save(ex.key.org_id, response, turn.conversation)
     except Exception:  # storage is a convenience; the answer already went out
         log.exception("could not store response %s", response.get("id"))
 
 
 def _frames(events: list[dict[str, Any]]) -> bytes:
     return b"".join(encode(event) for event in events)
-
-
-async def _close_quietly(response: httpx.Response) -> None:
-    try:
-        await asyncio.shield(response.aclose())
-    except BaseException:  # closing a broken upstream must never mask the real outcome
-        pass

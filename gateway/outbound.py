@@ -2,14 +2,13 @@
 
 One process normally runs one loop, so this is one client per process. Tests and threaded
 servers run several loops; an aiohttp session is bound to the loop that made it, so the
-pool is keyed by loop. The transport is `Transport`, httpx-aiohttp's (several times cheaper
-than httpx's own under load, see STACK.md) on a session of our own, unless
+pool is keyed by loop. The transport is `Transport`, httpx-aiohttp's (cheaper per request
+than httpx's own pure-Python transport) on a session of our own, unless
 GATEWAY_HTTP_TRANSPORT=httpx.
 
 Upstream calls go through `send`, which hands an `httpx.Request` straight to the client's
 transport. `AsyncClient.build_request` + `send` merge a base URL, default headers and the
-cookie jar and run the auth and redirect machinery on every call: under load that was about a
-sixth of the gateway's CPU (py-spy on the benchmark), for nothing the gateway uses. Upstream
+cookie jar and run the auth and redirect machinery on every call, work the gateway has no use for. Upstream
 URLs are absolute, credentials are per call, redirects are never followed, and a cookie jar
 shared by every customer would carry cookies one customer's call received into another's.
 """
@@ -149,7 +148,7 @@ async def send(method: str, url: str, headers: dict[str, str], content: bytes | 
     full = [(k, v) for k, v in DEFAULT_HEADERS if k not in names]
     full.extend(headers.items())
     # The headers `Request(content=...)` would add, added here: with `stream=` httpx skips its
-    # content encoding and header merging, which were a third of the cost of building a request.
+    # content encoding and header merging, which cost more than the rest of building a request.
     if "host" not in names:
         full.append(("host", host))
     if "content-length" not in names and (content is not None or method in ("POST", "PUT", "PATCH")):

@@ -1,0 +1,353 @@
+"""One request's state (`Exchange`) and the steps every surface shares.
+
+Each step is a named function: admit (method, key, body), refuse (undo what was reserved, answer in the surface's
+dialect), read_answer (a non-streaming upstream answer, parsed and metered), finish (price, then settle and record in
+the background). The surfaces that speak a dialect directly (messages, chat) also share `serve`: translate the body
+to each host's dialect, call with failover, then answer whole or as a stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.http import HttpResponse, StreamingHttpResponse
+
+from catalog.snapshot import HostInfo
+from gateway import errors, pipeline, ratelimit
+from gateway.errors import GatewayError
+from gateway.pipeline import Outcome, Upstream
+from gateway.providers.base import ProviderModule
+from gateway.surfaces import streaming
+from gateway.translate import relay
+from gateway.translate.request import (
+    TranslationError,
+    anthropic_to_openai,
+    openai_to_anthropic,
+    shape_anthropic,
+    shape_openai,
+)
+from gateway.translate.shaping import Target
+from gateway.usage import Usage
+from lib import jsonio
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    name: str  # RequestLog.surface
+    dialect: str  # the client's wire format and error shape (see gateway.translate)
+    validate: Callable[[dict[str, Any]], None]
+
+
+TRANSLATE: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
+    (relay.ANTHROPIC, relay.OPENAI): anthropic_to_openai,
+    (relay.OPENAI, relay.ANTHROPIC): openai_to_anthropic,
+    (relay.ANTHROPIC, relay.ANTHROPIC): shape_anthropic,
+    (relay.OPENAI, relay.OPENAI): shape_openai,
+}
+
+
+class Incoming(Protocol):
+    """What the views read of a request: gateway.asgi's ApiRequest on the served path, Django's
+    HttpRequest when the site's handler calls them (tests, the URLconf)."""
+
+    @property
+    def method(self) -> str | None: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request's state while it moves through the pipeline."""
+
+    surface: Surface
+    request: Incoming
+    request_id: str = field(default_factory=pipeline.new_request_id)
+    started: float = field(default_factory=time.perf_counter)
+    key: Any = None
+    body: dict[str, Any] = field(default_factory=dict)
+    lease: ratelimit.Lease = field(default_factory=ratelimit.Lease)
+    hold: pipeline.HoldRef = None
+    input_estimate: int = 0
+    input_heuristic: int = 0
+    model_id: str = "*"
+    upstream: Upstream | None = None
+    attempts: int = 0
+    upstream_ms: float = 0.0  # until the upstream's answer began (streams: its headers)
+
+    @property
+    def stream(self) -> bool:
+        return self.body.get("stream") is True
+
+    @property
+    def requested(self) -> str:
+        return str(self.body.get("model") or "")
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        return {"org": self.key.org_id, "key": self.key.prefix, "user": self.key.user_id, "surface": self.surface.name}
+
+    def headers(self, upstream_ms: float = 0.0) -> dict[str, str]:
+        overhead = (time.perf_counter() - self.started) * 1000 - upstream_ms
+        out = {"x-qlaud-request-id": self.request_id, "request-id": self.request_id}
+        out["Server-Timing"] = f"qlaud;dur={overhead:.1f}, upstream;dur={upstream_ms:.1f}"
+        if self.upstream is not None:
+            host = self.upstream.host
+            out["x-qlaud-host"] = f"{host.provider.slug}/{host.upstream_model}"
+        return out
+
+
+def target_for(host: HostInfo, module: ProviderModule) -> Target:
+    caps = host.capabilities
+    return Target(
+        dialect=module.DIALECT,
+        provider=host.provider.config.get("family") or host.provider.slug,
+        upstream_model=host.upstream_model,
+        max_output_tokens=host.max_output_tokens,
+        supports_reasoning="reasoning" in caps,
+        supports_tools="tools" in caps or not caps,
+        supports_vision="vision" in caps or not caps,
+    )
+
+
+def body_for(dialect: str, body: dict[str, Any]) -> pipeline.BodyFor:
+    """The pipeline's hook: this request's body in a host's dialect, shaped for that host."""
+
+    def build(host: HostInfo, module: ProviderModule) -> dict[str, Any]:
+        translate = TRANSLATE[(dialect, module.DIALECT)]
+        try:
+            return translate(body, target_for(host, module), sealer=pipeline.sealer())
+        except TranslationError as exc:
+            raise GatewayError("invalid_request", exc.message, param=exc.param) from None
+
+    return build
+
+
+# --- the steps every surface shares ---------------------------------------------------------------
+
+
+async def admit(ex: Exchange) -> None:
+    """authenticate, then parse and validate the body."""
+    if ex.request.method != "POST":
+        raise GatewayError("method", f"{ex.request.method} is not allowed here; use POST.")
+    ex.key = await pipeline.authenticate(ex.request.headers)
+    ex.body = pipeline.parse_body(ex.request.body)
+    ex.surface.validate(ex.body)
+
+
+async def refuse(ex: Exchange, err: GatewayError) -> HttpResponse:
+    """Undo what was reserved, log the refusal (if we know whose it was), answer in the surface's shape."""
+    await ex.lease.release()
+    if ex.hold is not None:
+        await pipeline.settle_shielded(ex.hold, None, {})
+    if ex.key is not None and isinstance(ex.body, dict):
+        outcome = Outcome(status=errors.status_for(err.kind, ex.surface.dialect), error_type=err.kind)
+        _record(ex, outcome, None)
+    return errors.render(err, ex.surface.dialect, ex.request_id)
+
+
+def _record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float = 0.0) -> None:
+    host = ex.upstream.host if ex.upstream else None
+    attempts = ex.upstream.attempts if ex.upstream else ex.attempts
+    pipeline.record(
+        pipeline.log_fields(
+            request_id=ex.request_id,
+            key=ex.key,
+            surface=ex.surface.name,
+            stream=ex.stream,
+            requested=ex.requested,
+            host=host,
+            attempts=attempts,
+            outcome=outcome,
+            charge=charge,
+            started=ex.started,
+            upstream_ms=upstream_ms,
+            user_agent=ex.request.headers.get("user-agent", ""),
+        )
+    )
+
+
+async def finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: float) -> Any:
+    """Price the request, then settle and record in a background task (never cancelled by the
+    client leaving, and never delaying the end of the response). Returns the charge."""
+    up = ex.upstream
+    assert up is not None
+    charge = pipeline.charge_for(outcome.usage, up.host) if (outcome.usage or delivered) else None
+    pipeline.background(_settle_and_record(ex, outcome, charge, upstream_ms))
+    return charge
+
+
+async def _settle_and_record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float) -> None:
+    up = ex.upstream
+    assert up is not None
+    note = pipeline.receipt(ex.request_id, up.host, ex.requested, outcome.usage, outcome.usage_estimated)
+    try:
+        await pipeline.settle(ex.hold, charge, note)
+    finally:
+        await ex.lease.release()
+        _record(ex, outcome, charge, upstream_ms)
+        if not outcome.usage_estimated and outcome.usage:
+            pipeline.learn_tokens(ex.model_id, ex.input_heuristic, outcome.usage.prompt)
+        await pipeline.report_outcome(
+            up.host.id,
+            ok=not outcome.error_type or outcome.error_type == "client_disconnected",
+            status=502 if outcome.error_type == "api_error" else 200,
+            ttft_ms=outcome.ttft_ms,
+            output_tokens=outcome.usage.output,
+            duration_ms=(time.perf_counter() - up.started) * 1000,
+        )
+
+
+def checkpoint(ex: Exchange, reported: Usage, chars: int) -> None:
+    """Note on the hold what was delivered so far (crash recovery)."""
+    assert ex.upstream is not None
+    usage, _ = pipeline.billable_usage(reported, chars, ex.input_estimate, True)
+    pipeline.checkpoint(ex.hold, usage, ex.upstream.host, ex.request_id, ex.requested)
+
+
+async def settle_stream(
+    ex: Exchange, reported: Usage, chars: int, delivered: bool, first_at: float | None, error_type: str, reason: str
+) -> None:
+    """The end of a stream, however it ended: bill what was delivered."""
+    up = ex.upstream
+    assert up is not None
+    usage, estimated = pipeline.billable_usage(reported, chars, ex.input_estimate, delivered)
+    ttft = (first_at - up.started) * 1000 if first_at else None
+    status = 499 if error_type == "client_disconnected" else 200
+    outcome = Outcome(usage, estimated, status, error_type, reason, ttft)
+    await finish(ex, outcome, delivered, ex.upstream_ms)
+
+
+def read_answer(ex: Exchange) -> tuple[dict[str, Any], Outcome, float]:
+    """A non-streaming upstream answer, parsed and metered: (body, outcome, upstream ms)."""
+    up = ex.upstream
+    assert up is not None and up.content is not None
+    upstream_ms = (time.perf_counter() - up.started) * 1000
+    dialect = up.module.DIALECT
+    try:
+        body = up.module.parse_response(up.content)
+    except ValueError:
+        raise GatewayError("upstream", "The upstream provider sent an unreadable answer.") from None
+    reported = relay.upstream_usage(dialect, body)
+    chars = relay.message_chars(dialect, body)
+    usage, estimated = pipeline.billable_usage(reported, chars, ex.input_estimate, delivered=True)
+    outcome = Outcome(usage, estimated, finish_reason=relay.finish_reason_of(dialect, body), ttft_ms=upstream_ms)
+    return body, outcome, upstream_ms
+
+
+# --- the flow of the surfaces that speak a dialect directly -------------------------------------------
+
+
+async def serve(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
+    try:
+        await admit(ex)
+        ex.lease = await ratelimit.acquire(ex.key)
+        route = await pipeline.resolve_route(ex.key, ex.body)
+        ex.model_id = route.model.id
+        ex.input_estimate, ex.input_heuristic = pipeline.estimate_input(ex.body, ex.model_id)
+        amount = pipeline.hold_amount(route, ex.input_estimate, pipeline.requested_max_tokens(ex.body))
+        ex.hold = await pipeline.place_hold(ex.key, amount, ex.request_id)
+        ex.upstream = await pipeline.call_with_failover(
+            route,
+            body_for(ex.surface.dialect, ex.body),
+            stream=ex.stream,
+            headers=ex.request.headers,
+            tags=ex.tags,
+        )
+        if ex.stream:
+            return _stream(ex)
+        return await _answer(ex)
+    except GatewayError as err:
+        return await refuse(ex, err)
+    except Exception:
+        log.exception("gateway request %s failed", ex.request_id)
+        return await refuse(ex, GatewayError("api_error", "Internal error. The request was not charged."))
+
+
+async def _answer(ex: Exchange) -> HttpResponse:
+    """A non-streaming answer: translate, meter, settle, then respond."""
+    body, outcome, upstream_ms = read_answer(ex)
+    up = ex.upstream
+    assert up is not None
+    usage = outcome.usage
+    answer = relay.translate_answer(
+        ex.surface.dialect,
+        up.module.DIALECT,
+        body,
+        requested_model=ex.requested,
+        provider=up.host.provider.slug,
+        sealer=pipeline.sealer(),
+    )
+    charge = await finish(ex, outcome, True, upstream_ms)
+    answer = relay.with_usage(ex.surface.dialect, answer, usage, charge.total if charge else 0)
+    return HttpResponse(jsonio.dumps(answer), content_type="application/json", headers=ex.headers(upstream_ms))
+
+
+def _stream(ex: Exchange) -> StreamingHttpResponse:
+    up = ex.upstream
+    assert up is not None
+    ex.upstream_ms = (time.perf_counter() - up.started) * 1000
+    headers = ex.headers(ex.upstream_ms)
+    r = relay.stream_relay(
+        ex.surface.dialect,
+        up.module.DIALECT,
+        requested_model=ex.requested,
+        request_id=ex.request_id.removeprefix("req_"),
+        input_hint=ex.input_estimate,
+        provider=up.host.provider.slug,
+        include_usage=bool((ex.body.get("stream_options") or {}).get("include_usage")),
+        sealer=pipeline.sealer(),
+    )
+    return streaming.response(streaming.loop(up, DialectStream(ex, r), ex.request_id), headers)
+
+
+class DialectStream:
+    """A stream in the surface's own dialect: a translate.relay Relay, billed through the Exchange."""
+
+    __slots__ = ("ex", "feed", "r")
+
+    def __init__(self, ex: Exchange, r: Any) -> None:
+        self.ex, self.r, self.feed = ex, r, r.feed
+
+    @property
+    def delivered(self) -> bool:
+        return bool(self.r.delivered)
+
+    def opening(self) -> bytes:
+        return b""
+
+    def feed_all(self, batch: list[Any]) -> bytes:
+        feed = self.feed
+        return b"".join([feed(*item) for item in batch])
+
+    def keepalive(self) -> bytes:
+        return streaming.KEEPALIVE[self.ex.surface.dialect] if self.r.delivered else b""
+
+    def checkpoint(self) -> None:
+        checkpoint(self.ex, self.r.usage, self.r.chars)
+
+    def finish(self) -> bytes:
+        r, ex = self.r, self.ex
+        usage, estimated = pipeline.billable_usage(r.usage, r.chars, ex.input_estimate, r.delivered)
+        return bytes(r.finish(usage if estimated else None))
+
+    def fail(self, message: str) -> bytes:
+        return bytes(self.r.fail("api_error", message))
+
+    def error_type(self) -> str:
+        return str(self.r.error[0]) if self.r.error else ""
+
+    async def settle(self, error_type: str) -> None:
+        r = self.r
+        reason = r.finish_reason or ""
+        await settle_stream(self.ex, r.usage, r.chars, r.delivered, r.first_event_at, error_type, reason)
