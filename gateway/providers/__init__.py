@@ -1,7 +1,13 @@
 """Upstream protocol modules, looked up by `Provider.protocol` through one plain dict.
 
 Every module follows `ProviderModule` (gateway/providers/base.py); catalog's `Provider.Protocol` choices name the
-same keys (a test pins the two equal).
+same keys (gateway/tests/test_providers_conformance.py pins the two equal and runs every module through one suite).
+
+A provider (a company behind a protocol) is described in at most three places: its catalog row
+(catalog/data/catalog.yaml: slug, protocol, base URL, key variable, Cloudflare segment, config), its request rules
+where it departs from its dialect's default (gateway/translate/shaping.RULES, reasoning style included), and, only
+if Cloudflare keeps part of its base path, that prefix (cloudflare.KEPT). An OpenAI-compatible provider needs no
+code here: openai_compat speaks to all of them.
 """
 
 from __future__ import annotations

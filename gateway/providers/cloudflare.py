@@ -14,25 +14,15 @@ from typing import Any
 
 from django.conf import settings
 
-# Provider slug -> (Cloudflare path segment, part of the provider's base path Cloudflare keeps).
-# A provider's own `cf_segment` (catalog) wins over the segment guessed from its slug.
-ROUTES: dict[str, tuple[str, str]] = {
-    "openai": ("openai", ""),
-    "anthropic": ("anthropic", ""),
-    "deepseek": ("deepseek", ""),
-    "groq": ("groq", ""),
-    "mistral": ("mistral", "/v1"),
-    "cerebras": ("cerebras", ""),
-    "openrouter": ("openrouter", "/v1"),
-    "xai": ("grok", "/v1"),
-    "grok": ("grok", "/v1"),
-    "workers-ai": ("workers-ai", "/v1"),
-    "workers_ai": ("workers-ai", "/v1"),
-    "google": ("google-ai-studio", "/v1beta/openai"),
-    "google-ai-studio": ("google-ai-studio", "/v1beta/openai"),
-    "gemini": ("google-ai-studio", "/v1beta/openai"),
+# Cloudflare path segment -> the part of the provider's base path Cloudflare keeps before the endpoint.
+KEPT = {"mistral": "/v1", "openrouter": "/v1", "grok": "/v1", "workers-ai": "/v1", "google-ai-studio": "/v1beta/openai"}
+# The segment of a provider whose catalog row names none (`cf_segment`), where it is not the slug itself.
+SEGMENT_OF_SLUG = {
+    "xai": "grok",
+    "workers_ai": "workers-ai",
+    "google": "google-ai-studio",
+    "gemini": "google-ai-studio",
 }
-KEPT_BY_SEGMENT = {segment: kept for segment, kept in ROUTES.values()}
 METADATA_ORDER = ("org", "key", "user", "model", "surface")
 COST_FIELDS = {
     "input": "per_token_in",
@@ -48,10 +38,8 @@ def enabled(provider: Any) -> bool:
 
 def url(provider: Any, endpoint: str) -> str:
     """The AI Gateway URL for `endpoint` (the path the provider module appends to its base URL)."""
-    segment, kept = ROUTES.get(provider.slug, (provider.slug, ""))
-    own = getattr(provider, "cf_segment", "")
-    if own and own != segment:
-        segment, kept = own, KEPT_BY_SEGMENT.get(own, "")
+    segment = getattr(provider, "cf_segment", "") or SEGMENT_OF_SLUG.get(provider.slug, provider.slug)
+    kept = KEPT.get(segment, "")
     base = settings.CF_AIG_BASE_URL.rstrip("/")
     return f"{base}/{settings.CF_AIG_ACCOUNT_ID}/{settings.CF_AIG_GATEWAY_ID}/{segment}{kept}{endpoint}"
 
