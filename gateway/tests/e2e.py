@@ -14,6 +14,8 @@ from gateway.surfaces.exchange import Surface
 from gateway.tests.conftest import PRICES, wait_for_log
 from gateway.tests.fake_upstream import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS
 from gateway.usage import Usage
+from wallet.ledger import assert_ledger_invariant
+from wallet.models import LedgerEntry
 from wallet.money import Prices, cost
 
 WEATHER_TOOL = {
@@ -50,9 +52,6 @@ def expected_charge(usage: Usage) -> int:
 
 def billed(count: int = 1) -> list[Any]:
     """The request log rows, each checked against its ledger entry and the ledger invariant."""
-    from wallet.ledger import assert_ledger_invariant
-    from wallet.models import LedgerEntry
-
     rows = wait_for_log(count=count)
     for row in rows:
         entries = list(LedgerEntry.objects.filter(reference=row.request_id, kind=LedgerEntry.Kind.USAGE))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -262,8 +263,6 @@ async def test_the_heap_is_frozen_once_after_the_warm_up_requests(monkeypatch):
 
 
 def test_freezing_the_heap_moves_live_objects_out_of_the_collectors_reach():
-    import gc
-
     try:
         asgi.freeze_heap()
         assert gc.get_freeze_count() > 0

@@ -10,8 +10,13 @@ import httpx
 import openai
 import pytest
 
+from accounts.keys import keys_changed, revoke_key
+from catalog import version
+from catalog.models import Provider
+from gateway import pipeline
 from gateway.tests.conftest import E2E, wait_for_log
 from gateway.tests.e2e import anthropic_client, billed, expected_charge, fake_usage, openai_client
+from wallet.ledger import adjust
 
 pytestmark = E2E
 
@@ -69,8 +74,6 @@ def test_it_refuses_a_missing_or_wrong_key_in_each_surfaces_shape(live, world):
 
 
 def test_it_refuses_a_revoked_key_at_once(live, world):
-    from accounts.keys import revoke_key
-
     client = anthropic_client(live, world.raw)
     assert client.messages.create(model="text", max_tokens=5, messages=HI).content
     revoke_key(world.key)
@@ -129,8 +132,6 @@ def test_it_answers_an_unknown_model_with_404_and_says_where_models_are_listed(l
 def test_it_refuses_a_model_the_key_is_not_allowed_to_use_with_403(live, world):
     world.key.allowed_models = ["claude-*"]
     world.key.save()
-    from accounts.keys import keys_changed
-
     keys_changed()
     with pytest.raises(openai.PermissionDeniedError):
         openai_client(live, world.raw).chat.completions.create(model="text", messages=HI)
@@ -147,8 +148,6 @@ def test_it_never_answers_html_or_a_traceback_for_other_methods(live, world):
 
 
 def test_it_refuses_with_402_when_the_wallet_is_empty_and_charges_nothing(live, world):
-    from wallet.ledger import adjust
-
     adjust(org_id=world.org.pk, amount=-world.balance, reason="empty it")
     with pytest.raises(anthropic.PaymentRequiredError, match="Insufficient balance"):
         anthropic_client(live, world.raw).messages.create(model="text", max_tokens=5, messages=HI)
@@ -160,8 +159,6 @@ def test_it_refuses_with_402_when_the_wallet_is_empty_and_charges_nothing(live, 
 
 
 def test_a_key_spend_limit_answers_402(live, world):
-    from accounts.keys import keys_changed
-
     world.key.spend_limit = 1
     world.key.save()
     keys_changed()
@@ -173,8 +170,6 @@ def test_a_key_spend_limit_answers_402(live, world):
 
 
 def test_it_limits_requests_per_minute_per_key_with_retry_after(live, world):
-    from accounts.keys import keys_changed
-
     world.key.rpm_limit = 2
     world.key.save()
     keys_changed()
@@ -267,11 +262,7 @@ def test_it_ignores_query_strings_unknown_versions_and_unknown_fields(live, worl
 
 def test_it_never_sends_the_clients_key_upstream(live, world, fake, monkeypatch):
     monkeypatch.setenv("FAKE_DS_KEY", "sk-upstream-secret")
-    from catalog.models import Provider
-
     Provider.objects.filter(slug="deepseek").update(api_key_env="FAKE_DS_KEY")
-    from catalog import version
-
     version.bump()
     anthropic_client(live, world.raw).messages.create(model="text", max_tokens=5, messages=HI)
     sent = fake.requests[0]
@@ -289,8 +280,6 @@ def test_it_fails_over_when_a_host_cannot_be_reached(live, world, catalog, fake)
 
 
 def test_an_unexpected_failure_is_a_surface_shaped_500_without_details(live, world, monkeypatch):
-    from gateway import pipeline
-
     async def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 

@@ -14,6 +14,7 @@ from gateway.surfaces import streaming
 from gateway.tests.conftest import E2E
 from gateway.tests.e2e import anthropic_client, billed, openai_client
 from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
+from wallet.models import Hold
 
 pytestmark = E2E
 
@@ -31,8 +32,6 @@ def world(catalog: Any, tenant: Any) -> Any:
 
 
 def test_a_client_disconnect_cancels_the_upstream_and_still_settles(live, world, fake):
-    from wallet.models import Hold
-
     fake.delay = 0.5
     body = {"model": "slow", "max_tokens": 50, "stream": True, "messages": HI}
     with httpx.stream("POST", live.url + "/v1/messages", json=body, headers={"x-api-key": world.raw}) as response:
@@ -50,8 +49,6 @@ def test_a_client_disconnect_cancels_the_upstream_and_still_settles(live, world,
 
 def test_a_stream_notes_what_it_delivered_on_its_hold_while_it_runs(live, world, fake):
     """If this worker died now, the reconciler would charge the checkpoint, not release the hold."""
-    from wallet.models import Hold
-
     fake.delay = 0.5
     body = {"model": "slow", "max_tokens": 50, "stream": True, "messages": HI}
     with httpx.stream("POST", live.url + "/v1/chat/completions", json=body, headers={"x-api-key": world.raw}) as r:

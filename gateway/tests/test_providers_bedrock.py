@@ -11,12 +11,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import botocore.session
 import httpx
 import pytest
 import time_machine
+from botocore.serialize import create_serializer
+from botocore.validate import validate_parameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway import outbound
 from gateway.providers import PROTOCOLS, bedrock
 from gateway.providers.base import Call, UpstreamError
 from gateway.providers.bedrock import converse as bedrock_converse
@@ -25,6 +29,16 @@ from gateway.providers.bedrock.eventstream import (
     FrameDecoder,
 )
 from gateway.tests import fake_bedrock
+from gateway.tests.conftest import CREDIT
+from gateway.tests.e2e import (
+    WEATHER_FUNCTION,
+    WEATHER_TOOL,
+    anthropic_client,
+    billed,
+    expected_charge,
+    fake_usage,
+    openai_client,
+)
 from gateway.tests.fake_bedrock import (
     TEST_BEDROCK_KEY,
     TEST_CREDENTIALS,
@@ -33,6 +47,7 @@ from gateway.tests.fake_bedrock import (
     encode_frame,
     sigv4_valid,
 )
+from gateway.tests.fake_upstream import COUNT_TOKENS_BASE, FakeUpstream
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONVERSE_FIXTURES = sorted(p.stem for p in FIXTURES.glob("bedrock_converse_*.json"))
@@ -398,10 +413,6 @@ def test_count_tokens_for_converse_hosts_sends_only_the_parts_converse_counting_
 @pytest.mark.parametrize("model", [CLAUDE, LLAMA])
 def test_count_tokens_bodies_are_what_botocore_would_send_for_the_same_request(aws_env: None, model: str) -> None:
     """botocore's own service model and serializer for CountTokens are the reference for the wire shape."""
-    import botocore.session
-    from botocore.serialize import create_serializer
-    from botocore.validate import validate_parameters
-
     req = bedrock.build_count_tokens(call(model, body=COUNTED))
     ours = json.loads(req.content)
     count_input = ours["input"]
@@ -580,16 +591,12 @@ def test_base64_payloads_round_trip_in_the_fake() -> None:
 
 @pytest.fixture
 def fake() -> Any:
-    from gateway.tests.fake_upstream import FakeUpstream
-
     server = FakeUpstream().start()
     yield server
     server.stop()
 
 
 async def send(req: Any) -> tuple[int, bytes, list[tuple[str, dict]]]:
-    from gateway import outbound
-
     request = outbound.client().build_request(req.method, req.url, headers=req.headers, content=req.content)
     response = await outbound.client().send(request, stream=True)
     try:
@@ -679,8 +686,6 @@ def _anthropic_blocks(message: Any) -> list[tuple[str, Any]]:
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 @pytest.mark.parametrize("bedrock_model", E2E_CASES, ids=[f"{a}-{s}" for a, s in E2E_CASES], indirect=True)
 def test_the_messages_surface_answers_and_bills_through_bedrock(live, tenant, fake, bedrock_model, stream):
-    from gateway.tests.e2e import WEATHER_TOOL, anthropic_client, billed, expected_charge, fake_usage
-
     scenario = bedrock_model.rsplit("-", 1)[1]
     kwargs: dict[str, Any] = {
         "model": bedrock_model,
@@ -710,8 +715,6 @@ def test_the_messages_surface_answers_and_bills_through_bedrock(live, tenant, fa
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 @pytest.mark.parametrize("bedrock_model", [("converse", "tool"), ("invoke", "text")], indirect=True)
 def test_the_chat_surface_answers_and_bills_through_bedrock(live, tenant, fake, bedrock_model, stream):
-    from gateway.tests.e2e import WEATHER_FUNCTION, billed, expected_charge, fake_usage, openai_client
-
     client = openai_client(live, tenant.raw)
     kwargs: dict[str, Any] = {"model": bedrock_model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 99}
     kwargs["tools"] = [WEATHER_FUNCTION]
@@ -743,10 +746,6 @@ def test_the_chat_surface_answers_and_bills_through_bedrock(live, tenant, fake, 
 @pytest.mark.e2e
 @pytest.mark.parametrize("bedrock_model", [("invoke", "text"), ("converse", "text")], indirect=True)
 def test_count_tokens_asks_bedrocks_count_tokens_and_costs_nothing(live, tenant, fake, bedrock_model):
-    from gateway.tests.conftest import CREDIT
-    from gateway.tests.e2e import WEATHER_TOOL, anthropic_client
-    from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
-
     messages = [{"role": "user", "content": "How many tokens is this?"}]
     count = anthropic_client(live, tenant.raw).messages.count_tokens(
         model=bedrock_model, system="be brief", messages=messages, tools=[WEATHER_TOOL]
@@ -769,8 +768,6 @@ def test_count_tokens_asks_bedrocks_count_tokens_and_costs_nothing(live, tenant,
 @pytest.mark.e2e
 @pytest.mark.parametrize("bedrock_model", [("invoke", "429"), ("converse", "400")], indirect=True)
 def test_count_tokens_falls_back_to_the_estimate_when_bedrock_refuses(live, tenant, fake, bedrock_model):
-    from gateway.tests.e2e import anthropic_client
-
     client = anthropic_client(live, tenant.raw)
     short = client.messages.count_tokens(model=bedrock_model, messages=[{"role": "user", "content": "hi"}])
     long = client.messages.count_tokens(model=bedrock_model, messages=[{"role": "user", "content": "word " * 400}])

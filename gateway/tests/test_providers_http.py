@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from catalog.snapshot import HostInfo, ProviderInfo
 from gateway import outbound
@@ -226,8 +227,6 @@ async def test_a_callers_own_user_agent_wins_over_the_default(monkeypatch):
 
 async def live_upstream(method: str, path: str, handler: Any) -> tuple[Any, int]:
     """A real HTTP server on 127.0.0.1 (an aiohttp app with one route): (its runner, its port)."""
-    from aiohttp import web
-
     app = web.Application()
     app.router.add_route(method, path, handler)
     runner = web.AppRunner(app, access_log=None)
@@ -240,8 +239,6 @@ async def live_upstream(method: str, path: str, handler: Any) -> tuple[Any, int]
 async def test_the_aiohttp_session_keeps_no_upstream_cookie_between_customers(settings):
     # aiohttp's default cookie jar would store `__cf_bm` from the first call and send it on the
     # second. (It ignores cookies from bare IP addresses, so the upstream is named `localhost`.)
-    from aiohttp import web
-
     settings.GATEWAY_HTTP_TRANSPORT = "aiohttp"
     seen: list[tuple[str | None, str | None, str | None]] = []
 
@@ -265,8 +262,6 @@ async def test_the_aiohttp_session_keeps_no_upstream_cookie_between_customers(se
 
 
 async def test_upstream_timeouts_reach_the_aiohttp_session_as_set(settings):
-    from aiohttp import web
-
     settings.GATEWAY_HTTP_TRANSPORT = "aiohttp"
     settings.GATEWAY_READ_TIMEOUT = 0.2
 

@@ -11,14 +11,19 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import anthropic
 import pytest
 import time_machine
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from gateway import outbound
 from gateway.providers import PROTOCOLS, vertex, vertex_openai
 from gateway.providers.base import Call, UpstreamError
+from gateway.tests.conftest import CREDIT
+from gateway.tests.e2e import WEATHER_TOOL, anthropic_client, billed, expected_charge, fake_usage
 from gateway.tests.fake_bedrock import FakeTokenServer
+from gateway.tests.fake_upstream import COUNT_TOKENS_BASE, FakeUpstream
 
 CLAUDE = "claude-sonnet-4-5@20250929"
 SA_EMAIL = "qlaud-test@test-project.iam.gserviceaccount.com"
@@ -282,16 +287,12 @@ def test_it_classifies_google_and_anthropic_error_shapes(status: int, body: Any,
 
 @pytest.fixture
 def fake() -> Iterator[Any]:
-    from gateway.tests.fake_upstream import FakeUpstream
-
     server = FakeUpstream().start()
     yield server
     server.stop()
 
 
 async def _stream(req: Any, module: Any) -> tuple[int, bytes, list[tuple[str, dict]]]:
-    from gateway import outbound
-
     request = outbound.client().build_request(req.method, req.url, headers=req.headers, content=req.content)
     response = await outbound.client().send(request, stream=True)
     try:
@@ -345,8 +346,6 @@ async def test_a_token_the_server_never_issued_is_refused(fake: Any, monkeypatch
 @pytest.mark.e2e
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_claude_on_vertex_answers_and_bills_through_qlaud(live, tenant, catalog, fake, service_account, stream):
-    from gateway.tests.e2e import WEATHER_TOOL, anthropic_client, billed, expected_charge, fake_usage
-
     provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})
     catalog.model("claude-v", (provider, "claude-fake-tool@20250929"))
     kwargs = {
@@ -376,10 +375,6 @@ def test_claude_on_vertex_answers_and_bills_through_qlaud(live, tenant, catalog,
 
 @pytest.mark.e2e
 def test_count_tokens_for_claude_on_vertex_asks_vertex_and_costs_nothing(live, tenant, catalog, fake, service_account):
-    from gateway.tests.conftest import CREDIT
-    from gateway.tests.e2e import anthropic_client
-    from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
-
     provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})
     catalog.model("claude-v", (provider, "claude-fake-text@20250929"))
     messages = [{"role": "user", "content": "How many tokens is this?"}]
@@ -402,8 +397,6 @@ def test_count_tokens_for_claude_on_vertex_asks_vertex_and_costs_nothing(live, t
 def test_the_gateway_mints_the_vertex_token_off_its_event_loop(
     live, tenant, catalog, fake, service_account, minting_threads
 ):
-    from gateway.tests.e2e import anthropic_client
-
     threads = minting_threads
     provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})
     catalog.model("claude-v", (provider, "claude-fake-text@20250929"))
@@ -418,10 +411,6 @@ def test_the_gateway_mints_the_vertex_token_off_its_event_loop(
 def test_vertex_credentials_that_fail_are_an_upstream_error_in_the_surface_shape(
     live, tenant, catalog, fake, tmp_path, monkeypatch
 ):
-    import anthropic
-
-    from gateway.tests.e2e import anthropic_client, billed
-
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
     vertex.reset_tokens()
     provider = catalog.provider("vertex", "vertex-anthropic", config={"project": "proj-e2e", "location": "global"})

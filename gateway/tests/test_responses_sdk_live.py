@@ -9,6 +9,8 @@ from typing import Any
 import openai
 import pytest
 
+from catalog import health
+from catalog.models import Host
 from gateway.tests.e2e import billed, expected_charge, fake_usage, openai_client
 
 pytestmark = pytest.mark.e2e
@@ -53,9 +55,6 @@ def test_the_sdk_gets_text_and_the_bill_matches_the_upstream_usage(upstream, liv
 def test_an_answer_feeds_the_host_health_like_the_other_surfaces(upstream, live, tenant, stream) -> None:
     # /v1/responses once went through the site's sync middleware: the background bookkeeping then inherited the
     # request's thread executor, and after a non-streaming answer the host's outcome was never recorded.
-    from catalog import health
-    from catalog.models import Host
-
     client = openai_client(live, tenant.raw)
     if stream:
         with client.responses.stream(model="m-text", input="hi") as s:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.test import Client
 
 from accounts.keys import mint_key
 from gateway.tests.conftest import CREDIT, E2E
@@ -241,7 +242,5 @@ def test_a_missing_key_is_a_401_in_the_openai_shape(world: World) -> None:
 def test_a_plain_get_is_405_and_an_http_upgrade_request_is_426(world: World) -> None:
     assert get(world, "/v1/responses").status_code == 405
     # Behind a proxy that does not speak websockets the upgrade arrives as plain HTTP: still a fast non-101.
-    from django.test import Client
-
     response = Client().get("/v1/responses", headers={"Upgrade": "websocket", "Connection": "Upgrade"})
     assert response.status_code == 426 and json.loads(response.content)["error"]["message"]

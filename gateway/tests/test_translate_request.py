@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 
 from gateway.translate.reasoning import Sealer, unsealed
+from gateway.translate.reasoning import unsealed as marker
 from gateway.translate.request import (
     Target,
     TranslationError,
     anthropic_to_openai,
     openai_to_anthropic,
+    shape_anthropic,
 )
 
 OPENAI = Target("openai", "openai", "gpt-5-mini", supports_reasoning=True)
@@ -573,8 +575,6 @@ def test_reasoning_content_from_an_openai_client_is_not_sent_to_anthropic() -> N
 
 
 def test_claude_codes_request_passes_through_to_anthropic_with_its_anthropic_only_fields() -> None:
-    from gateway.translate.request import shape_anthropic
-
     body = {
         "model": "claude-opus-4-8",
         "max_tokens": 32000,
@@ -655,8 +655,6 @@ def test_without_the_stored_thinking_the_tool_loop_continues_without_thinking() 
 
 
 def test_openrouter_replay_without_a_secret_reads_the_marker_and_skips_blocks_without_items() -> None:
-    from gateway.translate.reasoning import unsealed as marker
-
     router = Target("openai", "openrouter", "anthropic/claude-sonnet-4.5", supports_reasoning=True)
     items = [{"type": "reasoning.text", "text": "t", "signature": "Er", "index": 0}]
     with_items = anthropic_to_openai(_a(_turn_with_thinking(marker("openrouter", items), "t")), router)

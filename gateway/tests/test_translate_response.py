@@ -6,8 +6,11 @@ from gateway.translate.answer import (
     FINISH_TO_STOP,
     STOP_TO_FINISH,
     anthropic_to_openai_response,
+    merge_details,
     openai_to_anthropic_response,
     stop_reason_for,
+    thinking_blocks_of,
+    thought_signatures_of,
     tool_input,
 )
 from gateway.translate.reasoning import Sealer, unsealed
@@ -160,8 +163,6 @@ def test_inline_think_in_a_whole_answer_becomes_a_thinking_block() -> None:
 
 
 def test_replay_hooks_collect_gemini_signatures_and_signed_anthropic_thinking() -> None:
-    from gateway.translate.answer import thinking_blocks_of, thought_signatures_of
-
     gemini = {
         "choices": [
             {
@@ -193,8 +194,6 @@ def test_replay_hooks_collect_gemini_signatures_and_signed_anthropic_thinking() 
 
 
 def test_streamed_reasoning_detail_fragments_fold_into_whole_items() -> None:
-    from gateway.translate.answer import merge_details
-
     items: list = []
     merge_details(
         items,
