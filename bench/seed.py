@@ -21,6 +21,7 @@ def seed(upstream: str) -> str:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    # App registry: models import only after django.setup(), which __main__ runs after reading the settings.
     from accounts.keys import mint_key
     from accounts.models import User
     from accounts.orgs import create_org

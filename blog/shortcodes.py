@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from qlaud.catalogview import ModelPrice, host_prices
+from catalog.public import ModelPrice, host_prices
 
 SHORTCODE = re.compile(r"(?:<p>)?\[\[(?P<name>[a-z_]+)(?P<args>(?: [a-z_]+=[^\s\]]+)*)\]\](?:</p>)?")
 

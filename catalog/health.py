@@ -28,7 +28,7 @@ failures, otherwise with the next flush (unless the circuit is open meanwhile).
 
 Client faults (4xx other than 408/429) say nothing about the host: they count as served.
 
-For pages there is also `host_stats_table()`, computed from `gateway.models.RequestLog` rows.
+For pages there is also `host_stats_table()`, computed from `requestlog.models.RequestLog` rows.
 Tests: `reset()` forgets everything (in-process state and this prefix's Redis keys).
 """
 
@@ -48,6 +48,8 @@ from django.conf import settings
 
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, HostHealth
 from lib import shared_state
+from lib.redis_client import async_redis
+from requestlog.models import RequestLog
 
 __all__ = [
     "HostHealth",
@@ -267,8 +269,6 @@ class _RedisStore:
         return f"{self.ns}cb:probe:{h}"
 
     def _async(self) -> Any:
-        from lib.redis_client import async_redis
-
         return async_redis(self.url)
 
     def sync_client(self) -> Any:
@@ -740,7 +740,6 @@ def host_stats_table(window: timedelta = timedelta(days=1), *, now: datetime | N
     from django.utils import timezone
 
     from catalog.models import Host
-    from gateway.models import RequestLog
 
     since = (now or timezone.now()) - window
     rows = (

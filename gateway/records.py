@@ -111,8 +111,8 @@ def _write(batch: list[dict[str, Any]]) -> None:
 def insert(rows: list[dict[str, Any]]) -> None:
     """One INSERT for all `rows`, skipping a request_id already written (as bulk_create(ignore_conflicts=True)).
     The values are already the right Python types (pipeline.log_fields): see qlaud/bulk.py."""
-    from gateway.models import RequestLog
     from lib.bulk import insert_rows
+    from requestlog.models import RequestLog
 
     insert_rows(RequestLog, rows, skip_conflicts=True)
 

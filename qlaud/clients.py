@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from catalog import public
+
 KEY_PLACEHOLDER = "ak_your_key_here"
 FALLBACK_EXAMPLE_MODEL = "deepseek-v3.2"
 
@@ -206,9 +208,7 @@ CLIENTS_BY_SLUG = {c.slug: c for c in CLIENTS}
 
 def example_model() -> str:
     """A real catalog model for snippets: DeepSeek V3.2 if served, else any DeepSeek model, else any."""
-    from qlaud.catalogview import model_ids
-
-    ids = model_ids()
+    ids = public.model_ids()
     if not ids or FALLBACK_EXAMPLE_MODEL in ids:
         return FALLBACK_EXAMPLE_MODEL
     return next((m for m in ids if m.startswith("deepseek")), ids[0])

@@ -10,8 +10,10 @@ from django.db.models import Count, DateField, Func, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from gateway.models import RequestLog
+from accounts.models import ApiKey
 from lib.live_feed import feed_payload
+from requestlog.models import RequestLog
+from wallet.models import Wallet
 
 CHART_DAYS = 30
 CHART_WIDTH = 600
@@ -33,8 +35,6 @@ class Bar:
 
 
 def wallet_numbers(org) -> dict[str, int] | None:
-    from wallet.models import Wallet
-
     wallet = Wallet.objects.filter(org=org).only("balance", "held").first()
     if wallet is None:
         return None
@@ -116,8 +116,6 @@ def _columns(series: list[tuple[str, int]]) -> list[Bar]:
 
 def top_keys(rows: list[dict], org) -> list[dict]:
     """The keys that spent most over the window, with their names (one small query)."""
-    from accounts.models import ApiKey
-
     merged: dict[int, dict] = {}
     for row in rows:
         if row["api_key_id"] is None:

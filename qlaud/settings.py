@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.google",
     "accounts",
+    "requestlog",
     "wallet",
     "catalog",
     "gateway",

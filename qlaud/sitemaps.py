@@ -13,7 +13,8 @@ from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
 from blog.models import Entry
-from qlaud import catalogview, clients, views
+from catalog import public
+from qlaud import clients, views
 
 
 class SiteUrlSitemap(Sitemap):
@@ -41,7 +42,7 @@ class CatalogModels(SiteUrlSitemap):
     changefreq = "daily"
 
     def items(self) -> list[str]:
-        return catalogview.model_ids()
+        return public.model_ids()
 
     def location(self, item: str) -> str:
         return f"/models/{item}"

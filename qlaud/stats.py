@@ -16,8 +16,9 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from gateway.models import RequestLog
-from qlaud import catalogview
+from catalog import public
+from catalog.health import circuit_state_sync
+from requestlog.models import RequestLog
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ def _circuits(snapshot) -> dict[str, str]:
         return {}
     try:
         # Not host_health(): that may claim a half-open probe meant for real traffic.
-        from catalog.health import circuit_state_sync
-
         circuits = circuit_state_sync(list(snapshot.hosts))
     except Exception:  # the cache is down: say "unknown" rather than fail the page
         log.warning("circuit states unavailable", exc_info=True)
@@ -110,7 +109,7 @@ def _circuits(snapshot) -> dict[str, str]:
 
 def compute_provider_stats(now: datetime | None = None) -> list[ProviderStat]:
     now = now or timezone.now()
-    snapshot = catalogview.snapshot()
+    snapshot = public.snapshot()
     names = {slug: p.name for slug, p in snapshot.providers.items()} if snapshot is not None else {}
     ttfts = _ttft_by_provider(now)
     counts = _counts_by_provider(now)

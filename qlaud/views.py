@@ -10,7 +10,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
 
-from qlaud import catalogview, clients, dashboard, stats
+from catalog import public
+from gateway.errors import ANTHROPIC, KINDS, status_for
+from gateway.surfaces.stored import TTL_SECONDS
+from qlaud import clients, dashboard, stats
 
 DOC_TOPICS: dict[str, str] = {
     "api": "The two API surfaces",
@@ -75,10 +78,6 @@ ERROR_MEANINGS = {
 
 def error_kinds() -> list[dict]:
     """The error table in the docs, read from the gateway's own table so it cannot drift."""
-    try:
-        from gateway.errors import ANTHROPIC, KINDS, status_for
-    except ImportError:
-        return []
     rows = []
     for kind, (status, anthropic, openai, code) in KINDS.items():
         anthropic_status = status_for(kind, ANTHROPIC)
@@ -97,8 +96,6 @@ def error_kinds() -> list[dict]:
 
 @require_GET
 def security(request: HttpRequest) -> HttpResponse:
-    from gateway.surfaces.stored import TTL_SECONDS
-
     # Read from the code, so the page cannot promise a shorter retention than the store keeps.
     return render(request, "pages/security.html", {"responses_ttl_minutes": TTL_SECONDS // 60})
 
@@ -129,7 +126,7 @@ def api_status(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def llms_txt(request: HttpRequest) -> HttpResponse:
-    context = {"models": catalogview.model_ids(), "clients": clients.CLIENTS, "topics": DOC_TOPICS}
+    context = {"models": public.model_ids(), "clients": clients.CLIENTS, "topics": DOC_TOPICS}
     text = render_to_string("llms.txt", context, request=request)
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 

@@ -14,10 +14,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_key
+from accounts.periods import period_end, period_start
+from catalog.models import PriceVersion  # upward: a receipt names the prices it was billed at
+from requestlog.models import RequestLog
 from wallet import ledger
 from wallet.models import LedgerEntry, Wallet
 from wallet.money import MICROS_PER_USD
-from wallet.periods import period_end, period_start
 
 
 def usd(micros: int | None) -> str | None:
@@ -96,8 +98,6 @@ async def generation(request: HttpRequest) -> JsonResponse:
 
 def generation_receipt(org_id: int, request_id: str) -> dict[str, Any] | None:
     """One request's receipt (RequestLog joined with its ledger entry); None if not this org's."""
-    from gateway.models import RequestLog
-
     log = RequestLog.objects.filter(org_id=org_id, request_id=request_id).first() if request_id else None
     if log is None:
         return None
@@ -139,8 +139,6 @@ def price_version(price_version_id: int | None) -> dict[str, Any] | None:
     """The upstream prices (micro-$ per Mtok) a request was billed at."""
     if price_version_id is None:
         return None
-    from catalog.models import PriceVersion
-
     pv = PriceVersion.objects.filter(pk=price_version_id).first()
     if pv is None:
         return {"id": price_version_id}

@@ -12,8 +12,8 @@ class WalletConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from accounts.models import Org
-        from wallet import stripe_events  # noqa: F401  (registers the dj-stripe receivers)
-        from wallet.signals import create_wallet_for_org
+        from wallet import stripe_events, tasks  # noqa: F401  (register the dj-stripe and ledger receivers)
+        from wallet.ledger import create_wallet_for_org
 
         post_save.connect(create_wallet_for_org, sender=Org, dispatch_uid="wallet.create_wallet_for_org")
         if settings.STRIPE_API_BASE:

@@ -11,11 +11,10 @@ import logging
 
 import stripe
 
-from wallet import ledger
+from wallet import ledger, payments
 from wallet.models import LedgerEntry, Wallet
-from wallet.money import cents_to_micros, format_usd, micros_to_cents_floor
+from wallet.money import cents_to_micros, format_usd
 from wallet.notify import send_auto_topup_failed_email
-from wallet.payments import api_key
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +29,9 @@ def run_auto_topup(wallet_id: int) -> bool:
     crossing = LedgerEntry.objects.filter(wallet=wallet, kind=LedgerEntry.Kind.AUTO_TOPUP).count() + 1
     metadata = {"org_id": str(wallet.org_id), "wallet_id": str(wallet.pk), "purpose": "auto_topup"}
     try:
-        intent = stripe.PaymentIntent.create(
-            api_key=api_key(),
-            amount=micros_to_cents_floor(wallet.auto_topup_amount),
-            currency="usd",
-            customer=wallet.stripe_customer_id,
-            payment_method=wallet.stripe_payment_method_id,
-            off_session=True,
-            confirm=True,
+        intent = payments.charge_saved_card(
+            wallet,
+            wallet.auto_topup_amount,
             metadata=metadata,
             description=f"qlaud auto top-up for {wallet.org_id}",
             idempotency_key=f"auto-topup-{wallet.pk}-{crossing}",

@@ -26,12 +26,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Sum
 from django.utils import timezone
 
+from accounts.models import ApiKey
+from accounts.periods import period_start
 from lib.bulk import insert_rows
 from lib.threads import close_pool_connections as threads_close_pool_connections
 from lib.threads import in_pool, yielding
 from wallet.models import Hold, LedgerEntry, Wallet
 from wallet.money import format_usd
-from wallet.periods import period_start
+from wallet.signals import balance_crossed
 
 M = TypeVar("M", bound=Model)
 
@@ -140,16 +142,19 @@ def _after_commit(after: _After) -> None:
     """Enqueue the crossing events. Runs after commit, outside any money transaction."""
     if not (after.low_balance or after.auto_topup):
         return
-    from wallet import tasks  # tasks import the ledger: import late
-
     # The money has moved: a broker outage or a failing email must not turn into a failed settle.
     try:
-        if after.low_balance:
-            tasks.send_low_balance_email.delay(after.wallet_id)
-        if after.auto_topup:
-            tasks.run_auto_topup.delay(after.wallet_id)
+        balance_crossed.send(
+            Wallet, wallet_id=after.wallet_id, low_balance=after.low_balance, auto_topup=after.auto_topup
+        )
     except Exception:
         log.exception("could not start the balance follow-ups of wallet %s", after.wallet_id)
+
+
+def create_wallet_for_org(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:
+    """Every org gets a wallet (post_save of Org); ensure_wallet makes one lazily too: a missed signal is harmless."""
+    if created and not kwargs.get("raw"):
+        ensure_wallet(instance.pk)
 
 
 # --- Holds ----------------------------------------------------------------------------------
@@ -199,8 +204,6 @@ def _short_balance_message(wallet: Wallet, amount: int) -> str:
 
 
 def _check_key_limit(key_id: int, amount: int) -> None:
-    from accounts.models import ApiKey
-
     key = ApiKey.objects.filter(pk=key_id).values("spend_limit", "limit_period", "name").first()
     if key is None or key["spend_limit"] is None:
         return

@@ -46,6 +46,24 @@ def ensure_customer(wallet: Wallet, email: str) -> str:
     return customer["id"]
 
 
+def charge_saved_card(
+    wallet: Wallet, amount_micros: int, *, metadata: dict[str, str], description: str, idempotency_key: str
+) -> Any:
+    """Charge the wallet's saved card off-session (the auto top-up); the PaymentIntent, or stripe.StripeError."""
+    return stripe.PaymentIntent.create(
+        api_key=api_key(),
+        amount=micros_to_cents_floor(amount_micros),
+        currency="usd",
+        customer=wallet.stripe_customer_id,
+        payment_method=wallet.stripe_payment_method_id,
+        off_session=True,
+        confirm=True,
+        metadata=metadata,
+        description=description,
+        idempotency_key=idempotency_key,
+    )
+
+
 def create_topup_session(org: Org, amount_micros: int, email: str) -> str:
     """A Checkout Session (mode payment) for a top-up; returns the URL to send the customer to."""
     wallet = Wallet.objects.select_related("org").get(org=org)

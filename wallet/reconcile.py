@@ -7,7 +7,7 @@
 - sync_stripe: credit paid Checkout Sessions a lost webhook never delivered.
 - rollup_usage: hourly and daily aggregates of RequestLog, rebuilt idempotently for a window.
 
-Key spend-limit periods are computed from the clock (wallet/periods.py), so no reset job exists.
+Key spend-limit periods are computed from the clock (accounts/periods.py), so no reset job exists.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
+from requestlog.models import RequestLog
 from wallet import ledger, payments
 from wallet.models import Hold, LedgerDrift, LedgerEntry, UsageRollup
 
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 
 
 def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
-    from gateway.models import RequestLog
-
     counts = _reconcile_leases(now or timezone.now())
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.HOLD_TIMEOUT_SECONDS)
     stale = list(
@@ -70,8 +69,6 @@ def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
 def _reconcile_leases(now: datetime) -> dict[str, int]:
     """Leases whose worker stopped renewing them (it died): charge each of their requests in flight
     from its RequestLog row, else from its last checkpoint, and release the rest."""
-    from gateway.models import RequestLog
-
     counts = {"settled": 0, "released": 0, "failed": 0}
     expired = Hold.objects.filter(status=Hold.Status.OPEN, lease=True, expires__lt=now)
     for hold in expired.only("pk", "wallet_id", "metered_receipt"):
@@ -158,8 +155,6 @@ def rollup_usage(now: datetime | None = None, hours: int = 48) -> int:
 
 
 def _rebuild(granularity: str, trunc, start: datetime) -> int:
-    from gateway.models import RequestLog
-
     UsageRollup.objects.filter(granularity=granularity, period_start__gte=start).delete()
     rows = (
         RequestLog.objects.filter(created__gte=start)

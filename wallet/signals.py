@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from django.dispatch import Signal
 
-
-def create_wallet_for_org(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:
-    """Every org gets a wallet. The ledger also creates one lazily, so a missed signal is harmless."""
-    if created and not kwargs.get("raw"):
-        from wallet.ledger import ensure_wallet
-
-        ensure_wallet(instance.pk)
+# Sent by the ledger after a commit that crossed a balance threshold, with `wallet_id`, `low_balance`
+# and `auto_topup`; wallet.tasks enqueues the follow-ups. A signal, because the tasks sit above the
+# ledger (they run the reconciler and the auto top-up, which write through it).
+balance_crossed = Signal()

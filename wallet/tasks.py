@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from django.dispatch import receiver
 
 from wallet import reconcile
+from wallet.autotopup import run_auto_topup as _run_auto_topup
+from wallet.notify import send_low_balance_email as _send_low_balance_email
+from wallet.signals import balance_crossed
 
 
 @shared_task
@@ -29,13 +35,17 @@ def rollup_usage() -> int:
 
 @shared_task
 def send_low_balance_email(wallet_id: int) -> None:
-    from wallet.notify import send_low_balance_email as send
-
-    send(wallet_id)
+    _send_low_balance_email(wallet_id)
 
 
 @shared_task
 def run_auto_topup(wallet_id: int) -> bool:
-    from wallet.autotopup import run_auto_topup as run
+    return _run_auto_topup(wallet_id)
 
-    return run(wallet_id)
+
+@receiver(balance_crossed, dispatch_uid="wallet.tasks.enqueue_follow_ups")
+def enqueue_follow_ups(sender: type, *, wallet_id: int, low_balance: bool, auto_topup: bool, **kwargs: Any) -> None:
+    if low_balance:
+        send_low_balance_email.delay(wallet_id)
+    if auto_topup:
+        run_auto_topup.delay(wallet_id)

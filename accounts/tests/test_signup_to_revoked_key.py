@@ -104,7 +104,7 @@ def test_members_see_only_their_own_keys_and_managers_see_all(alice_client, bob_
 
 def test_spend_this_period_sums_the_request_log(alice_client, org_a, alice):
     from accounts.keys import mint_key
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     key, _ = mint_key(org_a, alice, "metered", limit_period="day")
     for i, cost in enumerate([1_250_000, 250_000]):

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.forms import KeyCreateForm
 from accounts.keys import mint_key, revoke_key
 from accounts.models import ApiKey
-from accounts.spend import spend_by_key
 from accounts.views.common import is_htmx, org_view
+from requestlog.models import RequestLog
 
 
 def visible_keys(request: HttpRequest) -> QuerySet[ApiKey]:
@@ -27,7 +27,7 @@ def visible_keys(request: HttpRequest) -> QuerySet[ApiKey]:
 
 def _rows(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
     keys = list(keys)
-    spend = spend_by_key(keys)
+    spend = RequestLog.objects.spend_by_key(keys)
     return [{"key": key, "spend": spend.get(key.pk, 0)} for key in keys]
 
 
@@ -59,7 +59,7 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "accounts/keys/revoke.html", {"key": key})
     revoke_key(key)
     if is_htmx(request):
-        row = {"key": key, "spend": spend_by_key([key]).get(key.pk, 0)}
+        row = {"key": key, "spend": RequestLog.objects.spend_by_key([key]).get(key.pk, 0)}
         return render(request, "accounts/keys/_row.html", {"row": row})
     messages.success(request, f"Key “{key.name}” revoked. Requests with it are refused from now on.")
     return redirect("dashboard_keys")

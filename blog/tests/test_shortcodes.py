@@ -8,7 +8,7 @@ import pytest
 from blog.models import Entry, Tag
 from blog.posts import load_launch_posts
 from blog.shortcodes import expand, turn_cost
-from qlaud.catalogview import ModelPrice
+from catalog.public import ModelPrice
 
 
 def test_turn_cost_prices_cached_tokens_at_the_cache_read_price_plus_markup():

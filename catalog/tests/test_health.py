@@ -143,7 +143,7 @@ def test_percentile_is_nearest_rank():
 @pytest.mark.django_db
 def test_host_stats_table_reads_the_request_log(org_a):
     from catalog.tests.conftest import make_host, make_model, make_provider
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     host = make_host(make_model("oss"), make_provider("groq", name="Groq"))
     now = datetime.now(UTC)

@@ -41,6 +41,7 @@ E2E_APPS = [
     "allauth",
     "allauth.account",
     "accounts",
+    "requestlog",
     "wallet",
     "catalog",
     "gateway",
@@ -242,7 +243,7 @@ def settle_background(timeout: float = 10.0) -> None:
 
 def wait_for_log(request_id: str | None = None, count: int = 1, timeout: float = 10.0) -> list[Any]:
     """RequestLog rows, once the background writer wrote them."""
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     deadline = time.monotonic() + timeout
     while True:

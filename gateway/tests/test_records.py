@@ -34,7 +34,7 @@ def inserts(monkeypatch) -> list[int]:
 
 
 def test_a_batch_of_rows_is_written_in_one_statement(db, org_a, monkeypatch):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     batch = [row(org_a, f"req_{i}", output_tokens=i, ttft_ms=1.5, stream=True) for i in range(3)]
     if connection.vendor == "postgresql":  # qlaud/bulk.py COPYs there, past Django's query log
@@ -63,7 +63,7 @@ def test_a_batch_of_rows_is_written_in_one_statement(db, org_a, monkeypatch):
 
 
 def test_missing_fields_take_the_models_defaults_and_the_timestamp_round_trips(db, org_a):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     when = datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=UTC)
     records.insert([row(org_a, "req_defaults", created=when)])
@@ -74,7 +74,7 @@ def test_missing_fields_take_the_models_defaults_and_the_timestamp_round_trips(d
 
 
 def test_a_batch_may_mix_complete_rows_and_rows_missing_fields(db, org_a):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     when = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
     complete = {f.attname: f.get_default() for f in RequestLog._meta.concrete_fields if not f.primary_key}
@@ -85,7 +85,7 @@ def test_a_batch_may_mix_complete_rows_and_rows_missing_fields(db, org_a):
 
 
 def test_a_request_id_already_written_is_skipped_not_an_error(db, org_a):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     records.insert([row(org_a, "req_once", output_tokens=1)])
     records.insert([row(org_a, "req_once", output_tokens=2), row(org_a, "req_new")])
@@ -93,7 +93,7 @@ def test_a_request_id_already_written_is_skipped_not_an_error(db, org_a):
 
 
 def test_a_row_is_stamped_when_it_is_recorded_not_when_its_batch_is_written(db, org_a):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     before = datetime.now(UTC)
     records.record(row(org_a, "req_stamped"))  # no running loop: written at once
@@ -102,7 +102,7 @@ def test_a_row_is_stamped_when_it_is_recorded_not_when_its_batch_is_written(db, 
 
 @pytest.mark.django_db(transaction=True)
 async def test_rows_recorded_close_together_are_written_together(org_a, inserts):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     for i in range(3):
         records.record(row(org_a, f"req_{i}"))
@@ -130,7 +130,7 @@ async def test_a_full_batch_does_not_wait_out_the_linger(org_a, inserts, monkeyp
 @pytest.mark.django_db(transaction=True)
 def test_wait_idle_hurries_another_threads_writer_instead_of_waiting_out_the_linger(org_a, inserts, monkeypatch):
     """The live server's loop runs in its own thread; tests wait on it with wait_idle()."""
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     monkeypatch.setattr(records, "LINGER", 30.0)
     loop = asyncio.new_event_loop()

@@ -112,7 +112,7 @@ def test_the_hold_covers_the_dearest_host_failover_may_reach(settings):
 
 
 def test_request_log_rows_are_written_even_without_a_running_loop(db, org_a):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     records.record({"request_id": "req_sync", "org_id": org_a.pk, "surface": "chat", "requested_model": "m"})
     assert RequestLog.objects.get(request_id="req_sync").surface == "chat"

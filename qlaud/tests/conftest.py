@@ -37,7 +37,7 @@ def seeded_catalog(db):
 
 
 def make_log(org, *, provider: str = "deepseek", model: str = "deepseek-v3.2", ago: timedelta = timedelta(0), **kw):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     values = {
         "request_id": f"req_{next(_ids)}",

@@ -35,7 +35,7 @@ PAGES = [
 @pytest.fixture
 def month_of_traffic(seeded_catalog, alice, org_a, charlie, org_b):
     from accounts.keys import mint_key
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     rng = random.Random(7)
     keys = [mint_key(org_a, alice, f"key {i}")[0] for i in range(5)]
@@ -114,7 +114,7 @@ def test_a_cold_dashboard_load_stays_within_budget_on_postgresql(client, alice, 
     """
     from django.db import connection
 
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     budget = BUDGET_SECONDS if connection.vendor == "postgresql" else 2 * BUDGET_SECONDS
     client.force_login(alice)

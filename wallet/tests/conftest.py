@@ -114,7 +114,7 @@ def alice_client(client, alice, org_a):
 @pytest.fixture
 def request_log(db):
     """Make a RequestLog row the way the gateway records one (defaults: a small Sonnet call)."""
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     def make(org, key=None, request_id: str = "req_1", **fields):
         values = {

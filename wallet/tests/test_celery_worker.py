@@ -70,7 +70,7 @@ def worker_queue():
 
 
 def test_a_real_worker_settles_a_stale_hold_from_the_request_log(org_a, worker_queue):
-    from gateway.models import RequestLog
+    from requestlog.models import RequestLog
 
     ledger.credit_topup(org_id=org_a.pk, amount=1_000_000, reference="cs_w", idempotency_key="cs_w")
     with time_machine.travel(timezone.now() - timedelta(hours=1), tick=False):

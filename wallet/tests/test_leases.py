@@ -226,7 +226,7 @@ async def test_two_workers_leasing_one_wallet_never_reserve_more_than_it_holds()
 @pytest.fixture
 def request_log_factory():
     def make(org, request_id: str, *, cost: int, upstream_cost: int):
-        from gateway.models import RequestLog
+        from requestlog.models import RequestLog
 
         return RequestLog.objects.create(
             request_id=request_id,

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.views.common import org_view
+from requestlog.models import RequestLog
 from wallet.api import generation_receipt, usd
 
 PAGE_SIZE = 50
@@ -53,8 +54,6 @@ class UsageFilter(forms.Form):
 
 
 def _logs(request: HttpRequest) -> QuerySet:
-    from gateway.models import RequestLog
-
     logs = RequestLog.objects.filter(org=request.org)  # type: ignore[attr-defined]
     if not request.membership.is_manager:  # type: ignore[attr-defined]
         logs = logs.filter(api_key__created_by=request.user)  # type: ignore[misc]  # org_view: signed in

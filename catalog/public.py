@@ -12,6 +12,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
+from catalog.snapshot import get_snapshot
+
 log = logging.getLogger(__name__)
 
 
@@ -27,10 +29,6 @@ class ModelPrice:
 
 def snapshot() -> Any | None:
     """The catalog snapshot (catalog.snapshot.get_snapshot), or None if there is no catalog yet."""
-    try:
-        from catalog.snapshot import get_snapshot
-    except ImportError:
-        return None
     try:
         return async_to_sync(get_snapshot)()
     except Exception:  # an empty or half-migrated catalog must not take the public site down

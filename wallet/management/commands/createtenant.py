@@ -13,6 +13,8 @@ from django.db import transaction
 from accounts.keys import mint_key
 from accounts.models import Membership, Org, User
 from accounts.orgs import create_org, create_personal_org
+from wallet.ledger import adjust
+from wallet.money import usd_to_micros
 
 
 class Command(BaseCommand):
@@ -36,8 +38,6 @@ class Command(BaseCommand):
             tenant = _org(user, org)
             _key, raw = mint_key(tenant, user, key_name)
         if micros:
-            from wallet.ledger import adjust
-
             adjust(org_id=tenant.pk, amount=micros, reason="createtenant", idempotency_key=None)
         line = {"org": tenant.slug, "org_id": tenant.pk, "user": user.email, "api_key": raw}
         self.stdout.write(json.dumps(line))
@@ -53,8 +53,6 @@ def _valid_email(email: str) -> str:
 
 
 def _credit_micros(credit: str) -> int:
-    from wallet.money import usd_to_micros
-
     try:
         micros = usd_to_micros(credit)
     except (TypeError, ValueError) as error:
