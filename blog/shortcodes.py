@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.public import ModelPrice, host_prices
+from wallet import money
 
 SHORTCODE = re.compile(r"(?:<p>)?\[\[(?P<name>[a-z_]+)(?P<args>(?: [a-z_]+=[^\s\]]+)*)\]\](?:</p>)?")
 
@@ -27,8 +28,8 @@ def _args(raw: str) -> dict[str, str]:
 def turn_cost(price: ModelPrice, *, uncached: int, cached: int, output: int, markup_bps: int) -> Fraction:
     """Customer cost of one turn in micro-dollars (exact; rounded only for display)."""
     cache_read = price.cache_read if price.cache_read is not None else price.input
-    upstream = Fraction(uncached * price.input + cached * cache_read + output * price.output, 1_000_000)
-    return upstream * (10_000 + markup_bps) / 10_000
+    prices = money.Prices(input=price.input, output=price.output, cache_read=cache_read)
+    return money.exact_total(money.Tokens(input=uncached, cache_read=cached, output=output), prices, markup_bps)
 
 
 def _usd(micro: Fraction) -> str:

@@ -19,7 +19,6 @@ from catalog import health, pricing
 from catalog.models import Capability
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN, HostHealth
 from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo, get_snapshot_sync
-from gateway.usage import Usage
 from wallet import money
 
 SORTS = {"name": "Name", "price": "Price", "speed": "Speed", "context": "Context"}
@@ -162,7 +161,7 @@ class Estimate:
 def estimate(model: ModelInfo, input_tokens: int, output_tokens: int) -> Estimate:
     """What a request costs on the model's first-choice host (the one routing tries first)."""
     host = model.hosts[0]
-    charge = money.cost(Usage(input=input_tokens, output=output_tokens), host.prices, pricing.markup_bps())
+    charge = money.cost(money.Tokens(input=input_tokens, output=output_tokens), host.prices, pricing.markup_bps())
     return Estimate(model, host, input_tokens, output_tokens, charge)
 
 

@@ -43,6 +43,16 @@ class Prices:
 
 
 @dataclass(frozen=True, slots=True)
+class Tokens:
+    """Token counts priced outside a request (price examples, the blog's cost tables)."""
+
+    input: int = 0  # uncached input tokens
+    cache_read: int = 0
+    cache_write: int = 0
+    output: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Charge:
     """One request's cost: what upstream charges us and what we charge the customer."""
 
@@ -96,6 +106,11 @@ def _exact_upstream_numerator(usage: UsageLike, prices: Prices) -> int:
         + usage.cache_write * prices.cache_write
         + usage.output * prices.output
     )
+
+
+def exact_total(usage: UsageLike, prices: Prices, markup_bps: int) -> Fraction:
+    """What `cost` charges the customer before its one rounding, in micro-dollars (for display)."""
+    return Fraction(_exact_upstream_numerator(usage, prices) * (BPS + markup_bps), TOKENS_PER_MTOK * BPS)
 
 
 def cost(usage: UsageLike, prices: Prices, markup_bps: int) -> Charge:
