@@ -15,7 +15,8 @@ from django.conf import settings
 
 from lib.redis_client import redis_db
 
-T = TypeVar("T")
+L = TypeVar("L")
+S = TypeVar("S")
 
 SHARED_STATE_DB = 2  # the cache's database: flushing the cache forgets shared state too
 
@@ -29,7 +30,7 @@ def redis_url() -> str:
     return redis_db(settings.REDIS_URL, SHARED_STATE_DB) if settings.REDIS_URL else ""
 
 
-def choose_store(local: Callable[[], T], shared: Callable[[str, str], T]) -> T:
+def choose_store(local: Callable[[], L], shared: Callable[[str, str], S]) -> L | S:
     """`shared(redis_url, key_prefix)` when REDIS_URL is set, else `local()`."""
     url = redis_url()
     return shared(url, key_prefix()) if url else local()

@@ -48,7 +48,7 @@ def ensure_customer(wallet: Wallet, email: str) -> str:
 
 def charge_saved_card(
     wallet: Wallet, amount_micros: int, *, metadata: dict[str, str], description: str, idempotency_key: str
-) -> Any:
+) -> stripe.PaymentIntent:
     """Charge the wallet's saved card off-session (the auto top-up); the PaymentIntent, or stripe.StripeError."""
     return stripe.PaymentIntent.create(
         api_key=api_key(),
