@@ -34,6 +34,9 @@ class Provider(models.Model):
     api_key_env = models.CharField(max_length=100, blank=True)
     api_key_encrypted = models.TextField(blank=True, editable=False)
     via_cloudflare = models.BooleanField(default=False)
+    # With CLOUDFLARE_AIG_ACCOUNT_ID / CLOUDFLARE_AIG_GATEWAY set, every provider AI Gateway supports
+    # goes through it unless opted out here (`setprovider SLUG --no-aig`); see Provider.through_aig.
+    aig_opt_out = models.BooleanField("never through Cloudflare AI Gateway", default=False)
     cf_segment = models.CharField("Cloudflare AI Gateway path segment", max_length=40, blank=True)
     enabled = models.BooleanField(default=True)
     config = models.JSONField(default=dict, blank=True)  # region, project, account id...
@@ -47,6 +50,12 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def through_aig(self, aig_on: bool) -> bool:
+        """Whether calls go through Cloudflare AI Gateway: the one switch, unless opted out."""
+        if self.aig_opt_out:
+            return False
+        return self.via_cloudflare or (aig_on and bool(self.cf_segment))
+
 
 class Model(models.Model):
     public_id = models.CharField(max_length=100, unique=True)  # e.g. deepseek-v3.2, claude-sonnet-4.5
@@ -58,6 +67,8 @@ class Model(models.Model):
     description = models.TextField(blank=True)
     created = models.DateField(default=timezone.localdate)  # release date
     enabled = models.BooleanField(default=True)
+    # Named in the error a client gets when every host of this model is retired.
+    replacement = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, related_name="+")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -85,6 +96,9 @@ class Host(models.Model):
     # Empty: the model's capabilities. Otherwise what this host really supports.
     capabilities = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
+    # Set by the catalog sync when the provider's own model list no longer names upstream_model:
+    # routing skips the host at once; cleared if the model comes back.
+    retired_at = models.DateTimeField(null=True, blank=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -136,3 +150,31 @@ class ModelAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alias} -> {self.model.public_id}"
+
+
+class SyncReport(models.Model):
+    """What one run of the catalog sync found for one provider (or the OpenRouter price check)."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed (nothing changed)"
+        SKIPPED = "skipped", "Skipped"
+
+    PRICE_CHECK = "openrouter-prices"
+
+    provider = models.ForeignKey(Provider, models.CASCADE, null=True, blank=True, related_name="sync_reports")
+    kind = models.CharField(max_length=40, default="models")  # models | openrouter-prices
+    status = models.CharField(max_length=10, choices=Status.choices)
+    reason = models.TextField(blank=True)  # why it failed or was skipped
+    upstream_count = models.PositiveIntegerField(default=0)
+    retired = models.JSONField(default=list, blank=True)  # ["model @ provider (upstream id)", ...]
+    restored = models.JSONField(default=list, blank=True)
+    missing = models.JSONField(default=list, blank=True)  # upstream ids the catalog lacks, for staff to add
+    price_diffs = models.JSONField(default=list, blank=True)  # [{host_id, host, ours, theirs, source}]
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider or self.kind} {self.status} {self.created:%Y-%m-%d %H:%M}"

@@ -9,6 +9,8 @@ whose hosts the gateway tries in order. Rules:
   requested one) and `provider` (`order`, `only`, `ignore`, `sort`, `allow_fallbacks`).
 - Only hosts that fit `Needs` (tools, vision, context) are kept. Open circuits are skipped;
   half-open hosts go last, as a last resort.
+- A model whose every host was retired upstream (catalog sync) raises `ModelRetired`, an
+  `UnknownModel` whose message names the catalog's replacement.
 - Names resolve through the org's aliases first, then the catalog, then `DEFAULT_ALIASES` (the
   names Claude Code and Codex hard-code) and the dated Claude names (`claude-sonnet-4-5-20250929`
   -> `claude-sonnet-4.5`), then `provider/upstream-id` (pins that provider).
@@ -58,6 +60,16 @@ class UnknownModel(LookupError):
         self.requested = requested
         self.hint = MODELS_HINT
         super().__init__(f"Unknown model {requested!r}. {MODELS_HINT}")
+
+
+class ModelRetired(UnknownModel):
+    """Every host of the model was retired upstream; `replacement` is the catalog's successor, if any."""
+
+    def __init__(self, requested: str, replacement: str | None) -> None:
+        self.requested = requested
+        self.replacement = replacement
+        self.hint = f"Use {replacement!r} instead." if replacement else MODELS_HINT
+        LookupError.__init__(self, f"Model {requested!r} has been retired by its providers. {self.hint}")
 
 
 class NoHostAvailable(LookupError):
@@ -198,9 +210,12 @@ def split_variant(requested: str) -> tuple[str, str | None]:
 
 def lookup(snapshot: Any, name: str, aliases: Mapping[str, str]) -> tuple[Any, str | None]:
     """(ModelInfo, pinned provider slug or None) for a name without variant; raises UnknownModel."""
+    retired = getattr(snapshot, "retired", {})
     for candidate in (aliases.get(name), name, DEFAULT_ALIASES.get(name), _undated_claude(name)):
         if candidate and candidate in snapshot.models:
             return snapshot.models[candidate], None
+        if candidate and candidate in retired:
+            raise ModelRetired(name, retired[candidate].replacement)
     slug, sep, upstream = name.partition("/")
     if sep:
         for model in snapshot.models.values():

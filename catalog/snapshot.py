@@ -16,8 +16,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+from django.conf import settings
 
 from catalog import crypto, version
 from lib.threads import in_pool
@@ -56,6 +58,9 @@ class HostInfo:
     tools_verified: bool
     capabilities: frozenset[str]
     quantization: str = ""
+    price_verified: bool = True  # False: the price could not be checked on the provider's own page
+    price_as_of: date | None = None
+    retired_at: datetime | None = None  # the provider's model list no longer names upstream_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,8 @@ class ModelInfo:
     description: str
     created: date
     hosts: tuple[HostInfo, ...]  # operator priority order
+    replacement: str | None = None  # public id named when every host is retired
+    retired_hosts: tuple[HostInfo, ...] = ()  # shown as retired, never routed to
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,8 @@ class CatalogSnapshot:
     models: dict[str, ModelInfo] = field(hash=False)
     providers: dict[str, ProviderInfo] = field(hash=False)
     hosts: dict[int, HostInfo] = field(hash=False)
+    # Enabled models whose every host is retired: not routable, kept to name their replacement.
+    retired: dict[str, ModelInfo] = field(default_factory=dict, hash=False)
 
     def host(self, host_id: int) -> HostInfo | None:
         return self.hosts.get(host_id)
@@ -105,7 +114,7 @@ def expand_base_url(base_url: str, config: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(value, base_url).rstrip("/")
 
 
-def _provider_info(p: Any) -> ProviderInfo:
+def provider_info(p: Any) -> ProviderInfo:
     config = dict(p.config or {})
     return ProviderInfo(
         id=p.id,
@@ -114,7 +123,7 @@ def _provider_info(p: Any) -> ProviderInfo:
         protocol=p.protocol,
         base_url=expand_base_url(p.base_url, config),
         api_key_env=p.api_key_env,
-        via_cloudflare=p.via_cloudflare,
+        via_cloudflare=p.through_aig(settings.CF_AIG_ON),
         cf_segment=p.cf_segment,
         config=config,
         api_key_encrypted=p.api_key_encrypted,
@@ -137,6 +146,9 @@ def _host_info(h: Any, model: Any, provider: ProviderInfo) -> HostInfo:
         tools_verified=h.tools_verified,
         capabilities=frozenset(h.capabilities or model.capabilities or ()),
         quantization=h.quantization,
+        price_verified=pv.verified,
+        price_as_of=pv.as_of,
+        retired_at=h.retired_at,
     )
 
 
@@ -145,28 +157,33 @@ def build_snapshot(at_version: int | None = None) -> CatalogSnapshot:
     from catalog.models import Host, Provider
 
     built_version = version.current() if at_version is None else at_version
-    providers = {p.id: _provider_info(p) for p in Provider.objects.filter(enabled=True)}
+    providers = {p.id: provider_info(p) for p in Provider.objects.filter(enabled=True)}
     rows = (
         Host.objects.filter(enabled=True, model__enabled=True, provider__enabled=True, price__isnull=False)
-        .select_related("model", "price")
+        .select_related("model__replacement", "price")
         .order_by("model__public_id", "priority", "id")
     )
-    hosts_by_model: dict[str, list[HostInfo]] = {}
+    live: dict[str, list[HostInfo]] = {}
+    retired: dict[str, list[HostInfo]] = {}
     model_rows: dict[str, Any] = {}
     for h in rows:
         info = _host_info(h, h.model, providers[h.provider_id])
-        hosts_by_model.setdefault(h.model.public_id, []).append(info)
+        (retired if h.retired_at else live).setdefault(h.model.public_id, []).append(info)
         model_rows[h.model.public_id] = h.model
-    models = {mid: _model_info(model_rows[mid], tuple(hosts)) for mid, hosts in hosts_by_model.items()}
+    models = {
+        mid: _model_info(model_rows[mid], tuple(hosts), tuple(retired.get(mid, ()))) for mid, hosts in live.items()
+    }
+    gone = {mid: _model_info(model_rows[mid], (), tuple(hosts)) for mid, hosts in retired.items() if mid not in live}
     return CatalogSnapshot(
         version=built_version,
         models=models,
         providers={p.slug: p for p in providers.values()},
         hosts={h.id: h for m in models.values() for h in m.hosts},
+        retired=gone,
     )
 
 
-def _model_info(m: Any, hosts: tuple[HostInfo, ...]) -> ModelInfo:
+def _model_info(m: Any, hosts: tuple[HostInfo, ...], retired_hosts: tuple[HostInfo, ...] = ()) -> ModelInfo:
     return ModelInfo(
         id=m.public_id,
         name=m.name,
@@ -177,6 +194,8 @@ def _model_info(m: Any, hosts: tuple[HostInfo, ...]) -> ModelInfo:
         description=m.description,
         created=m.created,
         hosts=hosts,
+        replacement=m.replacement.public_id if m.replacement_id else None,
+        retired_hosts=retired_hosts,
     )
 
 

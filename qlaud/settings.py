@@ -34,6 +34,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The public base URL shown in docs, snippets and emails.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where people reach us: shown in the footer, on /security and in /.well-known/security.txt.
+CONTACT_EMAIL = env.str("CONTACT_EMAIL", default="hello@qlaud.ai")
+SECURITY_EMAIL = env.str("SECURITY_EMAIL", default="security@qlaud.ai")
+# Staff who get mail_admins reports (catalog sync: retired hosts, price differences). "Name <a@b>,..."
+ADMINS = [(a.split("<")[0].strip() or a, a.split("<")[-1].rstrip(">").strip()) for a in env.list("ADMINS", default=[])]
 
 INSTALLED_APPS = [
     "django.contrib.admin.apps.SimpleAdminConfig",  # admin modules load with the URLconf (qlaud/urls.py)
@@ -228,9 +233,12 @@ CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=30)
 # aiohttp (httpx over httpx-aiohttp's transport, the fast default) or httpx (httpx's own transport).
 GATEWAY_HTTP_TRANSPORT = env.str("GATEWAY_HTTP_TRANSPORT", default="aiohttp")
 RESPONSES_SEAL_KEY = secret("RESPONSES_SEAL_KEY", SECRET_KEY)  # seals reasoning in /v1/responses encrypted_content
-# Cloudflare AI Gateway (used for providers flagged via_cloudflare).
-CF_AIG_ACCOUNT_ID = env.str("CF_AIG_ACCOUNT_ID", default="")
-CF_AIG_GATEWAY_ID = env.str("CF_AIG_GATEWAY_ID", default="")
+# Cloudflare AI Gateway: the one switch. With both set, every provider AI Gateway supports (one
+# with a cf_segment in the catalog) goes through it, unless `setprovider SLUG --no-aig` opts it out.
+# CF_AIG_ACCOUNT_ID / CF_AIG_GATEWAY_ID are the older names, still read.
+CF_AIG_ACCOUNT_ID = env.str("CLOUDFLARE_AIG_ACCOUNT_ID", default="") or env.str("CF_AIG_ACCOUNT_ID", default="")
+CF_AIG_GATEWAY_ID = env.str("CLOUDFLARE_AIG_GATEWAY", default="") or env.str("CF_AIG_GATEWAY_ID", default="")
+CF_AIG_ON = bool(CF_AIG_ACCOUNT_ID and CF_AIG_GATEWAY_ID)
 CF_AIG_TOKEN = secret("CF_AIG_TOKEN", "")
 CF_AIG_BASE_URL = env.str("CF_AIG_BASE_URL", default="https://gateway.ai.cloudflare.com/v1")
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES

@@ -109,9 +109,10 @@ def test_setup_schedules_creates_the_periodic_tasks_idempotently(db):
     out = StringIO()
     call_command("setup_schedules", stdout=out)
     assert "updated: wallet: reconcile stale holds every 5 min" in out.getvalue()
-    assert PeriodicTask.objects.count() == 4
+    assert PeriodicTask.objects.count() == 5
     tasks = set(PeriodicTask.objects.values_list("task", flat=True))
     assert tasks == {
+        "catalog.tasks.sync_catalog",
         "wallet.tasks.reconcile_holds",
         "wallet.tasks.sync_stripe",
         "wallet.tasks.rollup_usage",

@@ -1,4 +1,4 @@
-"""Create (or update) the wallet's periodic Celery tasks in django-celery-beat. Idempotent."""
+"""Create (or update) the periodic Celery tasks in django-celery-beat (wallet, catalog sync). Idempotent."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ SCHEDULES = {
     "wallet: sync Stripe checkout sessions": ("wallet.tasks.sync_stripe", 15),
     "wallet: roll up usage": ("wallet.tasks.rollup_usage", 60),
     "wallet: verify ledgers": ("wallet.tasks.verify_ledgers", 60),
+    "catalog: sync with the providers' model lists and prices": ("catalog.tasks.sync_catalog", 360),
 }
 
 
 class Command(BaseCommand):
-    help = "Create or update the wallet's periodic tasks (reconciliation, Stripe sync, rollups)."
+    help = "Create or update the periodic tasks (reconciliation, Stripe sync, rollups, catalog sync)."
 
     def handle(self, *args: object, **options: object) -> None:
         for name, (task, minutes) in SCHEDULES.items():
