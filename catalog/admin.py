@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from catalog.models import Host, Model, ModelAlias, PriceVersion, Provider
+from catalog.models import Host, Model, ModelAlias, PriceVersion, Provider, SyncReport
 
 
 @admin.register(Provider)
@@ -15,9 +15,10 @@ class ProviderAdmin(admin.ModelAdmin):
         "api_key_env",
         "has_stored_key",
         "via_cloudflare",
+        "aig_opt_out",
         "enabled",
     )
-    list_filter = ("protocol", "via_cloudflare", "enabled")
+    list_filter = ("protocol", "via_cloudflare", "aig_opt_out", "enabled")
     search_fields = ("slug", "name")
     exclude = ("api_key_encrypted",)  # set with `manage.py setprovider SLUG --api-key`, never shown
 
@@ -29,15 +30,16 @@ class ProviderAdmin(admin.ModelAdmin):
 class HostInline(admin.TabularInline):
     model = Host
     extra = 0
-    fields = ("provider", "upstream_model", "price", "priority", "tools_verified", "enabled")
-    readonly_fields = ("price",)
+    fields = ("provider", "upstream_model", "price", "priority", "tools_verified", "enabled", "retired_at")
+    readonly_fields = ("price", "retired_at")
 
 
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "name", "family", "author", "context_length", "created", "enabled")
+    list_display = ("public_id", "name", "family", "author", "context_length", "created", "enabled", "replacement")
     list_filter = ("family", "author", "enabled")
     search_fields = ("public_id", "name")
+    raw_id_fields = ("replacement",)
     inlines = [HostInline]
 
 
@@ -53,13 +55,58 @@ class PriceVersionInline(admin.TabularInline):
         return False
 
 
+class RetiredFilter(admin.SimpleListFilter):
+    title = "retired upstream"
+    parameter_name = "retired"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [("yes", "Retired"), ("no", "Live")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(retired_at__isnull=self.value() == "no")
+        return queryset
+
+
+class PriceVerifiedFilter(admin.SimpleListFilter):
+    title = "current price verified"
+    parameter_name = "price_verified"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [("yes", "Verified"), ("no", "Not verified")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(price__verified=self.value() == "yes")
+        return queryset
+
+
 @admin.register(Host)
 class HostAdmin(admin.ModelAdmin):
-    list_display = ("model", "provider", "upstream_model", "priority", "tools_verified", "enabled", "price")
-    list_filter = ("provider", "enabled", "tools_verified")
+    list_display = (
+        "model",
+        "provider",
+        "upstream_model",
+        "priority",
+        "tools_verified",
+        "enabled",
+        "retired_at",
+        "price",
+        "price_verified",
+        "price_as_of",
+    )
+    list_filter = (RetiredFilter, PriceVerifiedFilter, "provider", "enabled", "tools_verified")
     search_fields = ("model__public_id", "upstream_model")
     list_select_related = ("model", "provider", "price")
     inlines = [PriceVersionInline]
+
+    @admin.display(boolean=True, description="verified")
+    def price_verified(self, obj: Host) -> bool | None:
+        return obj.price.verified if obj.price else None
+
+    @admin.display(description="as of")
+    def price_as_of(self, obj: Host):
+        return obj.price.as_of if obj.price else None
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
@@ -86,3 +133,31 @@ class ModelAliasAdmin(admin.ModelAdmin):
     list_display = ("alias", "model", "org")
     search_fields = ("alias", "org__name")
     list_select_related = ("model", "org")
+
+
+@admin.register(SyncReport)
+class SyncReportAdmin(admin.ModelAdmin):
+    """Read-only: what each catalog sync found (`manage.py synccatalog`, every 6 hours)."""
+
+    list_display = ("created", "provider", "kind", "status", "upstream_count", "n_retired", "n_missing", "n_prices")
+    list_filter = ("status", "kind", "provider")
+    list_select_related = ("provider",)
+    readonly_fields = [f.name for f in SyncReport._meta.fields]
+
+    @admin.display(description="retired")
+    def n_retired(self, obj: SyncReport) -> int:
+        return len(obj.retired)
+
+    @admin.display(description="not in catalog")
+    def n_missing(self, obj: SyncReport) -> int:
+        return len(obj.missing)
+
+    @admin.display(description="price differences")
+    def n_prices(self, obj: SyncReport) -> int:
+        return len(obj.price_diffs)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

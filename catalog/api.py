@@ -44,8 +44,13 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
         "price_version_id": h.price_version_id,
         "pricing": _prices(pricing.customer_prices(h.prices, bps)),
         "upstream_pricing": _prices(h.prices),
+        "price_verified": h.price_verified,  # false: not confirmed on the provider's own page
+        "price_as_of": h.price_as_of.isoformat() if h.price_as_of else None,
         "status": "down" if circuit == CIRCUIT_OPEN else ("degraded" if circuit != CIRCUIT_CLOSED else "up"),
     }
+    if h.retired_at is not None:
+        out["status"] = "retired"
+        out["retired_at"] = h.retired_at.isoformat()
     if live is not None:
         out["latency"] = {
             "p50_ttft_ms": live.p50_ttft_ms,
@@ -68,6 +73,7 @@ def model_status(hosts: list[dict[str, Any]]) -> str:
 
 def _model(m: ModelInfo, bps: int, circuits: dict[int, str], live: dict[int, HostHealth] | None) -> dict[str, Any]:
     hosts = [_host(h, bps, circuits.get(h.id, CIRCUIT_CLOSED), live.get(h.id) if live else None) for h in m.hosts]
+    retired = [_host(h, bps, CIRCUIT_CLOSED, None) for h in m.retired_hosts]
     return {
         "id": m.id,
         "name": m.name,
@@ -77,8 +83,9 @@ def _model(m: ModelInfo, bps: int, circuits: dict[int, str], live: dict[int, Hos
         "created": m.created.isoformat(),
         "context_length": m.context_length,
         "capabilities": sorted(m.capabilities),
-        "status": model_status(hosts),
-        "hosts": hosts,
+        "status": model_status(hosts) if hosts else "retired",
+        "replacement": m.replacement,
+        "hosts": hosts + retired,
     }
 
 
@@ -97,7 +104,10 @@ def catalog_bytes(snap: CatalogSnapshot, *, include_latency: bool) -> tuple[byte
         "currency": "USD",
         "price_unit": "micro-dollars per million tokens",
         "markup_bps": bps,
-        "data": [_model(m, bps, circuits, live) for m in sorted(snap.models.values(), key=lambda m: m.id)],
+        "data": [
+            _model(m, bps, circuits, live)
+            for m in sorted([*snap.models.values(), *snap.retired.values()], key=lambda m: m.id)
+        ],
     }
     content = json.dumps(body, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'

@@ -47,6 +47,8 @@ class HostRow:
 
     @property
     def status(self) -> str:
+        if self.host.retired_at is not None:
+            return "retired"
         circuit = self.live.circuit if self.live else CIRCUIT_CLOSED
         return {CIRCUIT_CLOSED: "up", CIRCUIT_OPEN: "down"}.get(circuit, "recovering")
 
@@ -65,8 +67,10 @@ class ModelRow:
 
 def model_row(model: ModelInfo, live: dict[int, HostHealth]) -> ModelRow:
     bps = pricing.markup_bps()
-    hosts = tuple(HostRow(h, pricing.customer_prices(h.prices, bps), live.get(h.id)) for h in model.hosts)
-    cheapest = min(hosts, key=lambda r: (r.customer.input + r.customer.output, r.host.priority))
+    every = (*model.hosts, *model.retired_hosts)  # retired hosts are shown, never routed to
+    hosts = tuple(HostRow(h, pricing.customer_prices(h.prices, bps), live.get(h.id)) for h in every)
+    routable = [r for r in hosts if r.host.retired_at is None] or hosts
+    cheapest = min(routable, key=lambda r: (r.customer.input + r.customer.output, r.host.priority))
     speeds = [r.live.p50_tokens_per_s for r in hosts if r.live and r.live.p50_tokens_per_s is not None]
     return ModelRow(model, hosts, cheapest, max(speeds) if speeds else None)
 
@@ -102,6 +106,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
     rows = _sort([r for r in all_rows if _matches(r, q, provider, capability)], sort)
     context = {
         "rows": rows,
+        "retired": sorted((model_row(m, live) for m in snap.retired.values()), key=lambda r: r.model.id),
         "total": len(all_rows),
         "q": request.GET.get("q", ""),
         "provider": provider,
@@ -122,7 +127,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def model_page(request: HttpRequest, model_id: str) -> HttpResponse:
     snap = get_snapshot_sync()
-    model = snap.models.get(model_id)
+    model = snap.models.get(model_id) or snap.retired.get(model_id)
     if model is None:
         raise Http404("No such model")
     row = model_row(model, live_stats(snap))

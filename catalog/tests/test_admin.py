@@ -66,3 +66,33 @@ def test_a_price_version_added_in_the_host_admin_becomes_the_current_price(admin
     host.refresh_from_db()
     assert host.price.input == 300000 and host.price_id != old.pk
     assert host.price_versions.count() == 2 and host.price_versions.filter(pk=old.pk, input=old.input).exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/catalog/host/?retired=yes",
+        "/admin/catalog/host/?price_verified=no",
+        "/admin/catalog/priceversion/?verified__exact=0",
+        "/admin/catalog/syncreport/",
+        "/admin/catalog/syncreport/?status__exact=failed",
+    ],
+)
+def test_staff_filter_retired_hosts_unverified_prices_and_sync_reports(admin_client, url):
+    assert admin_client.get(url).status_code == 200
+
+
+def test_the_host_admin_lists_only_unverified_prices_when_filtered(admin_client):
+    html = admin_client.get("/admin/catalog/host/?price_verified=no").content.decode()
+    unverified = Host.objects.filter(price__verified=False).select_related("model").first()
+    verified = Host.objects.filter(price__verified=True).select_related("model").first()
+    assert str(unverified.upstream_model) in html
+    assert f">{verified.upstream_model}<" not in html
+
+
+def test_a_sync_report_shows_what_it_found(admin_client):
+    from catalog.models import SyncReport
+
+    report = SyncReport.objects.create(status="ok", missing=["new-model-x"], retired=["old @ groq (old)"])
+    html = admin_client.get(f"/admin/catalog/syncreport/{report.pk}/change/").content.decode()
+    assert "new-model-x" in html and "old @ groq (old)" in html

@@ -66,3 +66,36 @@ def test_it_refuses_an_unknown_provider_or_no_change():
         setprovider("nope", "--enable")
     with pytest.raises(CommandError, match="Nothing to change"):
         setprovider("groq")
+
+
+@pytest.mark.django_db
+def test_with_the_ai_gateway_switch_on_every_supported_provider_goes_through_it(settings):
+    settings.CF_AIG_ON = True
+    make_host(make_model("oss"), make_provider("groq", cf_segment="groq"))
+    make_host(make_model("local"), make_provider("selfhosted", cf_segment=""))
+
+    providers = snapshot.build_snapshot().providers
+    assert providers["groq"].via_cloudflare is True
+    assert providers["selfhosted"].via_cloudflare is False  # AI Gateway has no route for it
+
+
+@pytest.mark.django_db
+def test_a_provider_opted_out_with_no_aig_goes_direct_even_with_the_switch_on(settings):
+    settings.CF_AIG_ON = True
+    make_host(make_model("oss"), make_provider("groq", cf_segment="groq", via_cloudflare=True))
+    output = setprovider("groq", "--no-aig")
+
+    assert "opted out" in output
+    assert snapshot.build_snapshot().providers["groq"].via_cloudflare is False
+    setprovider("groq", "--aig")
+    assert snapshot.build_snapshot().providers["groq"].via_cloudflare is True
+
+
+@pytest.mark.django_db
+def test_with_the_switch_off_only_providers_flagged_via_cloudflare_go_through_it(settings):
+    settings.CF_AIG_ON = False
+    make_host(make_model("oss"), make_provider("groq", cf_segment="groq"))
+    make_host(make_model("gpt"), make_provider("openai", cf_segment="openai", via_cloudflare=True))
+
+    providers = snapshot.build_snapshot().providers
+    assert (providers["groq"].via_cloudflare, providers["openai"].via_cloudflare) == (False, True)

@@ -20,6 +20,9 @@ class Command(BaseCommand):
         route = parser.add_mutually_exclusive_group()
         route.add_argument("--via-cloudflare", action="store_true", default=None)
         route.add_argument("--direct", action="store_true", default=None)
+        aig = parser.add_mutually_exclusive_group()
+        aig.add_argument("--no-aig", action="store_true", default=None, help="never through Cloudflare AI Gateway")
+        aig.add_argument("--aig", action="store_true", default=None, help="follow the AI Gateway switch again")
         state = parser.add_mutually_exclusive_group()
         state.add_argument("--enable", action="store_true", default=None)
         state.add_argument("--disable", action="store_true", default=None)
@@ -51,6 +54,11 @@ class Command(BaseCommand):
         if opts["via_cloudflare"] or opts["direct"]:
             provider.via_cloudflare = bool(opts["via_cloudflare"])
             changes.append("via Cloudflare AI Gateway" if provider.via_cloudflare else "direct")
+        if opts["no_aig"] or opts["aig"]:
+            provider.aig_opt_out = bool(opts["no_aig"])
+            changes.append(
+                "opted out of Cloudflare AI Gateway" if provider.aig_opt_out else "follows the AI Gateway switch"
+            )
         if opts["enable"] or opts["disable"]:
             provider.enabled = bool(opts["enable"])
             changes.append("enabled" if provider.enabled else "disabled")
