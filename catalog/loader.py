@@ -4,6 +4,9 @@ Providers are matched by slug, models by public id, hosts by (model, provider, u
 A host whose prices differ from its current `PriceVersion` gets a new version; old versions are
 kept so past receipts still point at the prices they were charged at.
 
+A host with `retired: <date>` (its upstream was shut down) is retired from routing; a model's
+`replacement: <id>` is the successor named in the error for a model with no host left.
+
 Operator settings changed with `setprovider` or the admin (base URL, credentials, Cloudflare
 routing, enabled, config) are only seeded when a provider is created, never overwritten.
 """
@@ -11,7 +14,7 @@ routing, enabled, config) are only seeded when a provider is created, never over
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +65,9 @@ def load(data: dict[str, Any]) -> LoadResult:
     result = LoadResult()
     specs = {p["slug"]: p for p in data["providers"]}
     providers = {slug: _upsert_provider(p, result) for slug, p in specs.items()}
+    models = {}
     for spec in data["models"]:
-        model = _upsert_model(spec, result)
+        model = models[spec["id"]] = _upsert_model(spec, result)
         for host_spec in spec.get("hosts", []):
             provider = providers.get(host_spec["provider"])
             if provider is None:
@@ -77,7 +81,21 @@ def load(data: dict[str, Any]) -> LoadResult:
                 **host_spec,
             }
             _upsert_host(model, provider, host_spec, result)
+    _link_replacements(data["models"], models)
     return result
+
+
+def _link_replacements(specs: list[dict[str, Any]], models: dict[str, Model]) -> None:
+    """`replacement: <id>` names the successor a retired model's error points to."""
+    for spec in specs:
+        wanted = spec.get("replacement")
+        if wanted and wanted not in models:
+            raise CatalogFileError(f"{spec['id']}: unknown replacement {wanted!r}")
+        model = models[spec["id"]]
+        target = models[wanted] if wanted else None
+        if model.replacement_id != (target.id if target else None):
+            model.replacement = target
+            model.save(update_fields=["replacement", "updated"])
 
 
 def _save_changes(obj: Any, values: dict[str, Any], result: LoadResult) -> None:
@@ -137,6 +155,12 @@ def _upsert_host(model: Model, provider: Provider, spec: dict[str, Any], result:
         result.count("created")
     else:
         _save_changes(host, values, result)
+    if spec.get("retired") and host.retired_at is None:
+        # Upstream shut it down (the file's note says where that was read): out of routing, shown
+        # as retired. The file wins on every load; if the sync later finds the id listed again it
+        # un-retires the host and mails staff, who then drop `retired:` from the file.
+        host.retired_at = datetime.combine(_date(spec["retired"]), time(0), tzinfo=UTC)
+        host.save(update_fields=["retired_at", "updated"])
     _ensure_price(host, provider, spec, result)
     return host
 

@@ -58,7 +58,7 @@ class Provider(models.Model):
 
 
 class Model(models.Model):
-    public_id = models.CharField(max_length=100, unique=True)  # e.g. deepseek-v3.2, claude-sonnet-4.5
+    public_id = models.CharField(max_length=100, unique=True)  # e.g. deepseek-flash, claude-sonnet-5
     name = models.CharField(max_length=200)
     family = models.CharField(max_length=60, blank=True)
     author = models.CharField(max_length=60, blank=True)  # who trained it: owned_by in /v1/models
@@ -137,7 +137,7 @@ class PriceVersion(models.Model):
 
 
 class ModelAlias(models.Model):
-    """A name one org uses for a catalog model (e.g. claude-opus-4-8 -> deepseek-v3.2)."""
+    """A name one org uses for a catalog model (e.g. claude-opus-4-8 -> deepseek-flash)."""
 
     org = models.ForeignKey("accounts.Org", models.CASCADE, related_name="model_aliases")
     alias = models.CharField(max_length=100)

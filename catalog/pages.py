@@ -138,7 +138,8 @@ def model_page(request: HttpRequest, model_id: str) -> HttpResponse:
 
 # --- pricing ------------------------------------------------------------------------------
 
-EXAMPLE_MODELS = ("claude-sonnet-4.5", "deepseek-v3.2", "gpt-5", "gemini-2.5-pro", "gpt-oss-120b", "grok-code-fast-1")
+# Live hosts with verified prices (catalog.yaml); a test keeps them so.
+EXAMPLE_MODELS = ("claude-sonnet-5", "deepseek-flash", "gpt-5.1", "gemini-2.5-pro", "gpt-oss-120b", "grok-4.3")
 MAX_CALC_TOKENS = 100_000_000
 
 

@@ -41,6 +41,14 @@ def model_ids() -> list[str]:
     return sorted(snap.models) if snap is not None else []
 
 
+def verified_model_ids() -> list[str]:
+    """Models with at least one routable host whose price is verified: the ones docs may name."""
+    snap = snapshot()
+    if snap is None:
+        return []
+    return sorted(m.id for m in snap.models.values() if any(h.price_verified for h in m.hosts))
+
+
 def host_prices(model_id: str) -> list[ModelPrice]:
     """Every enabled host's upstream prices for a model (cache prices None when the host has none)."""
     snap = snapshot()

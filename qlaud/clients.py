@@ -14,7 +14,8 @@ from django.conf import settings
 from catalog import public
 
 KEY_PLACEHOLDER = "ak_your_key_here"
-FALLBACK_EXAMPLE_MODEL = "deepseek-v3.2"
+# Snippet models in order of preference; only one with a live host whose price is verified is shown.
+EXAMPLE_MODELS = ("deepseek-flash", "claude-sonnet-5", "gpt-oss-120b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,11 +208,11 @@ CLIENTS_BY_SLUG = {c.slug: c for c in CLIENTS}
 
 
 def example_model() -> str:
-    """A real catalog model for snippets: DeepSeek V3.2 if served, else any DeepSeek model, else any."""
-    ids = public.model_ids()
-    if not ids or FALLBACK_EXAMPLE_MODEL in ids:
-        return FALLBACK_EXAMPLE_MODEL
-    return next((m for m in ids if m.startswith("deepseek")), ids[0])
+    """A real catalog model for snippets: the first of EXAMPLE_MODELS with a live, verified host."""
+    ids = public.verified_model_ids()
+    if not ids:
+        return EXAMPLE_MODELS[0]
+    return next((m for m in EXAMPLE_MODELS if m in ids), next((m for m in ids if m.startswith("deepseek")), ids[0]))
 
 
 def render(snippet: Snippet, *, model: str, key: str = KEY_PLACEHOLDER) -> str:

@@ -72,3 +72,27 @@ def test_it_refuses_a_host_on_an_unknown_provider(tmp_path: Path):
     with pytest.raises(Exception, match="unknown provider 'nope'"):
         run(str(path))
     assert not Model.objects.exists()  # the whole load is one transaction
+
+
+@pytest.mark.django_db
+def test_the_seed_retires_hosts_whose_upstream_was_shut_down_and_names_replacements():
+    run()
+    retired = set(Host.objects.filter(retired_at__isnull=False).values_list("upstream_model", flat=True))
+    assert {"deepseek-chat", "deepseek-reasoner", "gpt-5-codex", "codex-mini-latest", "o4-mini"} <= retired
+    assert Model.objects.get(public_id="deepseek-v3.2").replacement.public_id == "deepseek-flash"
+
+
+@pytest.mark.django_db
+def test_a_reload_applies_the_file_s_retirement_again_and_changes_nothing_else():
+    run()
+    Host.objects.filter(upstream_model="o4-mini").update(retired_at=None)  # e.g. the sync saw it listed
+    assert " 0 updated" in run() and "0 new price versions" in run()
+    assert Host.objects.get(upstream_model="o4-mini").retired_at is not None
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_unknown_replacement(tmp_path: Path):
+    data = loader.read()
+    data["models"][0]["replacement"] = "no-such-model"
+    with pytest.raises(loader.CatalogFileError, match="unknown replacement"):
+        loader.load(data)

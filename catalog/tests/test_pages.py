@@ -15,7 +15,9 @@ def test_the_models_page_lists_the_seed_catalog_with_prices_chips_and_copy_butto
     settings.QLAUD_MARKUP_BPS = 700
     html = client.get("/models").content.decode()
     assert "<title>Models and prices · qlaud</title>" in html and 'name="description"' in html
-    assert len(ids_on(html)) == Model.objects.count() >= 40
+    retired = re.findall(r'<li><a href="/models/([^"]+)"><code class="mono">', html)  # the "Retired models" list
+    assert len(ids_on(html)) + len(retired) == Model.objects.count() >= 40
+    assert "codex-mini" in retired and "codex-mini" not in ids_on(html)
     assert 'data-copy="claude-sonnet-4.5"' in html and '<span class="chip">Anthropic</span>' in html
     # Claude Sonnet 4.5 upstream $3.00 / $15.00 -> $3.21 / $16.05 with 7%
     row = html[html.index('href="/models/claude-sonnet-4.5"') :]
@@ -70,18 +72,18 @@ def test_the_pricing_page_explains_the_markup_with_a_real_catalog_model(client, 
     assert "<title>Pricing: upstream cost plus 7% · qlaud</title>" in html
     for amount in settings.TOPUP_AMOUNTS_USD:
         assert f"${amount}</div>" in html
-    # 1M in + 1M out on Claude Sonnet 4.5 via Anthropic: $18.00 upstream, $1.26 markup, $19.26 total
-    assert "$18.00" in html and "$1.26" in html and "$19.26" in html
+    # 1M in + 1M out on Claude Sonnet 5 via Anthropic: $12.00 upstream, $0.84 markup, $12.84 total
+    assert "$12.00" in html and "$0.84" in html and "$12.84" in html
     assert 'hx-get="/pricing/calculate"' in html
 
 
 def test_the_calculator_works_without_javascript_and_as_an_htmx_partial(client, seeded):
-    query = "model=deepseek-v3.2&input_tokens=1000000&output_tokens=500000"
-    # DeepSeek: 0.28 + 0.5 * 0.42 = $0.49 upstream; x1.07 = $0.5243
+    query = "model=deepseek-flash&input_tokens=1000000&output_tokens=500000"
+    # DeepSeek Flash (peak): 0.30 + 0.5 * 1.20 = $0.90 upstream; x1.07 = $0.963
     page = client.get(f"/pricing?{query}").content.decode()
-    assert "$0.5243" in page and "$0.49" in page
+    assert "$0.963" in page and "$0.90" in page
     partial = client.get(f"/pricing/calculate?{query}").content.decode()
-    assert "<html" not in partial and "$0.5243" in partial
+    assert "<html" not in partial and "$0.963" in partial
 
 
 def test_the_calculator_tolerates_nonsense_input(client, seeded):

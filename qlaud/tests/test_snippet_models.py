@@ -1,0 +1,59 @@
+"""Every model a page's code names must be one people can call at a price we have verified."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from catalog.models import Host, Model
+from qlaud import clients
+from qlaud.views import DOC_TOPICS
+
+CODE = re.compile(r"<code[^>]*>(.*?)</code>|<pre[^>]*>(.*?)</pre>", re.S)
+
+
+def pages() -> list[str]:
+    docs = [f"/docs/{slug}/" for slug in (*clients.CLIENTS_BY_SLUG, *DOC_TOPICS)]
+    return ["/", "/docs/", "/pricing", *docs]
+
+
+def named_models(text: str, ids: set[str]) -> set[str]:
+    code = " ".join(html.unescape(a or b) for a, b in CODE.findall(text))
+    return {i for i in ids if re.search(rf"(?<![\w.-]){re.escape(i)}(?![\w.-])", code)}
+
+
+def callable_and_verified() -> set[str]:
+    live = Host.objects.filter(
+        enabled=True, retired_at=None, model__enabled=True, provider__enabled=True, price__verified=True
+    )
+    return set(live.values_list("model__public_id", flat=True))
+
+
+@pytest.mark.parametrize("path", pages())
+def test_a_page_s_code_names_only_models_with_an_enabled_verified_host(client, seeded_catalog, path):
+    ids = set(Model.objects.values_list("public_id", flat=True))
+    named = named_models(client.get(path).content.decode(), ids)
+
+    assert named <= callable_and_verified(), f"{path} names {sorted(named - callable_and_verified())}"
+
+
+def test_the_home_page_snippets_name_a_model_so_the_check_above_proves_something(client, seeded_catalog):
+    ids = set(Model.objects.values_list("public_id", flat=True))
+    assert named_models(client.get("/").content.decode(), ids) == {clients.EXAMPLE_MODELS[0]}
+
+
+def test_the_snippet_model_is_the_first_preferred_model_with_a_verified_host(seeded_catalog):
+    assert clients.example_model() == clients.EXAMPLE_MODELS[0]
+    assert clients.EXAMPLE_MODELS[0] in callable_and_verified()
+
+
+def test_a_retired_example_model_gives_way_to_the_next_verified_one(seeded_catalog):
+    from django.utils import timezone
+
+    Host.objects.filter(model__public_id=clients.EXAMPLE_MODELS[0]).update(retired_at=timezone.now())
+    from catalog import version
+
+    version.bump()
+    assert clients.example_model() == clients.EXAMPLE_MODELS[1]
