@@ -22,6 +22,7 @@ class PostFile:
     tags: tuple[str, ...]
     summary: str
     body: str
+    aliases: tuple[str, ...] = ()  # slugs the post was announced under; /blog/<alias> redirects to it
 
 
 def parse(text: str) -> PostFile:
@@ -35,11 +36,17 @@ def parse(text: str) -> PostFile:
         tags=tuple(t.strip() for t in fields["tags"].split(",") if t.strip()),
         summary=fields["summary"],
         body=body.strip() + "\n",
+        aliases=tuple(a.strip() for a in fields.get("aliases", "").split(",") if a.strip()),
     )
 
 
 def launch_posts() -> list[PostFile]:
     return [parse(path.read_text()) for path in sorted(POSTS_DIR.glob("*.md"))]
+
+
+def announced_slugs() -> dict[str, str]:
+    """{announced slug: the post's slug} from the files' `aliases:` lines."""
+    return {alias: post.slug for post in launch_posts() for alias in post.aliases}
 
 
 def load_launch_posts(entry_model, tag_model) -> None:

@@ -16,4 +16,6 @@ urlpatterns = [
     path("tag/<slug:slug>/", views.TagEntries.as_view(), name="tag"),
     path("feed/rss/", feeds.RssEntries(), name="rss"),
     path("feed/atom/", feeds.AtomEntries(), name="atom"),
+    # Slug-only addresses (as announced) redirect to the dated canonical URL; with or without the slash.
+    re_path(r"^(?P<slug>[-\w]+)/?$", views.entry_by_slug, name="entry_by_slug"),
 ]

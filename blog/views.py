@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404, HttpRequest, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_safe
 from django.views.generic import ArchiveIndexView, DateDetailView, ListView
 
 from blog.models import Entry, Tag
+from blog.posts import announced_slugs
 
 
 class BlogMixin:
@@ -39,3 +42,13 @@ class TagEntries(BlogMixin, ListView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(tag=self.tag, **kwargs)
+
+
+@require_safe
+def entry_by_slug(request: HttpRequest, slug: str) -> HttpResponsePermanentRedirect:
+    """`/blog/<slug>/`, and the slugs posts were announced under, lead to the dated URL."""
+    slug = announced_slugs().get(slug, slug)
+    entry = Entry.objects.published().filter(slug=slug).first()
+    if entry is None:
+        raise Http404("No such post")
+    return HttpResponsePermanentRedirect(entry.get_absolute_url())

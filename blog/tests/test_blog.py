@@ -91,7 +91,44 @@ def test_feeds_carry_published_posts_only(client, path, marker):
 def test_the_launch_posts_load_idempotently_with_their_tags():
     load_launch_posts(Entry, Tag)
     load_launch_posts(Entry, Tag)
-    assert Entry.objects.published().count() == 2
+    assert Entry.objects.published().count() == 3
     built = Entry.objects.get(slug="how-qlaud-is-built")
     assert "wallet/ledger.py" in built.body_html
     assert {t.slug for t in Entry.objects.get(slug="claude-code-on-deepseek-costs").tags.all()} >= {"deepseek"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("announced", "slug"),
+    [
+        ("/blog/building-qlaud-on-cloudflare-ai-gateway", "how-qlaud-is-built"),
+        ("/blog/why-claude-code-on-deepseek-costs-30x-less", "claude-code-on-deepseek-costs"),
+        ("/blog/why-claude-code-on-deepseek-costs-30x-less/", "claude-code-on-deepseek-costs"),
+        ("/blog/benchmarks/", "benchmarks"),
+    ],
+)
+def test_the_announced_addresses_reach_the_matching_posts(client, announced, slug):
+    load_launch_posts(Entry, Tag)
+    response = client.get(announced)
+    entry = Entry.objects.get(slug=slug)
+    assert response.status_code == 301 and response["Location"] == entry.get_absolute_url()
+    assert client.get(response["Location"]).status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_unknown_slug_is_a_404(client):
+    assert client.get("/blog/no-such-post/").status_code == 404
+
+
+def test_every_number_in_the_benchmarks_post_comes_from_the_latest_run_in_docs_benchmarks():
+    import re
+
+    from blog.posts import POSTS_DIR
+
+    post = (POSTS_DIR / "0003-benchmarks.md").read_text()
+    docs = (POSTS_DIR.parents[1] / "docs" / "benchmarks.md").read_text()
+    latest = re.search(r"Run (\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC)", docs).group(1)
+    assert latest in post
+    numbers = set(re.findall(r"\d+\.\d+", post)) - {"1.108"}  # LiteLLM's version, 1.108.7
+    missing = {n for n in numbers if not re.search(rf"(?<![\d.]){re.escape(n)}(?!\d)", docs)}
+    assert numbers and not missing, f"not in docs/benchmarks.md: {sorted(missing)}"
