@@ -135,16 +135,65 @@ CLIENTS: tuple[Client, ...] = (
         ),
     ),
     Client(
-        "langchain",
-        "LangChain",
-        "OpenAI Chat Completions (/v1/chat/completions)",
-        "Use ChatOpenAI with qlaud's base URL; every chain and agent on top works unchanged.",
+        "anthropic-python",
+        "Anthropic Python SDK",
+        "Anthropic Messages (/v1/messages)",
+        "Pass qlaud's bare URL as base_url (no /v1: the SDK adds it) and your qlaud key as api_key.",
         (
             Snippet(
                 "python",
                 "python",
+                "import anthropic\n\n"
+                'client = anthropic.Anthropic(base_url="{site}", api_key="{key}")\n'
+                "message = client.messages.create(\n"
+                '    model="{model}",\n'
+                "    max_tokens=1024,\n"
+                '    messages=[{{"role": "user", "content": "Hello"}}],\n'
+                ")\n"
+                "print(message.content[0].text)",
+            ),
+            Snippet("environment", "sh", "export ANTHROPIC_BASE_URL={site}\nexport ANTHROPIC_API_KEY={key}"),
+        ),
+    ),
+    Client(
+        "anthropic-typescript",
+        "Anthropic TypeScript SDK",
+        "Anthropic Messages (/v1/messages)",
+        "Pass qlaud's bare URL as baseURL (no /v1: the SDK adds it) and your qlaud key as apiKey.",
+        (
+            Snippet(
+                "typescript",
+                "ts",
+                'import Anthropic from "@anthropic-ai/sdk";\n\n'
+                'const client = new Anthropic({{ baseURL: "{site}", apiKey: process.env.QLAUD_API_KEY }});\n'
+                "const message = await client.messages.create({{\n"
+                '  model: "{model}",\n'
+                "  max_tokens: 1024,\n"
+                '  messages: [{{ role: "user", content: "Hello" }}],\n'
+                "}});\n"
+                "console.log(message.content);",
+            ),
+        ),
+    ),
+    Client(
+        "langchain",
+        "LangChain",
+        "OpenAI Chat Completions or Anthropic Messages",
+        "Use ChatOpenAI with qlaud's /v1 URL, or ChatAnthropic with the bare URL; every chain and agent on top "
+        "works unchanged.",
+        (
+            Snippet(
+                "ChatOpenAI",
+                "python",
                 "from langchain_openai import ChatOpenAI\n\n"
                 'llm = ChatOpenAI(base_url="{site}/v1", api_key="{key}", model="{model}")\n'
+                'print(llm.invoke("Hello").content)',
+            ),
+            Snippet(
+                "ChatAnthropic",
+                "python",
+                "from langchain_anthropic import ChatAnthropic\n\n"
+                'llm = ChatAnthropic(base_url="{site}", api_key="{key}", model="{model}", max_tokens=1024)\n'
                 'print(llm.invoke("Hello").content)',
             ),
         ),

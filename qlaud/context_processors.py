@@ -8,5 +8,8 @@ def site(request: HttpRequest) -> dict:
     return {
         "SITE_URL": settings.SITE_URL,
         "MARKUP_PERCENT": settings.QLAUD_MARKUP_BPS / 100,
+        "TOPUP_MIN_USD": settings.TOPUP_MIN_USD,
+        "CONTACT_EMAIL": settings.CONTACT_EMAIL,
+        "SECURITY_EMAIL": settings.SECURITY_EMAIL,
         "current_org": getattr(request, "org", None),
     }

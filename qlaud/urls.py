@@ -21,6 +21,7 @@ urlpatterns = [
     path("v1/status", views.api_status, name="api_status"),
     path("llms.txt", views.llms_txt, name="llms_txt"),
     path("robots.txt", views.robots_txt, name="robots_txt"),
+    path(".well-known/security.txt", views.security_txt, name="security_txt"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="django.contrib.sitemaps.views.sitemap"),
     path("blog/", include("blog.urls")),
