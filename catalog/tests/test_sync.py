@@ -328,3 +328,19 @@ def test_synccatalog_prints_one_line_per_provider(groq, monkeypatch):
 
     assert out.getvalue().strip() == "groq: ok: 1 upstream, 1 retired, 0 not in the catalog"
     assert json.loads(json.dumps(SyncReport.objects.get().retired))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_asking_for_a_retired_model_is_told_its_replacement(client, groq, org_a, alice):
+    from accounts.keys import mint_key
+
+    _, raw = mint_key(org_a, alice, "test key")
+    sync_all(fake({GROQ_MODELS: _groq_list("meta-llama/llama-4-scout")}), slugs=["groq"], mail=False)
+    body = {"model": "llama-3-70b", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+
+    response = client.post(
+        "/v1/chat/completions", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+
+    assert response.status_code == 404
+    assert "Use 'llama-4-scout' instead" in response.json()["error"]["message"]
