@@ -39,7 +39,7 @@ def test_the_home_page_states_the_top_up_minimum_instead_of_no_minimum(client, s
 def test_the_docs_name_the_headers_the_gateway_really_sends(client, path):
     import inspect
 
-    from gateway.views import Exchange
+    from gateway.surfaces.exchange import Exchange
 
     sent = inspect.getsource(Exchange.headers)
     html = client.get(path).content.decode()
