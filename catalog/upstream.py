@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import botocore.exceptions
+import botocore.session
 import httpx
 
 from wallet.money import TOKENS_PER_MTOK, usd_to_micros
@@ -137,8 +139,6 @@ def list_workers_ai(client: httpx.Client, target: Target) -> set[str]:
 
 
 def _bedrock_client(target: Target) -> Any:
-    import botocore.session  # only the sync needs it
-
     session = botocore.session.get_session()
     if session.get_credentials() is None:
         raise Skipped("no AWS credentials (SigV4) for ListFoundationModels")
@@ -148,8 +148,6 @@ def _bedrock_client(target: Target) -> Any:
 
 def list_bedrock(client: httpx.Client, target: Target, make: Callable[[Target], Any] = _bedrock_client) -> set[str]:
     """`ListFoundationModels` + `ListInferenceProfiles` (paged by nextToken), signed by botocore."""
-    import botocore.exceptions
-
     bedrock = make(target)
     try:
         ids = {m["modelId"] for m in bedrock.list_foundation_models()["modelSummaries"]}

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from blog.models import Entry, Tag
-from blog.posts import load_launch_posts
+from blog.posts import POSTS_DIR, load_launch_posts
 
 
 def make_entry(**kw) -> Entry:
@@ -121,10 +122,6 @@ def test_an_unknown_slug_is_a_404(client):
 
 
 def test_every_number_in_the_benchmarks_post_comes_from_the_latest_run_in_docs_benchmarks():
-    import re
-
-    from blog.posts import POSTS_DIR
-
     post = (POSTS_DIR / "0003-benchmarks.md").read_text()
     docs = (POSTS_DIR.parents[1] / "docs" / "benchmarks.md").read_text()
     latest = re.search(r"Run (\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC)", docs).group(1)

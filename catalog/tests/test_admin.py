@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import User
-from catalog.models import Host
+from catalog.models import Host, SyncReport
 
 
 @pytest.fixture
@@ -91,8 +91,6 @@ def test_the_host_admin_lists_only_unverified_prices_when_filtered(admin_client)
 
 
 def test_a_sync_report_shows_what_it_found(admin_client):
-    from catalog.models import SyncReport
-
     report = SyncReport.objects.create(status="ok", missing=["new-model-x"], retired=["old @ groq (old)"])
     html = admin_client.get(f"/admin/catalog/syncreport/{report.pk}/change/").content.decode()
     assert "new-model-x" in html and "old @ groq (old)" in html

@@ -12,10 +12,11 @@ from botocore.stub import Stubber
 from django.core import mail
 from django.core.management import CommandError, call_command
 
+from accounts.keys import mint_key
 from catalog import routing, upstream
 from catalog.models import Host, PriceVersion, SyncReport
 from catalog.snapshot import build_snapshot
-from catalog.sync import sync_all
+from catalog.sync import apply_list, sync_all
 from catalog.tests.conftest import make_host, make_model, make_provider
 
 OPENROUTER_LIST = {
@@ -213,8 +214,6 @@ def test_bedrock_lists_foundation_models_and_inference_profiles_through_botocore
 
     with stub:
         listed = upstream.list_bedrock(fake({}), upstream.Target("bedrock", "bedrock", "", None), lambda t: client)
-    from catalog.sync import apply_list
-
     report = apply_list(provider, listed)
     assert listed == {"amazon.nova-pro-v1:0", "us.anthropic.claude-haiku-4-5-20251001-v1:0", "us.amazon.nova-pro-v1:0"}
     assert report.retired == ["claude-2 @ bedrock (anthropic.claude-v2)"]
@@ -332,8 +331,6 @@ def test_synccatalog_prints_one_line_per_provider(groq, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_client_asking_for_a_retired_model_is_told_its_replacement(client, groq, org_a, alice):
-    from accounts.keys import mint_key
-
     _, raw = mint_key(org_a, alice, "test key")
     sync_all(fake({GROQ_MODELS: _groq_list("meta-llama/llama-4-scout")}), slugs=["groq"], mail=False)
     body = {"model": "llama-3-70b", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
+
+from gateway.surfaces.exchange import Exchange
 
 
 def test_the_footer_shows_the_contact_address_from_settings(client, settings):
@@ -37,10 +41,6 @@ def test_the_home_page_states_the_top_up_minimum_instead_of_no_minimum(client, s
 
 @pytest.mark.parametrize("path", ["/docs/api/", "/docs/routing/"])
 def test_the_docs_name_the_headers_the_gateway_really_sends(client, path):
-    import inspect
-
-    from gateway.surfaces.exchange import Exchange
-
     sent = inspect.getsource(Exchange.headers)
     html = client.get(path).content.decode()
     assert "x-qlaud-host" in html and '"x-qlaud-host"' in sent

@@ -6,7 +6,9 @@ import html
 import re
 
 import pytest
+from django.utils import timezone
 
+from catalog import version
 from catalog.models import Host, Model
 from qlaud import clients
 from qlaud.views import DOC_TOPICS
@@ -50,10 +52,6 @@ def test_the_snippet_model_is_the_first_preferred_model_with_a_verified_host(see
 
 
 def test_a_retired_example_model_gives_way_to_the_next_verified_one(seeded_catalog):
-    from django.utils import timezone
-
     Host.objects.filter(model__public_id=clients.EXAMPLE_MODELS[0]).update(retired_at=timezone.now())
-    from catalog import version
-
     version.bump()
     assert clients.example_model() == clients.EXAMPLE_MODELS[1]
