@@ -5,6 +5,7 @@
     python -m bench.run --targets qlaud,direct --modes chat-sse --concurrency 16
     python -m bench.run --soak 600               # qlaud's RSS under constant load
     python -m bench.run --write-docs             # also put the tables into docs/benchmarks.md
+    python -m bench.run --streams                # open SSE streams, paced (bench/streams.py)
 
 Every server is one process (one uvicorn worker; LiteLLM `--num_workers 1`) on 127.0.0.1, all
 pointed at the same fast fake upstream; the load generator is its own process. Cells are run
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import procstat
+from bench.streams import add_arguments as add_stream_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -391,6 +393,10 @@ def start_targets(names: list[str], upstream: str, db: str, notes: list[str], se
 def run(args: argparse.Namespace) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops every server
+    if args.streams:
+        from bench.streams import run_streams
+
+        return run_streams(args)
     db = "postgres" if args.db == "postgres" and postgres_ready() else "sqlite"
     names = args.targets.split(",")
     notes: list[str] = []
@@ -515,6 +521,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--wall", action="store_true", help="with --profile: sample waiting threads too")
     parser.add_argument("--quick", action="store_true", help="c=1,16 and 3 s windows")
     parser.add_argument("--write-docs", action="store_true", help="replace the results block of docs/benchmarks.md")
+    add_stream_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.concurrency, args.duration, args.warmup, args.rounds = "1,16", 3.0, 1.0, 1

@@ -1,0 +1,259 @@
+"""The open-streams mode of the benchmark: `python -m bench.run --streams` (`make bench-streams`).
+
+Many long SSE streams open at once, paced by the upstream like a real model (a chunk every
+50 ms), closed loop at each concurrency, through qlaud (one uvicorn worker, the production
+command, PostgreSQL + Redis) and, as the baseline, straight against the fake upstream:
+
+    direct          load generator -> bench.paced_upstream (Chat format): the floor
+    qlaud-messages  POST /v1/messages, translated to a Chat Completions upstream and back
+    qlaud-chat      POST /v1/chat/completions, passed through to the Chat Completions upstream
+
+Per cell: streams/s completed (and vs direct), chunks/s, qlaud's CPU per chunk relayed (from
+/proc, the server's process tree, over the measured window) and PostgreSQL's beside it, TTFT
+and inter-chunk delay percentiles (gap between consecutive chunks at the client minus the
+pacing), RSS per open stream ((RSS in the window - RSS just before the cell) / open streams),
+errors by kind, and the CPU of the fake and of each load-generator process (each must stay
+well under a core for the numbers to be qlaud's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from typing import Any
+
+from bench import procstat
+from bench.streamstats import Histogram, cpu_percent, merge_errors, per_chunk_cpu_us, rss_per_stream_kb, split, table
+
+PROMPT = [{"role": "user", "content": "Tell me a long story."}]
+SURFACES = {
+    "messages": ("/v1/messages", {"max_tokens": 4096, "stream": True}),
+    "chat": ("/v1/chat/completions", {"max_tokens": 4096, "stream": True, "stream_options": {"include_usage": True}}),
+}
+
+
+def paced_server() -> Any:
+    from bench.run import PYTHON, Server, base_env
+
+    return Server("paced-upstream", [PYTHON, "-m", "bench.paced_upstream", "--port", "{port}"], base_env())
+
+
+def seed(db: str, paced_url: str, interval_ms: int, chunks: list[int]) -> str:
+    from bench.run import PYTHON, ROOT, qlaud_env
+
+    paced = ",".join(f"{interval_ms}:{n}" for n in chunks)
+    cmd = [PYTHON, "-m", "bench.seed", "--upstream", paced_url, "--paced-upstream", paced_url, "--paced", paced]
+    out = subprocess.run(
+        cmd, env=qlaud_env(db, "aiohttp"), cwd=ROOT, capture_output=True, text=True, check=True, timeout=600
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["key"]
+
+
+def fake_stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url + "/stats", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def settle(pid: int, limit: float = 20.0) -> None:
+    """Wait until the server is idle (under 5% of a core for half a second) after the previous cell."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = procstat.tree_cpu_seconds(pid)
+        time.sleep(0.5)
+        if procstat.tree_cpu_seconds(pid) - before < 0.025:
+            return
+
+
+def cell(
+    target: str,
+    port: int,
+    path: str,
+    body: dict[str, Any],
+    headers: list[str],
+    c: int,
+    chunks: int,
+    args: argparse.Namespace,
+    server_pid: int | None,
+    fake: Any,
+    pg: bool,
+) -> dict[str, Any]:
+    from bench.run import PG_DB, PYTHON, ROOT, base_env
+
+    fake_stats(fake.url)  # reset its lateness histogram
+    procs = args.loadgen_procs or max(2, math.ceil(c / args.streams_per_proc))
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+        handle.write(json.dumps(body).encode())
+    if server_pid:
+        settle(server_pid)
+    rss_idle = procstat.rss_mb(server_pid) if server_pid else 0.0
+    start_at = time.time() + 1.5  # time for the processes to start
+    ramp = min(args.ramp, chunks * args.interval_ms / 1000)
+    warmup = ramp + 1.0
+    loads = []
+    for index, workers in enumerate(split(c, procs)):
+        cmd = [PYTHON, "-m", "bench.streamload", "--port", str(port), "--path", path, "--body-file", handle.name]
+        cmd += ["--workers", str(workers), "--total-workers", str(c), "--index", str(index), "--procs", str(procs)]
+        cmd += ["--start-at", str(start_at), "--ramp", str(ramp), "--warmup", str(warmup)]
+        cmd += ["--duration", str(args.window), "--interval-ms", str(args.interval_ms), "--chunks", str(chunks)]
+        cmd += [arg for header in headers for arg in ("--header", header)]
+        loads.append(subprocess.Popen(cmd, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, text=True))
+    pids = {"fake": [fake.proc.pid], "loadgen": [p.pid for p in loads]}
+    if server_pid:
+        pids["qlaud"] = procstat.tree(server_pid)
+    time.sleep(max(0.0, start_at + warmup - time.time()))
+    cpu0 = {name: [procstat.cpu_seconds(p) for p in group] for name, group in pids.items()}
+    pg0 = {p: procstat.cpu_seconds(p) for p in procstat.postgres_backends(PG_DB)} if pg else {}
+    t0 = time.monotonic()
+    rss_samples = []
+    end = start_at + warmup + args.window
+    while time.time() < end - 0.3:
+        if server_pid:
+            rss_samples.append(procstat.rss_mb(server_pid))
+        time.sleep(min(0.5, max(0.0, end - 0.3 - time.time())))
+    time.sleep(max(0.0, end - time.time()))
+    wall = time.monotonic() - t0
+    cpu1 = {name: [procstat.cpu_seconds(p) for p in group] for name, group in pids.items()}
+    pg_cpu = sum(procstat.cpu_seconds(p) - pg0.get(p, 0.0) for p in procstat.postgres_backends(PG_DB)) if pg else 0.0
+    parts = []
+    for proc in loads:
+        out, _ = proc.communicate(timeout=60)
+        parts.append(json.loads(out.strip().splitlines()[-1]))
+    os.unlink(handle.name)
+    late = Histogram.from_json(fake_stats(fake.url)["late"])
+    ttft, gaps = Histogram(), Histogram()
+    for part in parts:
+        ttft.merge(Histogram.from_json(part["ttft"]))
+        gaps.merge(Histogram.from_json(part["gaps"]))
+    completed = sum(p["completed"] for p in parts)
+    relayed = sum(p["chunks"] for p in parts)
+    open_mean = sum(p["open_mean"] for p in parts)
+    server_cpu = sum(cpu1.get("qlaud", [])) - sum(cpu0.get("qlaud", []))
+    loadgen_pct = [cpu_percent(b - a, wall) for a, b in zip(cpu0["loadgen"], cpu1["loadgen"], strict=True)]
+    rss_open = statistics.median(rss_samples) if rss_samples else 0.0
+    return {
+        "target": target,
+        "c": c,
+        "chunks": chunks,
+        "interval_ms": args.interval_ms,
+        "window_s": wall,
+        "loadgen_procs": procs,
+        "streams_s": completed / wall,
+        "completed": completed,
+        "chunks_s": relayed / wall,
+        "chunks_relayed": relayed,
+        "cpu_us_per_chunk": per_chunk_cpu_us(server_cpu, relayed),
+        "pg_us_per_chunk": per_chunk_cpu_us(pg_cpu, relayed),
+        "server_cpu_pct": cpu_percent(server_cpu, wall),
+        "fake_cpu_pct": cpu_percent(cpu1["fake"][0] - cpu0["fake"][0], wall),
+        "loadgen_cpu_pct": loadgen_pct,
+        "loadgen_cpu_pct_max": max(loadgen_pct),
+        "ttft_p50_ms": ttft.percentile(0.5),
+        "ttft_p99_ms": ttft.percentile(0.99),
+        "ttft_n": ttft.n,
+        "gap_p50_ms": gaps.percentile(0.5),
+        "gap_p90_ms": gaps.percentile(0.9),
+        "gap_p99_ms": gaps.percentile(0.99),
+        "gap_p999_ms": gaps.percentile(0.999),
+        "gap_max_ms": gaps.max(),
+        "gap_n": gaps.n,
+        "fake_late_p50_ms": late.percentile(0.5),
+        "fake_late_p99_ms": late.percentile(0.99),
+        "fake_late_max_ms": late.max(),
+        "open_mean": open_mean,
+        "rss_idle_mb": rss_idle,
+        "rss_open_mb": rss_open,
+        "rss_kb_per_stream": rss_per_stream_kb(rss_open, rss_idle, open_mean) if server_pid else 0.0,
+        "errors": merge_errors(p["errors"] for p in parts),
+    }
+
+
+def fake_table(rows: list[dict[str, Any]]) -> str:
+    """How late the fake upstream itself sent its chunks (sent - due), per cell."""
+    lines = ["| chunks | c | target | fake late p50 ms | p99 ms | max ms | open streams (mean) | loadgen procs |"]
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        lines.append(
+            f"| {r['chunks']} | {r['c']} | {r['target']} | {r['fake_late_p50_ms']:.1f} | {r['fake_late_p99_ms']:.1f} "
+            f"| {r['fake_late_max_ms']:.1f} | {r['open_mean']:.0f} | {r['loadgen_procs']} "
+            f"({', '.join(f'{x:.0f}%' for x in r['loadgen_cpu_pct'])}) |"
+        )
+    return "\n".join(lines)
+
+
+def run_streams(args: argparse.Namespace) -> int:
+    from bench.run import RESULTS, postgres_ready, qlaud_server
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by every server started below
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    db = "postgres" if args.db == "postgres" and postgres_ready() else "sqlite"
+    chunk_counts = [int(x) for x in args.stream_chunks.split(",")]
+    concurrencies = [int(x) for x in args.stream_concurrency.split(",")]
+    surfaces = [s for s in args.surfaces.split(",") if s]
+    fake = paced_server().start()
+    qlaud = None
+    rows: list[dict[str, Any]] = []
+    try:
+        if surfaces:
+            key = seed(db, fake.url, args.interval_ms, chunk_counts)
+            qlaud = qlaud_server("qlaud", db, "aiohttp", key).start(timeout=180)
+        for chunks in chunk_counts:
+            model = f"bench-paced-{args.interval_ms}-{chunks}"
+            for c in concurrencies:
+                cells = [("direct", fake.port, f"/paced/{args.interval_ms}/{chunks}/v1/chat/completions", "chat")]
+                cells += [(f"qlaud-{s}", qlaud.port, SURFACES[s][0], s) for s in surfaces]  # type: ignore[union-attr]
+                for target, port, path, surface in cells:
+                    if args.skip_direct and target == "direct":
+                        continue
+                    body = {"model": model, "messages": PROMPT, **SURFACES[surface][1]}
+                    is_qlaud = target != "direct"
+                    headers = qlaud.headers if is_qlaud else []  # type: ignore[union-attr]
+                    pid = qlaud.proc.pid if is_qlaud else None  # type: ignore[union-attr]
+                    row = cell(target, port, path, body, headers, c, chunks, args, pid, fake, is_qlaud and db == "postgres")
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+        peak = procstat.peak_rss_mb(qlaud.proc.pid) if qlaud else 0.0  # type: ignore[union-attr]
+    finally:
+        if qlaud:
+            qlaud.stop()
+        fake.stop()
+    report = render(rows, peak, db, args)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (RESULTS / f"streams-{stamp}.json").write_text(json.dumps({"rows": rows, "peak_rss_mb": peak}, indent=1))
+    (RESULTS / "streams-latest.md").write_text(report)
+    print(report)
+    return 0
+
+
+def render(rows: list[dict[str, Any]], peak: float, db: str, args: argparse.Namespace) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load = os.getloadavg()
+    head = (
+        f"Run {when}: qlaud on {db}, {os.cpu_count()} CPUs (load average {load[0]:.1f} at the end), "
+        f"chunks {args.interval_ms} ms apart, window {args.window:.0f} s per cell after a ramp of up to "
+        f"{args.ramp:.0f} s; qlaud peak RSS {peak:.0f} MB."
+    )
+    return "\n".join([head, "", table(rows), "", fake_table(rows)])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("open streams (--streams)")
+    group.add_argument("--streams", action="store_true", help="the open-streams mode (this module's docstring)")
+    group.add_argument("--stream-concurrency", default="200,1000,2000", help="open streams per cell")
+    group.add_argument("--stream-chunks", default="100,600", help="chunks per stream (600: the long variant)")
+    group.add_argument("--interval-ms", type=int, default=50, help="the upstream's pacing")
+    group.add_argument("--surfaces", default="messages,chat", help="qlaud's surfaces: messages (translated), chat")
+    group.add_argument("--window", type=float, default=15.0, help="measured seconds per cell")
+    group.add_argument("--ramp", type=float, default=5.0, help="seconds over which the streams start")
+    group.add_argument("--streams-per-proc", type=int, default=500, help="load generator processes: c / this")
+    group.add_argument("--loadgen-procs", type=int, default=0, help="force the number of load processes")
+    group.add_argument("--skip-direct", action="store_true", help="no baseline cells")
+
