@@ -91,14 +91,11 @@ class Stream(asyncio.Protocol):
             measuring = s.in_window(now)
             if self.last is None:
                 s.ttft.add((now - self.sent) * 1000)
-                n_gaps = n - 1
-            else:
-                if measuring:
-                    s.gaps.add((now - self.last - s.interval) * 1000)
-                n_gaps = n - 1
+            elif measuring:
+                s.gaps.add((now - self.last - s.interval) * 1000)
             if measuring:
-                if n_gaps:
-                    s.gaps.add(-s.interval * 1000, n_gaps)
+                if n > 1:  # a burst: the chunks after the first came 0 s after it
+                    s.gaps.add(-s.interval * 1000, n - 1)
                 s.received += n
             self.last = now
             self.units += n
@@ -142,9 +139,9 @@ async def one(args: argparse.Namespace, request: bytes, shared: Shared) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(done), max(0.0, min(budget, args.timeout)))
         except TimeoutError:
-            if time.perf_counter() < shared.window_end:
+            if args.timeout < budget:  # the stream's own time ran out, not the window
                 proto.finish(time.perf_counter(), TimeoutError())
-            proto.finished = True
+            proto.finished = True  # dropped at the window's end: not an error
             transport.abort()
     finally:
         shared.open -= 1

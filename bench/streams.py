@@ -40,6 +40,26 @@ SURFACES = {
 }
 
 
+SMOKE_CHUNKS = 5
+
+
+def smoke(server: Any, surface: str, interval_ms: int) -> str:
+    """One short stream per surface before the cells: a misconfiguration fails loudly, and qlaud's
+    one-off allocations (imports, caches, connections) are in the idle RSS the cells start from."""
+    path, extra = SURFACES[surface]
+    body = {"model": f"bench-paced-{interval_ms}-{SMOKE_CHUNKS}", "messages": PROMPT, **extra}
+    request = urllib.request.Request(server.url + path, data=json.dumps(body).encode(), method="POST")
+    request.add_header("content-type", "application/json")
+    for header in server.headers:
+        name, value = header.split(":", 1)
+        request.add_header(name.strip(), value.strip())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+    if response.status != 200 or text.count(b"~") != SMOKE_CHUNKS:
+        raise RuntimeError(f"smoke {surface}: {response.status} {text[:300]!r}")
+    return f"{response.status}, {SMOKE_CHUNKS} chunks"
+
+
 def paced_server() -> Any:
     from bench.run import PYTHON, Server, base_env
 
@@ -49,7 +69,7 @@ def paced_server() -> Any:
 def seed(db: str, paced_url: str, interval_ms: int, chunks: list[int]) -> str:
     from bench.run import PYTHON, ROOT, qlaud_env
 
-    paced = ",".join(f"{interval_ms}:{n}" for n in chunks)
+    paced = ",".join(f"{interval_ms}:{n}" for n in [SMOKE_CHUNKS, *chunks])
     cmd = [PYTHON, "-m", "bench.seed", "--upstream", paced_url, "--paced-upstream", paced_url, "--paced", paced]
     out = subprocess.run(
         cmd, env=qlaud_env(db, "aiohttp"), cwd=ROOT, capture_output=True, text=True, check=True, timeout=600
@@ -84,6 +104,7 @@ def cell(
     server_pid: int | None,
     fake: Any,
     pg: bool,
+    rss_base: float = 0.0,
 ) -> dict[str, Any]:
     from bench.run import PG_DB, PYTHON, ROOT, base_env
 
@@ -170,7 +191,8 @@ def cell(
         "open_mean": open_mean,
         "rss_idle_mb": rss_idle,
         "rss_open_mb": rss_open,
-        "rss_kb_per_stream": rss_per_stream_kb(rss_open, rss_idle, open_mean) if server_pid else 0.0,
+        "rss_base_mb": rss_base,
+        "rss_kb_per_stream": rss_per_stream_kb(rss_open, rss_base or rss_idle, open_mean) if server_pid else 0.0,
         "errors": merge_errors(p["errors"] for p in parts),
     }
 
@@ -191,7 +213,7 @@ def fake_table(rows: list[dict[str, Any]]) -> str:
 def run_streams(args: argparse.Namespace) -> int:
     from bench.run import RESULTS, postgres_ready, qlaud_server
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by every server started below
     RESULTS.mkdir(parents=True, exist_ok=True)
     db = "postgres" if args.db == "postgres" and postgres_ready() else "sqlite"
@@ -205,9 +227,17 @@ def run_streams(args: argparse.Namespace) -> int:
         if surfaces:
             key = seed(db, fake.url, args.interval_ms, chunk_counts)
             qlaud = qlaud_server("qlaud", db, "aiohttp", key).start(timeout=180)
-        for chunks in chunk_counts:
-            model = f"bench-paced-{args.interval_ms}-{chunks}"
-            for c in concurrencies:
+            for surface in surfaces:
+                print(f"smoke {surface}: {smoke(qlaud, surface, args.interval_ms)}", flush=True)
+        rss_base = 0.0
+        if qlaud:
+            settle(qlaud.proc.pid)  # type: ignore[union-attr]
+            rss_base = procstat.rss_mb(qlaud.proc.pid)  # type: ignore[union-attr]
+        # Concurrency outermost and rising: RSS only grows to the high-water mark of the largest
+        # cell so far, so each cell's (RSS open - idle after the smoke) / N is its own.
+        for c in concurrencies:
+            for chunks in chunk_counts:
+                model = f"bench-paced-{args.interval_ms}-{chunks}"
                 cells = [("direct", fake.port, f"/paced/{args.interval_ms}/{chunks}/v1/chat/completions", "chat")]
                 cells += [(f"qlaud-{s}", qlaud.port, SURFACES[s][0], s) for s in surfaces]  # type: ignore[union-attr]
                 for target, port, path, surface in cells:
@@ -217,7 +247,8 @@ def run_streams(args: argparse.Namespace) -> int:
                     is_qlaud = target != "direct"
                     headers = qlaud.headers if is_qlaud else []  # type: ignore[union-attr]
                     pid = qlaud.proc.pid if is_qlaud else None  # type: ignore[union-attr]
-                    row = cell(target, port, path, body, headers, c, chunks, args, pid, fake, is_qlaud and db == "postgres")
+                    pg = is_qlaud and db == "postgres"
+                    row = cell(target, port, path, body, headers, c, chunks, args, pid, fake, pg, rss_base)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
         peak = procstat.peak_rss_mb(qlaud.proc.pid) if qlaud else 0.0  # type: ignore[union-attr]
@@ -256,4 +287,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--streams-per-proc", type=int, default=500, help="load generator processes: c / this")
     group.add_argument("--loadgen-procs", type=int, default=0, help="force the number of load processes")
     group.add_argument("--skip-direct", action="store_true", help="no baseline cells")
-

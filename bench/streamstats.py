@@ -16,6 +16,7 @@ can all share it and bench/test_streams.py can test it on its own:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -116,7 +117,7 @@ class Histogram:
 
 def gaps_minus_pacing(arrivals: list[float], interval: float) -> list[float]:
     """Per consecutive pair of chunk arrivals (seconds): the gap minus the pacing, in ms."""
-    return [(b - a - interval) * 1000 for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    return [(b - a - interval) * 1000 for a, b in itertools.pairwise(arrivals)]
 
 
 # --- costs ------------------------------------------------------------------------------------
