@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := qlaud.settings
 
-.PHONY: run test lint migrate bench clean
+.PHONY: run test lint migrate bench bench-streams clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench/.litellm-venv/bin/litellm:
 
 bench: $(BIN)/.installed bench/.litellm-venv/bin/litellm
 	$(BIN)/python -m bench.run
+
+# Open SSE streams, paced (200, 1,000, 2,000 at once); e.g. ARGS="--stream-concurrency 200,1000".
+bench-streams: $(BIN)/.installed
+	$(BIN)/python -m bench.run --streams $(ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
