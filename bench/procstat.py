@@ -86,3 +86,12 @@ def postgres_backends(database: str) -> list[int]:
 
 def postgres_cpu_seconds(database: str) -> float:
     return sum(cpu_seconds(p) for p in postgres_backends(database))
+
+
+def run_delay_seconds(pid: int) -> float:
+    """Seconds the main thread of `pid` (uvicorn's event loop) spent runnable but waiting for a CPU
+    (/proc/<pid>/schedstat, second field, ns): on a shared machine, the time others took from it."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return 0.0

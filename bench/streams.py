@@ -131,6 +131,7 @@ def cell(
         pids["qlaud"] = procstat.tree(server_pid)
     time.sleep(max(0.0, start_at + warmup - time.time()))
     cpu0 = {name: [procstat.cpu_seconds(p) for p in group] for name, group in pids.items()}
+    waited0 = procstat.run_delay_seconds(server_pid or fake.proc.pid)
     pg0 = {p: procstat.cpu_seconds(p) for p in procstat.postgres_backends(PG_DB)} if pg else {}
     t0 = time.monotonic()
     rss_samples = []
@@ -142,6 +143,7 @@ def cell(
     time.sleep(max(0.0, end - time.time()))
     wall = time.monotonic() - t0
     cpu1 = {name: [procstat.cpu_seconds(p) for p in group] for name, group in pids.items()}
+    waited = procstat.run_delay_seconds(server_pid or fake.proc.pid) - waited0
     pg_cpu = sum(procstat.cpu_seconds(p) - pg0.get(p, 0.0) for p in procstat.postgres_backends(PG_DB)) if pg else 0.0
     parts = []
     for proc in loads:
@@ -174,6 +176,7 @@ def cell(
         "pg_us_per_chunk": per_chunk_cpu_us(pg_cpu, relayed),
         "server_cpu_pct": cpu_percent(server_cpu, wall),
         "fake_cpu_pct": cpu_percent(cpu1["fake"][0] - cpu0["fake"][0], wall),
+        "runq_wait_pct": cpu_percent(waited, wall),  # the server's loop thread, waiting for a CPU
         "loadgen_cpu_pct": loadgen_pct,
         "loadgen_cpu_pct_max": max(loadgen_pct),
         "ttft_p50_ms": ttft.percentile(0.5),
@@ -198,12 +201,18 @@ def cell(
 
 
 def fake_table(rows: list[dict[str, Any]]) -> str:
-    """How late the fake upstream itself sent its chunks (sent - due), per cell."""
-    lines = ["| chunks | c | target | fake late p50 ms | p99 ms | max ms | open streams (mean) | loadgen procs |"]
-    lines.append("|---|---|---|---|---|---|---|---|")
+    """The machine per cell: how long the server's (for direct: the fake's) event-loop thread was
+    runnable but waiting for a CPU, how late the fake sent its chunks (sent - due), the open
+    streams and each load process's CPU."""
+    lines = [
+        "| chunks | c | target | server's loop waiting for a CPU % | fake late p50 ms | p99 ms | max ms "
+        "| open streams (mean) | loadgen procs (CPU % each) |"
+    ]
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         lines.append(
-            f"| {r['chunks']} | {r['c']} | {r['target']} | {r['fake_late_p50_ms']:.1f} | {r['fake_late_p99_ms']:.1f} "
+            f"| {r['chunks']} | {r['c']} | {r['target']} | {r.get('runq_wait_pct', 0):.0f} "
+            f"| {r['fake_late_p50_ms']:.1f} | {r['fake_late_p99_ms']:.1f} "
             f"| {r['fake_late_max_ms']:.1f} | {r['open_mean']:.0f} | {r['loadgen_procs']} "
             f"({', '.join(f'{x:.0f}%' for x in r['loadgen_cpu_pct'])}) |"
         )
