@@ -8,11 +8,13 @@ never delays the chunks after it), then the finish chunk, the usage chunk and `d
 right after the last content chunk. Every content delta is " tok~": the load generator counts
 chunks by the `~`, whatever surface qlaud re-encodes them into.
 
-    GET /stats   ->  {"late": histogram of (sent - due) in ms, "sent": n}   (and resets them)
+It has to pace 40,000 chunks/s for 2,000 streams on a shared machine, so there is no framework:
+pre-encoded chunked frames, one timer per chunk, one `transport.write` per tick, and `--procs`
+processes on the same port (SO_REUSEPORT: the kernel spreads the connections).
 
-It has to pace 40,000 chunks/s for 2,000 streams on a shared core, so there is no framework:
-pre-encoded chunked frames, one timer (`loop.call_at`) per chunk, one `transport.write` per tick.
-Run: python -m bench.paced_upstream --port N
+SIGUSR1 makes each process write how late it sent its chunks since the last SIGUSR1
+(`{"late": histogram of sent - due in ms, "sent": n}`) to `<--stats-dir>/late-<pid>.json`.
+Run: python -m bench.paced_upstream --port N --procs 2 --stats-dir DIR
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
+import signal
+import socket
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.streamstats import Histogram, deadline
@@ -107,9 +113,6 @@ class Connection(asyncio.Protocol):
             return  # the body is still coming
         del self.buffer[: end + 4 + length]
         method, path, _ = head[0].split(" ", 2)
-        if method == "GET" and path == "/stats":
-            self.stats()
-            return
         parts = path.strip("/").split("/")
         if method != "POST" or len(parts) < 3 or parts[0] != "paced":
             self.transport.write(NOT_FOUND)
@@ -139,22 +142,32 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self.next_request()
 
-    def stats(self) -> None:
-        body = json.dumps({"late": LATE.to_json(), "sent": SENT[0]}).encode()
-        LATE.counts.clear()
-        LATE.n = 0
-        SENT[0] = 0
-        assert self.transport is not None
-        self.transport.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
-        )
+
+def dump_stats(directory: Path) -> None:
+    """This process's lateness since the last dump, to `directory`/late-<pid>.json; then reset."""
+    body = json.dumps({"late": LATE.to_json(), "sent": SENT[0]})
+    LATE.counts.clear()
+    LATE.n = 0
+    SENT[0] = 0
+    tmp = directory / f".late-{os.getpid()}.json"
+    tmp.write_text(body)
+    tmp.rename(directory / f"late-{os.getpid()}.json")
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, stats_dir: Path, children: list[int]) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Connection, "127.0.0.1", port, backlog=4096)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    server = await loop.create_server(Connection, sock=sock, backlog=4096)
+    stopped = loop.create_future()
+    loop.add_signal_handler(signal.SIGUSR1, dump_stats, stats_dir)
+    loop.add_signal_handler(signal.SIGTERM, lambda: stopped.done() or stopped.set_result(None))
     async with server:
-        await server.serve_forever()
+        await stopped
+    for pid in children:
+        os.kill(pid, signal.SIGTERM)
 
 
 def raise_fd_limit() -> None:
@@ -163,14 +176,34 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+def main(port: int, procs: int, stats_dir: Path) -> None:
     raise_fd_limit()
+    children = []
+    for _ in range(procs - 1):  # before any event loop exists
+        pid = os.fork()
+        if pid == 0:
+            start(port, stats_dir, [])
+            os._exit(0)
+        children.append(pid)
+    start(port, stats_dir, children)
+
+
+def start(port: int, stats_dir: Path, children: list[int]) -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(parser.parse_args().port))
+    asyncio.run(serve(port, stats_dir, children))
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--stats-dir", type=Path, default=Path("/tmp"))
+    arguments = parser.parse_args()
+    main(arguments.port, arguments.procs, arguments.stats_dir)

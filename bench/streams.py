@@ -23,6 +23,7 @@ import json
 import math
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -60,10 +61,13 @@ def smoke(server: Any, surface: str, interval_ms: int) -> str:
     return f"{response.status}, {SMOKE_CHUNKS} chunks"
 
 
-def paced_server() -> Any:
-    from bench.run import PYTHON, Server, base_env
+def paced_server(procs: int) -> Any:
+    from bench.run import PYTHON, RESULTS, Server, base_env
 
-    return Server("paced-upstream", [PYTHON, "-m", "bench.paced_upstream", "--port", "{port}"], base_env())
+    stats = RESULTS / "paced-stats"
+    stats.mkdir(parents=True, exist_ok=True)
+    cmd = [PYTHON, "-m", "bench.paced_upstream", "--port", "{port}", "--procs", str(procs), "--stats-dir", str(stats)]
+    return Server("paced-upstream", cmd, base_env())
 
 
 def seed(db: str, paced_url: str, interval_ms: int, chunks: list[int]) -> str:
@@ -77,9 +81,24 @@ def seed(db: str, paced_url: str, interval_ms: int, chunks: list[int]) -> str:
     return json.loads(out.stdout.strip().splitlines()[-1])["key"]
 
 
-def fake_stats(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url + "/stats", timeout=10) as response:
-        return json.loads(response.read())
+def fake_stats(fake: Any) -> Histogram:
+    """How late each fake process sent its chunks since the last call (SIGUSR1: each writes a file)."""
+    from bench.run import RESULTS
+
+    stats = RESULTS / "paced-stats"
+    pids = procstat.tree(fake.proc.pid)
+    for pid in pids:
+        os.kill(pid, signal.SIGUSR1)
+    late = Histogram()
+    deadline = time.monotonic() + 5
+    for pid in pids:
+        path = stats / f"late-{pid}.json"
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if path.exists():
+            late.merge(Histogram.from_json(json.loads(path.read_text())["late"]))
+            path.unlink()
+    return late
 
 
 def settle(pid: int, limit: float = 20.0) -> None:
@@ -108,7 +127,7 @@ def cell(
 ) -> dict[str, Any]:
     from bench.run import PG_DB, PYTHON, ROOT, base_env
 
-    fake_stats(fake.url)  # reset its lateness histogram
+    fake_stats(fake)  # reset its lateness histograms
     procs = args.loadgen_procs or max(2, math.ceil(c / args.streams_per_proc))
     with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
         handle.write(json.dumps(body).encode())
@@ -126,12 +145,13 @@ def cell(
         cmd += ["--duration", str(args.window), "--interval-ms", str(args.interval_ms), "--chunks", str(chunks)]
         cmd += [arg for header in headers for arg in ("--header", header)]
         loads.append(subprocess.Popen(cmd, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, text=True))
-    pids = {"fake": [fake.proc.pid], "loadgen": [p.pid for p in loads]}
+    pids = {"fake": procstat.tree(fake.proc.pid), "loadgen": [p.pid for p in loads]}
     if server_pid:
         pids["qlaud"] = procstat.tree(server_pid)
     time.sleep(max(0.0, start_at + warmup - time.time()))
     cpu0 = {name: [procstat.cpu_seconds(p) for p in group] for name, group in pids.items()}
     waited0 = procstat.run_delay_seconds(server_pid or fake.proc.pid)
+    lg_waited0 = [procstat.run_delay_seconds(p) for p in pids["loadgen"]]
     pg0 = {p: procstat.cpu_seconds(p) for p in procstat.postgres_backends(PG_DB)} if pg else {}
     t0 = time.monotonic()
     rss_samples = []
@@ -144,13 +164,14 @@ def cell(
     wall = time.monotonic() - t0
     cpu1 = {name: [procstat.cpu_seconds(p) for p in group] for name, group in pids.items()}
     waited = procstat.run_delay_seconds(server_pid or fake.proc.pid) - waited0
+    lg_waited = [procstat.run_delay_seconds(p) - w for p, w in zip(pids["loadgen"], lg_waited0, strict=True)]
     pg_cpu = sum(procstat.cpu_seconds(p) - pg0.get(p, 0.0) for p in procstat.postgres_backends(PG_DB)) if pg else 0.0
     parts = []
     for proc in loads:
         out, _ = proc.communicate(timeout=60)
         parts.append(json.loads(out.strip().splitlines()[-1]))
     os.unlink(handle.name)
-    late = Histogram.from_json(fake_stats(fake.url)["late"])
+    late = fake_stats(fake)
     ttft, gaps = Histogram(), Histogram()
     for part in parts:
         ttft.merge(Histogram.from_json(part["ttft"]))
@@ -175,7 +196,9 @@ def cell(
         "cpu_us_per_chunk": per_chunk_cpu_us(server_cpu, relayed),
         "pg_us_per_chunk": per_chunk_cpu_us(pg_cpu, relayed),
         "server_cpu_pct": cpu_percent(server_cpu, wall),
-        "fake_cpu_pct": cpu_percent(cpu1["fake"][0] - cpu0["fake"][0], wall),
+        "fake_cpu_pct": cpu_percent(sum(cpu1["fake"]) - sum(cpu0["fake"]), wall),
+        "fake_cpu_pct_each": [cpu_percent(b - a, wall) for a, b in zip(cpu0["fake"], cpu1["fake"], strict=True)],
+        "loadgen_runq_wait_pct": [cpu_percent(w, wall) for w in lg_waited],
         "runq_wait_pct": cpu_percent(waited, wall),  # the server's loop thread, waiting for a CPU
         "loadgen_cpu_pct": loadgen_pct,
         "loadgen_cpu_pct_max": max(loadgen_pct),
@@ -206,17 +229,21 @@ def fake_table(rows: list[dict[str, Any]]) -> str:
     streams and each load process's CPU."""
     lines = [
         "| chunks | c | target | server's loop waiting for a CPU % | fake late p50 ms | p99 ms | max ms "
-        "| open streams (mean) | loadgen procs (CPU % each) |"
+        "| open streams (mean) | fake CPU % each | loadgen CPU % each | loadgen waiting for a CPU % each |"
     ]
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         lines.append(
             f"| {r['chunks']} | {r['c']} | {r['target']} | {r.get('runq_wait_pct', 0):.0f} "
             f"| {r['fake_late_p50_ms']:.1f} | {r['fake_late_p99_ms']:.1f} "
-            f"| {r['fake_late_max_ms']:.1f} | {r['open_mean']:.0f} | {r['loadgen_procs']} "
-            f"({', '.join(f'{x:.0f}%' for x in r['loadgen_cpu_pct'])}) |"
+            f"| {r['fake_late_max_ms']:.1f} | {r['open_mean']:.0f} | {_pcts(r.get('fake_cpu_pct_each', []))} "
+            f"| {_pcts(r['loadgen_cpu_pct'])} | {_pcts(r.get('loadgen_runq_wait_pct', []))} |"
         )
     return "\n".join(lines)
+
+
+def _pcts(values: list[float]) -> str:
+    return ", ".join(f"{x:.0f}" for x in values) or "-"
 
 
 def run_streams(args: argparse.Namespace) -> int:
@@ -229,7 +256,7 @@ def run_streams(args: argparse.Namespace) -> int:
     chunk_counts = [int(x) for x in args.stream_chunks.split(",")]
     concurrencies = [int(x) for x in args.stream_concurrency.split(",")]
     surfaces = [s for s in args.surfaces.split(",") if s]
-    fake = paced_server().start()
+    fake = paced_server(args.fake_procs).start()
     qlaud = None
     rows: list[dict[str, Any]] = []
     try:
@@ -295,4 +322,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ramp", type=float, default=5.0, help="seconds over which the streams start")
     group.add_argument("--streams-per-proc", type=int, default=500, help="load generator processes: c / this")
     group.add_argument("--loadgen-procs", type=int, default=0, help="force the number of load processes")
+    group.add_argument("--fake-procs", type=int, default=2, help="processes of the paced fake upstream")
     group.add_argument("--skip-direct", action="store_true", help="no baseline cells")
