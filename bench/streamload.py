@@ -12,7 +12,8 @@ the streams still open are dropped (not counted as errors). Chunks are counted b
 content delta of bench.paced_upstream carries, whatever surface re-encodes them.
 
 Measured in the window: streams completed (all chunks and the terminating frame), chunks received,
-TTFT (request sent -> first content chunk, every stream of the cell, ramp included), the gap
+TTFT (request sent -> first content chunk, every stream of the cell, ramp included; a stream
+still without a chunk when the window closes counts with its wait so far, a lower bound), the gap
 between consecutive chunks minus the pacing (bench.streamstats), errors by kind, the number of
 open streams (sampled every 0.25 s). Prints one JSON line at the end.
 
@@ -49,6 +50,7 @@ class Shared:
         self.open = 0
         self.open_samples: list[int] = []
         self.started = 0
+        self.no_first_chunk = 0  # streams still waiting for their first chunk when the window closed
 
     def in_window(self, t: float) -> bool:
         return self.window_start <= t < self.window_end
@@ -141,6 +143,10 @@ async def one(args: argparse.Namespace, request: bytes, shared: Shared) -> None:
         except TimeoutError:
             if args.timeout < budget:  # the stream's own time ran out, not the window
                 proto.finish(time.perf_counter(), TimeoutError())
+            elif proto.last is None and proto.sent and proto.sent < shared.window_end:
+                # Still no chunk when the window closes: count its wait so far (TTFT is at least that).
+                shared.ttft.add((shared.window_end - proto.sent) * 1000)
+                shared.no_first_chunk += 1
             proto.finished = True  # dropped at the window's end: not an error
             transport.abort()
     finally:
@@ -189,6 +195,7 @@ async def main(args: argparse.Namespace, body: bytes) -> dict:
         "errors": shared.errors,
         "ttft": shared.ttft.to_json(),
         "gaps": shared.gaps.to_json(),
+        "no_first_chunk": shared.no_first_chunk,
         "open_mean": sum(shared.open_samples) / len(shared.open_samples) if shared.open_samples else 0.0,
         "cpu_window_s": cpu_window,
         "cpu_total_s": time.process_time() - cpu0,

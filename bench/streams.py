@@ -205,6 +205,7 @@ def cell(
         "ttft_p50_ms": ttft.percentile(0.5),
         "ttft_p99_ms": ttft.percentile(0.99),
         "ttft_n": ttft.n,
+        "no_first_chunk": sum(p.get("no_first_chunk", 0) for p in parts),
         "gap_p50_ms": gaps.percentile(0.5),
         "gap_p90_ms": gaps.percentile(0.9),
         "gap_p99_ms": gaps.percentile(0.99),

@@ -171,8 +171,8 @@ def format_errors(errors: dict[str, int]) -> str:
 
 COLUMNS = (
     "| chunks | c | target | streams/s | vs direct | chunks/s | CPU µs/chunk | +PG µs/chunk | TTFT p50 ms "
-    "| TTFT p99 ms | gap p50 ms | gap p99 ms | gap p99.9 ms | gap max ms | RSS KB/stream | qlaud CPU % | fake CPU % "
-    "| loadgen CPU % (max proc) | errors |"
+    "| TTFT p99 ms | no 1st chunk | gap p50 ms | gap p99 ms | gap p99.9 ms | gap max ms | RSS KB/stream "
+    "| qlaud CPU % | fake CPU % | loadgen CPU % (max proc) | errors |"
 )
 
 
@@ -193,7 +193,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {_num(ratio, '.2f')} | {r['chunks_s']:.0f} "
             f"| {_num(None if is_direct else r['cpu_us_per_chunk'], '.1f')} "
             f"| {_num(None if is_direct else r.get('pg_us_per_chunk'), '.1f')} "
-            f"| {r['ttft_p50_ms']:.1f} | {r['ttft_p99_ms']:.1f} "
+            f"| {r['ttft_p50_ms']:.1f} | {r['ttft_p99_ms']:.1f} | {r.get('no_first_chunk', 0)} "
             f"| {r['gap_p50_ms']:.1f} | {r['gap_p99_ms']:.1f} | {r['gap_p999_ms']:.1f} | {r['gap_max_ms']:.1f} "
             f"| {_num(None if is_direct else r['rss_kb_per_stream'], '.0f')} "
             f"| {_num(None if is_direct else r['server_cpu_pct'], '.0f')} | {r['fake_cpu_pct']:.0f} "

@@ -95,10 +95,17 @@ def test_the_table_compares_each_target_with_direct_at_the_same_size():
                   cpu_us_per_chunk=80.0, pg_us_per_chunk=2.0, rss_kb_per_stream=40.0, server_cpu_pct=30.0)  # fmt: skip
     rows = [
         {**common, "target": "direct", "streams_s": 40.0, "errors": {}},
-        {**common, "target": "qlaud-chat", "streams_s": 30.0, "errors": {"reset": 2, "http_503": 1}},
+        {
+            **common,
+            "target": "qlaud-chat",
+            "streams_s": 30.0,
+            "no_first_chunk": 3,
+            "errors": {"reset": 2, "http_503": 1},
+        },
     ]
     lines = table(rows).splitlines()
     assert lines[2].startswith("| 100 | 200 | direct | 40.0 | 1.00 | 3900 | - | - |")
     assert lines[3].startswith("| 100 | 200 | qlaud-chat | 30.0 | 0.75 | 3900 | 80.0 | 2.0 |")
+    assert "| 1.0 | 9.0 | 3 | 0.1 |" in lines[3] and "| 1.0 | 9.0 | 0 | 0.1 |" in lines[2]
     assert lines[3].endswith("| 40 | 30 | 10 | 12 | http_503 1, reset 2 |")
     assert all(line.count("|") == lines[0].count("|") for line in lines)
