@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from bench import procstat
@@ -154,6 +155,7 @@ def cell(
     lg_waited0 = [procstat.run_delay_seconds(p) for p in pids["loadgen"]]
     pg0 = {p: procstat.cpu_seconds(p) for p in procstat.postgres_backends(PG_DB)} if pg else {}
     t0 = time.monotonic()
+    spy = profile_start(server_pid, target, c, chunks, args) if server_pid and args.stream_profile else None
     rss_samples = []
     end = start_at + warmup + args.window
     while time.time() < end - 0.3:
@@ -166,6 +168,8 @@ def cell(
     waited = procstat.run_delay_seconds(server_pid or fake.proc.pid) - waited0
     lg_waited = [procstat.run_delay_seconds(p) - w for p, w in zip(pids["loadgen"], lg_waited0, strict=True)]
     pg_cpu = sum(procstat.cpu_seconds(p) - pg0.get(p, 0.0) for p in procstat.postgres_backends(PG_DB)) if pg else 0.0
+    if spy is not None:
+        profile_report(*spy)
     parts = []
     for proc in loads:
         out, _ = proc.communicate(timeout=60)
@@ -222,6 +226,24 @@ def cell(
         "rss_kb_per_stream": rss_per_stream_kb(rss_open, rss_base or rss_idle, open_mean) if server_pid else 0.0,
         "errors": merge_errors(p["errors"] for p in parts),
     }
+
+
+def profile_start(pid: int, target: str, c: int, chunks: int, args: argparse.Namespace) -> tuple[Any, Path]:
+    """py-spy on qlaud's worker during the window (GIL-holding samples: where the CPU goes)."""
+    from bench.run import RESULTS, ROOT
+
+    out = RESULTS / f"profile-streams-{target}-{c}-{chunks}.txt"
+    seconds = max(1, int(min(args.stream_profile, args.window - 1)))
+    cmd = [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(pid), "--format", "raw", "--gil"]
+    cmd += ["--rate", "200", "--duration", str(seconds), "--nonblocking", "--output", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def profile_report(spy: Any, out: Path) -> None:
+    from bench.profile import summarise
+
+    spy.wait(120)
+    print(f"== {out.name} ==\n{summarise(out) if out.exists() else 'no profile (py-spy needs root)'}\n", flush=True)
 
 
 def fake_table(rows: list[dict[str, Any]]) -> str:
@@ -324,4 +346,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--streams-per-proc", type=int, default=500, help="load generator processes: c / this")
     group.add_argument("--loadgen-procs", type=int, default=0, help="force the number of load processes")
     group.add_argument("--fake-procs", type=int, default=2, help="processes of the paced fake upstream")
+    group.add_argument("--stream-profile", type=float, default=0.0, help="seconds of py-spy on qlaud per qlaud cell")
     group.add_argument("--skip-direct", action="store_true", help="no baseline cells")
