@@ -76,9 +76,9 @@ def seed(db: str, paced_url: str, interval_ms: int, chunks: list[int]) -> str:
 
     paced = ",".join(f"{interval_ms}:{n}" for n in [SMOKE_CHUNKS, *chunks])
     cmd = [PYTHON, "-m", "bench.seed", "--upstream", paced_url, "--paced-upstream", paced_url, "--paced", paced]
-    out = subprocess.run(
-        cmd, env=qlaud_env(db, "aiohttp"), cwd=ROOT, capture_output=True, text=True, check=True, timeout=600
-    )
+    out = subprocess.run(cmd, env=qlaud_env(db, "aiohttp"), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if out.returncode:
+        raise RuntimeError(f"bench.seed failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])["key"]
 
 
