@@ -3,7 +3,10 @@
 ``Usage(input, cache_read, cache_write, output, reasoning)``: ``input`` is the UNCACHED prompt part, so the three input
 fields are disjoint and billing is ``input*p_in + cache_read*p_read + cache_write*p_write + output*p_out``; cache is
 never counted twice. ``output`` includes reasoning tokens (every provider bills them as output); ``reasoning`` is the
-informational subset.
+informational subset. Where each provider reports what: docs/usage-semantics.md.
+
+- ``from_openai(u)`` also reads xAI's shape, whose ``completion_tokens`` EXCLUDES reasoning (``total_tokens`` =
+  prompt + completion + reasoning): recognised by that total, the reasoning is added to ``output`` (xAI bills it).
 
 - ``from_openai(u)``: OpenAI-style ``usage`` (``prompt_tokens`` includes cached tokens; DeepSeek's
   ``prompt_cache_hit_tokens``; Groq's ``x_groq.usage`` has the same shape).
@@ -79,12 +82,16 @@ def from_openai(u: dict[str, Any] | None) -> Usage:
         cached = u.get("prompt_cache_hit_tokens")  # DeepSeek
     cached = min(_int(cached), prompt)
     cache_write = min(_int(prompt_details.get("cache_write_tokens")), prompt - cached)
+    completion = _int(u.get("completion_tokens"))
+    reasoning = _int(_details(u, "completion_tokens_details").get("reasoning_tokens"))
+    if reasoning and _int(u.get("total_tokens")) == prompt + completion + reasoning:
+        completion += reasoning  # xAI: reasoning reported outside completion_tokens, billed as output
     return Usage(
         input=prompt - cached - cache_write,
         cache_read=cached,
         cache_write=cache_write,
-        output=_int(u.get("completion_tokens")),
-        reasoning=_int(_details(u, "completion_tokens_details").get("reasoning_tokens")),
+        output=completion,
+        reasoning=reasoning,
     )
 
 

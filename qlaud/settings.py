@@ -233,6 +233,8 @@ CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=30)
 # aiohttp (httpx over httpx-aiohttp's transport, the fast default) or httpx (httpx's own transport).
 GATEWAY_HTTP_TRANSPORT = env.str("GATEWAY_HTTP_TRANSPORT", default="aiohttp")
 RESPONSES_SEAL_KEY = secret("RESPONSES_SEAL_KEY", SECRET_KEY)  # seals reasoning in /v1/responses encrypted_content
+# How long the reasoning behind a tool call is kept for providers that need it back (DeepSeek thinking mode).
+REASONING_MEMORY_SECONDS = env.int("REASONING_MEMORY_SECONDS", default=6 * 3600)
 # Cloudflare AI Gateway: the one switch. With both set, every provider AI Gateway supports (one
 # with a cf_segment in the catalog) goes through it, unless `setprovider SLUG --no-aig` opts it out.
 # CF_AIG_ACCOUNT_ID / CF_AIG_GATEWAY_ID are the older names, still read.

@@ -17,12 +17,12 @@ from typing import Any, Protocol
 from django.http import HttpResponse, StreamingHttpResponse
 
 from catalog.snapshot import HostInfo
-from gateway import errors, pipeline, ratelimit
+from gateway import errors, pipeline, ratelimit, reasoning_memory
 from gateway.errors import GatewayError
 from gateway.pipeline import Outcome, Upstream
 from gateway.providers.base import ProviderModule
 from gateway.surfaces import streaming
-from gateway.translate import relay
+from gateway.translate import dialects, relay
 from gateway.translate.request import (
     TranslationError,
     anthropic_to_openai,
@@ -84,6 +84,7 @@ class Exchange:
     upstream: Upstream | None = None
     attempts: int = 0
     upstream_ms: float = 0.0  # until the upstream's answer began (streams: its headers)
+    recalled: dict[str, tuple[str, str]] = field(default_factory=dict)  # reasoning_memory.recall
 
     @property
     def stream(self) -> bool:
@@ -107,11 +108,16 @@ class Exchange:
         return out
 
 
+def provider_of(host: HostInfo) -> str:
+    """The provider whose dialect and rules a host follows (a provider row may name its family)."""
+    return str(host.provider.config.get("family") or host.provider.slug)
+
+
 def target_for(host: HostInfo, module: ProviderModule) -> Target:
     caps = host.capabilities
     return Target(
         dialect=module.DIALECT,
-        provider=host.provider.config.get("family") or host.provider.slug,
+        provider=provider_of(host),
         upstream_model=host.upstream_model,
         max_output_tokens=host.max_output_tokens,
         supports_reasoning="reasoning" in caps,
@@ -120,13 +126,16 @@ def target_for(host: HostInfo, module: ProviderModule) -> Target:
     )
 
 
-def body_for(dialect: str, body: dict[str, Any]) -> pipeline.BodyFor:
+def body_for(
+    dialect: str, body: dict[str, Any], recalled: Mapping[str, tuple[str, str]] | None = None
+) -> pipeline.BodyFor:
     """The pipeline's hook: this request's body in a host's dialect, shaped for that host."""
 
     def build(host: HostInfo, module: ProviderModule) -> dict[str, Any]:
         translate = TRANSLATE[(dialect, module.DIALECT)]
+        extra = {"reasoning": recalled} if recalled is not None and translate is shape_openai else {}
         try:
-            return translate(body, target_for(host, module), sealer=pipeline.sealer())
+            return translate(body, target_for(host, module), sealer=pipeline.sealer(), **extra)
         except TranslationError as exc:
             raise GatewayError("invalid_request", exc.message, param=exc.param) from None
 
@@ -257,9 +266,10 @@ async def serve(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
         ex.input_estimate, ex.input_heuristic = pipeline.estimate_input(ex.body, ex.model_id)
         amount = pipeline.hold_amount(route, ex.input_estimate, pipeline.requested_max_tokens(ex.body))
         ex.hold = await pipeline.place_hold(ex.key, amount, ex.request_id)
+        await _recall_reasoning(ex, route.hosts)
         ex.upstream = await pipeline.call_with_failover(
             route,
-            body_for(ex.surface.dialect, ex.body),
+            body_for(ex.surface.dialect, ex.body, ex.recalled),
             stream=ex.stream,
             headers=ex.request.headers,
             tags=ex.tags,
@@ -274,6 +284,28 @@ async def serve(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
         return await refuse(ex, GatewayError("api_error", "Internal error. The request was not charged."))
 
 
+def _remembers(ex: Exchange) -> bool:
+    """Should this answer's reasoning be kept for the next turn (an OpenAI client on a host that needs it back)?"""
+    up = ex.upstream
+    assert up is not None
+    both_openai = ex.surface.dialect == relay.OPENAI and up.module.DIALECT == relay.OPENAI
+    return both_openai and "reasoning" in up.host.capabilities and reasoning_memory.wanted(provider_of(up.host))
+
+
+async def _recall_reasoning(ex: Exchange, hosts: Any) -> None:
+    if ex.surface.dialect != relay.OPENAI or not any(reasoning_memory.wanted(provider_of(h)) for h in hosts):
+        return
+    ids = reasoning_memory.missing_ids(ex.body)
+    if ids:
+        ex.recalled = await reasoning_memory.recall(ex.key.org_id, ids)
+
+
+async def _remember(ex: Exchange, by_tool: dict[str, str]) -> None:
+    up = ex.upstream
+    if by_tool and up is not None:
+        await reasoning_memory.remember(ex.key.org_id, provider_of(up.host), up.host.id, by_tool)
+
+
 async def _answer(ex: Exchange) -> HttpResponse:
     """A non-streaming answer: translate, meter, settle, then respond."""
     body, outcome, upstream_ms = read_answer(ex)
@@ -285,9 +317,11 @@ async def _answer(ex: Exchange) -> HttpResponse:
         up.module.DIALECT,
         body,
         requested_model=ex.requested,
-        provider=up.host.provider.slug,
+        provider=provider_of(up.host),
         sealer=pipeline.sealer(),
     )
+    if _remembers(ex):  # before answering: the client's next turn must find it
+        await _remember(ex, dialects.reasoning_of_answer(answer))
     charge = await finish(ex, outcome, True, upstream_ms)
     answer = relay.with_usage(ex.surface.dialect, answer, usage, charge.total if charge else 0)
     return HttpResponse(jsonio.dumps(answer), content_type="application/json", headers=ex.headers(upstream_ms))
@@ -304,9 +338,10 @@ def _stream(ex: Exchange) -> StreamingHttpResponse:
         requested_model=ex.requested,
         request_id=ex.request_id.removeprefix("req_"),
         input_hint=ex.input_estimate,
-        provider=up.host.provider.slug,
+        provider=provider_of(up.host),
         include_usage=bool((ex.body.get("stream_options") or {}).get("include_usage")),
         sealer=pipeline.sealer(),
+        remember_reasoning=_remembers(ex),
     )
     return streaming.response(streaming.loop(up, DialectStream(ex, r), ex.request_id), headers)
 
@@ -339,7 +374,11 @@ class DialectStream:
     def finish(self) -> bytes:
         r, ex = self.r, self.ex
         usage, estimated = pipeline.billable_usage(r.usage, r.chars, ex.input_estimate, r.delivered)
-        return bytes(r.finish(usage if estimated else None))
+        tail = bytes(r.finish(usage if estimated else None))
+        if not r.error and isinstance(r, relay.OpenAIPassRelay):
+            # Scheduled before [DONE] leaves; the cache's writes and reads share one thread, in order.
+            pipeline.background(_remember(ex, r.reasoning_by_tool()))
+        return tail
 
     def fail(self, message: str) -> bytes:
         return bytes(self.r.fail("api_error", message))

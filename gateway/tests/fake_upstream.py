@@ -8,6 +8,12 @@ The scenario comes from the `x-fake-scenario` header or from the upstream model 
 (`fake-text`, `deepseek/fake-reasoning`, ...: the part after `fake-`). Every request is
 recorded (path, headers, JSON body) so tests can assert what qlaud sent upstream.
 
+A provider prefix on the upstream model id (`xai/fake-reasoning`, `mistral/fake-tool`) selects
+that provider's documented quirks (providers.md): its usage shape (`USAGE_SHAPES`), Mistral's
+content parts and index-less tool calls, Groq's `x_groq.usage`, xAI's usage before an
+empty-choices chunk, and DeepSeek's thinking-mode validation (a 400 when an assistant tool-call
+turn comes back without `reasoning_content`).
+
 Bedrock and other protocols hook in through `ROUTES` (a path-suffix -> handler dict):
     ROUTES["/converse-stream"] = my_handler   # async (fake, request, body, scenario) -> response
 """
@@ -134,7 +140,12 @@ class FakeUpstream:
     async def _openai(self, request: web.Request, body: dict, scenario: str) -> web.StreamResponse:
         if scenario in ERROR_STATUSES:
             return openai_error(ERROR_STATUSES[scenario])
+        refusal = deepseek_refusal(body)
+        if refusal is not None:
+            return refusal
         answer = self.answer(scenario, body, openai_has_tool_result(body))
+        if provider_of(body) == "deepseek" and not deepseek_thinking(body):
+            answer.reasoning = ""
         if not body.get("stream"):
             return web.json_response(openai_message(answer, body))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -175,6 +186,8 @@ class FakeUpstream:
     def answer(self, scenario: str, body: dict, has_tool_result: bool) -> Answer:
         if scenario == "agent":
             return self._agent(body, has_tool_result)
+        if scenario == "loop":
+            return _loop(body)
         return SCENARIOS.get(scenario, SCENARIOS["text"])()
 
     def _agent(self, body: dict, has_tool_result: bool) -> Answer:
@@ -200,6 +213,47 @@ SCENARIOS: dict[str, Callable[[], Answer]] = {
     "ignore-max": lambda: Answer(text="I talk a lot.", completion_tokens=IGNORED_MAX_COMPLETION),
     "no-usage": lambda: Answer(text="No usage from me.", usage=False),
 }
+
+
+LOOP_TURNS = 3
+
+
+def _loop(body: dict) -> Answer:
+    """A tool loop: one tool call per turn (a fresh id each) until LOOP_TURNS tool results came back."""
+    done = sum(1 for m in body.get("messages") or () if m.get("role") == "tool")
+    if done >= LOOP_TURNS:
+        return Answer(reasoning="All steps ran.", text=f"Finished {done} steps.")
+    return Answer(
+        reasoning=f"Step {done + 1} needs the tool.", tools=[(f"call_{uuid.uuid4().hex[:12]}", "step", {"n": done + 1})]
+    )
+
+
+def provider_of(body: Any) -> str:
+    """The provider whose quirks this request gets: the prefix of the upstream model id (`xai/fake-text`)."""
+    model = str((body or {}).get("model", "")) if isinstance(body, dict) else ""
+    return model.split("/", 1)[0] if "/" in model else ""
+
+
+def deepseek_thinking(body: dict) -> bool:
+    return (body.get("thinking") or {}).get("type", "enabled") != "disabled"  # on by default (providers.md)
+
+
+def deepseek_refusal(body: Any) -> web.Response | None:
+    """DeepSeek thinking mode: an assistant turn that made tool calls must carry reasoning_content back."""
+    if provider_of(body) != "deepseek" or not deepseek_thinking(body):
+        return None
+    for index, message in enumerate(body.get("messages") or ()):
+        if message.get("role") == "assistant" and message.get("tool_calls"):
+            if not isinstance(message.get("reasoning_content"), str):
+                text = f"Missing reasoning_content field in the assistant message at message index {index}"
+                error = {
+                    "message": text,
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_request_error",
+                }
+                return web.json_response({"error": error}, status=400)
+    return None
 
 
 def scenario_of(request: web.Request, body: Any) -> str:
@@ -233,16 +287,62 @@ def anthropic_has_tool_result(body: dict) -> bool:
 
 
 # --- OpenAI wire format ------------------------------------------------------------------
-def openai_usage(answer: Answer) -> dict:
+def _openai_usage(answer: Answer) -> dict:
+    reasoning = REASONING_TOKENS if answer.reasoning else 0
     return {
         "prompt_tokens": PROMPT_TOKENS,
         "completion_tokens": answer.completion_tokens,
         "total_tokens": PROMPT_TOKENS + answer.completion_tokens,
         "prompt_tokens_details": {"cached_tokens": CACHED_TOKENS},
-        "prompt_cache_hit_tokens": CACHED_TOKENS,
-        "prompt_cache_miss_tokens": PROMPT_TOKENS - CACHED_TOKENS,
-        "completion_tokens_details": {"reasoning_tokens": REASONING_TOKENS if answer.reasoning else 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
+
+
+def _deepseek_usage(answer: Answer) -> dict:
+    # prompt_cache_hit + miss = prompt_tokens; newer answers also carry prompt_tokens_details.cached_tokens.
+    hits = {"prompt_cache_hit_tokens": CACHED_TOKENS, "prompt_cache_miss_tokens": PROMPT_TOKENS - CACHED_TOKENS}
+    return {**_openai_usage(answer), **hits}
+
+
+def _xai_usage(answer: Answer) -> dict:
+    # Reasoning OUTSIDE completion_tokens: total = prompt + completion + reasoning (billed as output).
+    usage = _openai_usage(answer)
+    reasoning = usage["completion_tokens_details"]["reasoning_tokens"]
+    return {**usage, "total_tokens": PROMPT_TOKENS + answer.completion_tokens + reasoning}
+
+
+def _mistral_usage(answer: Answer) -> dict:
+    total = PROMPT_TOKENS + answer.completion_tokens
+    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": answer.completion_tokens, "total_tokens": total}
+
+
+def _groq_usage(answer: Answer) -> dict:
+    total = PROMPT_TOKENS + answer.completion_tokens
+    times = {"queue_time": 0.01, "prompt_time": 0.002, "completion_time": 0.03, "total_time": 0.042}
+    return {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": answer.completion_tokens,
+        "total_tokens": total,
+        **times,
+    }
+
+
+def _openrouter_usage(answer: Answer) -> dict:
+    return {**_openai_usage(answer), "cost": 0.00021}
+
+
+USAGE_SHAPES: dict[str, Callable[[Answer], dict]] = {
+    "deepseek": _deepseek_usage,
+    "xai": _xai_usage,
+    "mistral": _mistral_usage,
+    "groq": _groq_usage,
+    "openrouter": _openrouter_usage,
+}
+
+
+def openai_usage(answer: Answer, provider: str = "") -> dict:
+    """The usage object of `provider`'s answers as that provider shapes it (OpenAI's by default)."""
+    return USAGE_SHAPES.get(provider, _openai_usage)(answer)
 
 
 def openai_tool_call(i: int, call: tuple[str, str, dict]) -> dict:
@@ -250,8 +350,13 @@ def openai_tool_call(i: int, call: tuple[str, str, dict]) -> dict:
 
 
 def openai_message(answer: Answer, body: dict) -> dict:
+    provider = provider_of(body)
     message: dict[str, Any] = {"role": "assistant", "content": answer.text or None}
-    if answer.reasoning:
+    if provider == "mistral" and answer.reasoning:
+        message["content"] = _mistral_parts(answer.reasoning, answer.text)
+    elif provider in ("groq", "openrouter") and answer.reasoning:
+        message["reasoning"] = answer.reasoning
+    elif answer.reasoning:
         message["reasoning_content"] = answer.reasoning
     if answer.tools:
         message["tool_calls"] = [openai_tool_call(i, t) for i, t in enumerate(answer.tools)]
@@ -263,8 +368,14 @@ def openai_message(answer: Answer, body: dict) -> dict:
         "choices": [{"index": 0, "message": message, "finish_reason": answer.finish, "logprobs": None}],
     }
     if answer.usage:
-        out["usage"] = openai_usage(answer)
+        out["usage"] = openai_usage(answer, provider)
     return out
+
+
+def _mistral_parts(reasoning: str, text: str) -> list[dict]:
+    """Magistral: content as a list of a thinking part (holding text parts) and text parts."""
+    parts: list[dict] = [{"type": "thinking", "thinking": [{"type": "text", "text": reasoning}]}] if reasoning else []
+    return parts + ([{"type": "text", "text": text}] if text else [])
 
 
 def _chunk(body: dict, delta: dict, finish: str | None = None) -> dict:
@@ -278,9 +389,41 @@ def _chunk(body: dict, delta: dict, finish: str | None = None) -> dict:
 
 
 def openai_chunks(answer: Answer, body: dict, include_usage: bool) -> list[dict]:
-    chunks = [_chunk(body, {"role": "assistant", "content": None, "reasoning_content": ""})]
+    provider = provider_of(body)
+    if provider == "mistral":
+        return mistral_chunks(answer, body)
+    chunks = _standard_chunks(answer, body, "reasoning" if provider in ("groq", "openrouter") else "reasoning_content")
+    usage = openai_usage(answer, provider)
+    if provider == "groq" and answer.usage:
+        chunks[-1] = {**chunks[-1], "x_groq": {"id": "req_fake", "usage": usage}}  # the legacy place, always
+    if include_usage and answer.usage and provider == "xai":
+        # xAI: usage on the second-to-last chunk, then an empty-choices chunk (LiteLLM #17136).
+        chunks[-1] = {**chunks[-1], "usage": usage}
+        chunks.append({**_chunk(body, {}), "choices": []})
+    elif include_usage and answer.usage:
+        chunks.append({**_chunk(body, {}), "choices": [], "usage": usage})
+    return chunks
+
+
+def mistral_chunks(answer: Answer, body: dict) -> list[dict]:
+    """Mistral: thinking as content parts, whole tool calls without index or type, usage always on the last chunk."""
+    chunks = [_chunk(body, {"role": "assistant", "content": ""})]
     for part in _halves(answer.reasoning):
-        chunks.append(_chunk(body, {"content": None, "reasoning_content": part}))
+        chunks.append(_chunk(body, {"content": [{"type": "thinking", "thinking": [{"type": "text", "text": part}]}]}))
+    for part in _halves(answer.text):
+        chunks.append(_chunk(body, {"content": [{"type": "text", "text": part}] if answer.reasoning else part}))
+    for call_id, name, args in answer.tools:
+        call = {"id": call_id, "function": {"name": name, "arguments": json.dumps(args)}}
+        chunks.append(_chunk(body, {"tool_calls": [call]}))
+    last = _chunk(body, {}, answer.finish)
+    chunks.append({**last, "usage": openai_usage(answer, "mistral")} if answer.usage else last)
+    return chunks
+
+
+def _standard_chunks(answer: Answer, body: dict, reasoning_field: str) -> list[dict]:
+    chunks = [_chunk(body, {"role": "assistant", "content": None, reasoning_field: ""})]
+    for part in _halves(answer.reasoning):
+        chunks.append(_chunk(body, {"content": None, reasoning_field: part}))
     for part in _halves(answer.text):
         chunks.append(_chunk(body, {"content": part}))
     for i, (call_id, name, args) in enumerate(answer.tools):
@@ -289,8 +432,6 @@ def openai_chunks(answer: Answer, body: dict, include_usage: bool) -> list[dict]
         for part in _halves(json.dumps(args)):
             chunks.append(_chunk(body, {"tool_calls": [{"index": i, "function": {"arguments": part}}]}))
     chunks.append(_chunk(body, {}, answer.finish))
-    if include_usage and answer.usage:
-        chunks.append({**_chunk(body, {}), "choices": [], "usage": openai_usage(answer)})
     return chunks
 
 

@@ -2,8 +2,9 @@
 
 A `Relay` is made per request for a (surface dialect, upstream dialect) pair. Cross-dialect
 pairs hand every upstream event to the translation core (`gateway.translate.stream`,
-`gateway.translate.answer`); same-dialect pairs pass events through, only echoing the
-requested model id and hiding the usage chunk qlaud asked for on the client's behalf.
+`gateway.translate.answer`); same-dialect pairs pass events through, echoing the requested
+model id and hiding the usage chunk qlaud asked for on the client's behalf; an OpenAI-dialect
+provider with quirks (`gateway.translate.dialects`) has its chunks made canonical on the way.
 Every relay also counts the characters it delivered, so a stream that breaks (or an
 upstream that reports no usage) can still be billed for what the client received.
 """
@@ -15,7 +16,7 @@ import time
 from typing import Any
 
 from gateway import usage as usage_mod
-from gateway.translate import sse
+from gateway.translate import dialects, sse
 from gateway.translate.answer import anthropic_to_openai_response, openai_to_anthropic_response
 from gateway.translate.reasoning import Sealer
 from gateway.translate.stream import AnthropicToOpenAI, AnthropicUsageMeter, OpenAIToAnthropic, OpenAIUsageMeter
@@ -176,16 +177,26 @@ class AnthropicPassRelay(Relay):
 class OpenAIPassRelay(Relay):
     """OpenAI-compatible upstream, OpenAI client: chunks go through, model echoed, usage as the client asked."""
 
-    def __init__(self, requested_model: str, request_id: str, include_usage: bool) -> None:
+    def __init__(
+        self,
+        requested_model: str,
+        request_id: str,
+        include_usage: bool,
+        normaliser: dialects.ChunkNormaliser | None = None,
+    ) -> None:
         super().__init__(requested_model, request_id)
         self.meter = OpenAIUsageMeter()
         self.include_usage = include_usage
+        self.normaliser = normaliser  # None: a canonical upstream, chunks go through untouched
+        self._envelope: dict[str, Any] | None = None  # the last chunk, for the usage chunk's id and created
         self.started = False
         self.ended = False
 
     def feed(self, event: str, data: dict[str, Any]) -> bytes:
         if self.ended:
             return b""
+        if self.normaliser is not None:
+            data = self.normaliser.chunk(data)
         self._seen(OPENAI, data)
         self.meter.feed(data)
         self.started = True
@@ -193,11 +204,28 @@ class OpenAIPassRelay(Relay):
             self.ended = True
             return sse.encode_json(None, data)
         chunk = {**data, "model": self.requested_model}
+        if self.normaliser is not None:
+            # Usage wherever the provider put it (x_groq, a chunk with choices) goes out once, canonical, at the end.
+            self._envelope = chunk
+            chunk.pop("x_groq", None)
+            chunk.pop("usage", None)
+            return sse.encode_json(None, chunk) if chunk.get("choices") else b""
         if not self.include_usage:
             if not chunk.get("choices"):
                 return b""  # the usage-only chunk qlaud asked for, for billing
             chunk.pop("usage", None)
         return sse.encode_json(None, chunk)
+
+    def _usage_chunk(self) -> bytes:
+        if self.normaliser is None or not self.include_usage or not self.meter.usage:
+            return b""
+        envelope = {k: self._envelope.get(k) for k in ("id", "object", "created", "model")} if self._envelope else {}
+        usage = usage_mod.to_openai(self.meter.usage)  # the provider's usage in OpenAI's semantics
+        return sse.encode_json(None, {**envelope, "choices": [], "usage": usage})
+
+    def reasoning_by_tool(self) -> dict[str, str]:
+        """This answer's reasoning by tool-call id (only when the relay was asked to remember it)."""
+        return self.normaliser.reasoning_by_tool() if self.normaliser is not None else {}
 
     def finish(self, estimate: Usage | None) -> bytes:
         if self.ended:
@@ -205,7 +233,7 @@ class OpenAIPassRelay(Relay):
         if self.meter.finish_reason is None:
             return self.fail("api_error", "upstream closed the stream before finishing")
         self.ended = True
-        return sse.DONE
+        return self._usage_chunk() + sse.DONE
 
     def fail(self, error_type: str, message: str) -> bytes:
         if self.ended:
@@ -230,6 +258,7 @@ def stream_relay(
     provider: str,
     include_usage: bool,
     sealer: Sealer,
+    remember_reasoning: bool = False,
 ) -> Relay:
     if surface == ANTHROPIC and upstream == OPENAI:
         return OpenAIToAnthropicRelay(requested_model, request_id, input_hint, provider, sealer)
@@ -237,7 +266,8 @@ def stream_relay(
         return AnthropicToOpenAIRelay(requested_model, request_id, include_usage)
     if surface == ANTHROPIC:
         return AnthropicPassRelay(requested_model, request_id)
-    return OpenAIPassRelay(requested_model, request_id, include_usage)
+    normaliser = dialects.normaliser_for(provider, remember=remember_reasoning)
+    return OpenAIPassRelay(requested_model, request_id, include_usage, normaliser)
 
 
 # --- Non-streaming --------------------------------------------------------------------------
@@ -262,6 +292,8 @@ def translate_answer(
         return openai_to_anthropic_response(body, requested_model, provider=provider, sealer=sealer)
     if surface == OPENAI and upstream == ANTHROPIC:
         return anthropic_to_openai_response(body, requested_model)
+    if surface == OPENAI:
+        body = dialects.normalise_answer(body, provider)
     return {**body, "model": requested_model}
 
 

@@ -158,13 +158,44 @@ _REASONING_STYLES: dict[str, _ReasoningStyle] = {
 _MESSAGE_REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_details")
 
 
-def shape_openai(body: dict[str, Any], target: Target, *, sealer: Sealer | None = None) -> dict[str, Any]:
+def shape_openai(
+    body: dict[str, Any],
+    target: Target,
+    *,
+    sealer: Sealer | None = None,
+    reasoning: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """``reasoning``: tool-call id -> (provider, reasoning) the gateway remembered (``gateway.reasoning_memory``),
+    restored on assistant turns the client sent back without it, for targets that require it (DeepSeek)."""
     out = jsonio.copy(body)
     out["model"] = target.upstream_model
     if "max_completion_tokens" in out and "max_tokens" not in out:
         out["max_tokens"] = out.pop("max_completion_tokens")
     out.pop("max_completion_tokens", None)
-    return _finish_openai(out, target, rules_for(target))
+    rules = rules_for(target)
+    out = _finish_openai(out, target, rules)
+    if rules.reasoning_replay == "reasoning_content" and target.supports_reasoning:
+        _restore_reasoning(out, target, reasoning or {})
+    return out
+
+
+def _restore_reasoning(out: dict[str, Any], target: Target, remembered: Mapping[str, tuple[str, str]]) -> None:
+    # DeepSeek thinking mode refuses a tool-call turn without reasoning_content. What cannot be restored (expired,
+    # made by another provider) turns thinking off for this request: without thinking the field is not required.
+    if (out.get("thinking") or {}).get("type") == "disabled":
+        return
+    for message in out.get("messages") or ():
+        if message.get("role") != "assistant" or not message.get("tool_calls"):
+            continue
+        if isinstance(message.get("reasoning_content"), str):
+            continue
+        found = [remembered.get(call.get("id")) for call in message["tool_calls"]]
+        mine = next((entry[1] for entry in found if entry and entry[0] == target.provider), None)
+        if mine is None:
+            out["thinking"] = {"type": "disabled"}
+            out.pop("reasoning_effort", None)
+            return
+        message["reasoning_content"] = mine
 
 
 def _finish_openai(out: dict[str, Any], target: Target, rules: Rules) -> dict[str, Any]:
