@@ -5,11 +5,10 @@ fields are disjoint and billing is ``input*p_in + cache_read*p_read + cache_writ
 never counted twice. ``output`` includes reasoning tokens (every provider bills them as output); ``reasoning`` is the
 informational subset. Where each provider reports what: docs/usage-semantics.md.
 
-- ``from_openai(u)`` also reads xAI's shape, whose ``completion_tokens`` EXCLUDES reasoning (``total_tokens`` =
-  prompt + completion + reasoning): recognised by that total, the reasoning is added to ``output`` (xAI bills it).
-
 - ``from_openai(u)``: OpenAI-style ``usage`` (``prompt_tokens`` includes cached tokens; DeepSeek's
-  ``prompt_cache_hit_tokens``; Groq's ``x_groq.usage`` has the same shape).
+  ``prompt_cache_hit_tokens``; Groq's ``x_groq.usage`` has the same shape). xAI's ``completion_tokens`` EXCLUDES
+  reasoning (``total_tokens`` = prompt + completion + reasoning): recognised by that total, the reasoning is added
+  to ``output``, as xAI bills it.
 - ``from_anthropic(u)``: Anthropic ``usage`` (``input_tokens`` already excludes cache).
 - ``update_anthropic(base, u)``: Anthropic stream semantics: the non-null fields of a later, cumulative usage
   (``message_delta``) overwrite the earlier one (``message_start``), exactly as the Anthropic SDK does.

@@ -99,7 +99,11 @@ def error_kinds() -> list[dict]:
 @require_GET
 def security(request: HttpRequest) -> HttpResponse:
     # Read from the code, so the page cannot promise a shorter retention than the store keeps.
-    return render(request, "pages/security.html", {"responses_ttl_minutes": TTL_SECONDS // 60})
+    context = {
+        "responses_ttl_minutes": TTL_SECONDS // 60,
+        "reasoning_ttl_hours": settings.REASONING_MEMORY_SECONDS / 3600,
+    }
+    return render(request, "pages/security.html", context)
 
 
 def _status_context() -> dict:

@@ -15,6 +15,7 @@ from gateway.translate.request import (
     anthropic_to_openai,
     openai_to_anthropic,
     shape_anthropic,
+    shape_openai,
 )
 
 OPENAI = Target("openai", "openai", "gpt-5-mini", supports_reasoning=True)
@@ -675,3 +676,34 @@ def test_an_allowed_tools_choice_becomes_auto_for_anthropic() -> None:
     tools = [{"type": "function", "function": {"name": "f"}}]
     choice = {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}}
     assert openai_to_anthropic(_o([], tools=tools, tool_choice=choice), CLAUDE)["tool_choice"] == {"type": "auto"}
+
+
+# -- DeepSeek reasoning the client dropped ---------------------------------------------------------------------------
+
+_DROPPED = {
+    "model": "m",
+    "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "done"},
+    ],
+    "reasoning_effort": "high",
+}
+
+
+def test_remembered_deepseek_reasoning_is_restored_on_the_tool_call_turn():
+    out = shape_openai(_DROPPED, DEEPSEEK, reasoning={"c1": ("deepseek", "Use the tool.")})
+    assert out["messages"][1]["reasoning_content"] == "Use the tool."
+    assert "thinking" not in out
+
+
+@pytest.mark.parametrize("remembered", [{}, {"c1": ("openrouter", "Someone else's.")}], ids=["expired", "elsewhere"])
+def test_deepseek_reasoning_that_cannot_be_restored_turns_thinking_off(remembered):
+    out = shape_openai(_DROPPED, DEEPSEEK, reasoning=remembered)
+    assert out["thinking"] == {"type": "disabled"}
+    assert "reasoning_effort" not in out and "reasoning_content" not in out["messages"][1]
+
+
+def test_other_targets_never_get_reasoning_restored_or_thinking_switched():
+    out = shape_openai(_DROPPED, OPENAI, reasoning={"c1": ("deepseek", "x")})
+    assert "reasoning_content" not in out["messages"][1] and "thinking" not in out

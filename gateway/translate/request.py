@@ -4,8 +4,9 @@
 - ``anthropic_to_openai(body, target, *, sealer=None) -> dict``: an Anthropic Messages body as the upstream's
   OpenAI-compatible body.
 - ``openai_to_anthropic(body, target, *, sealer=None) -> dict``: the reverse.
-- ``shape_openai(body, target, *, sealer=None)`` / ``shape_anthropic(body, target, *, sealer=None)``: same-dialect
-  pass-through with the fields the target does not accept dropped or renamed and ``model`` replaced.
+- ``shape_openai(body, target, *, sealer=None, reasoning=None)`` / ``shape_anthropic(body, target, *, sealer=None)``:
+  same-dialect pass-through with the fields the target does not accept dropped or renamed and ``model`` replaced;
+  ``reasoning`` restores remembered DeepSeek reasoning on tool-call turns (else thinking goes off for the request).
 - ``TranslationError``: the request cannot be expressed for this target (answer 400 ``invalid_request_error``).
 
 ``stream`` is preserved; OpenAI-dialect streaming targets that accept it get ``stream_options.include_usage`` so

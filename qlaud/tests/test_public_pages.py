@@ -134,3 +134,11 @@ def test_security_page_states_there_is_no_certification(client):
     assert "no SOC 2" in html
     assert "does not write prompt or completion content to its database or its logs" in html
     assert "kept in the cache for 60 minutes" in html  # the Responses API exception, from its TTL
+
+
+@pytest.mark.django_db
+def test_security_page_says_how_long_reasoning_behind_tool_calls_is_kept(client, settings):
+    settings.REASONING_MEMORY_SECONDS = 6 * 3600
+    html = client.get("/security").content.decode()
+    assert "reasoning in the cache for 6 hours" in html
+    assert "keyed by your organisation" in html
