@@ -208,8 +208,12 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
 
 
 async def flush() -> None:
-    """Write every lease of this loop now (tests)."""
+    """Write every lease of this loop now (tests): when it returns, what was settled before the call
+    is written, or kept for the next flush if the database failed."""
     for lease in _loop_leases(id(asyncio.get_running_loop())):
+        if lease.lock.locked():  # the background flusher took the spends and is writing them: wait for it
+            async with lease.lock:
+                pass
         if lease.pending or lease.dirty:
             await _flush_one(lease, force=True)
 

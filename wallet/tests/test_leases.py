@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -178,7 +179,8 @@ async def test_a_live_worker_keeps_its_lease_and_still_charges_what_it_spent_aft
     await sync_to_async(ledger.assert_ledger_invariant)()
 
 
-async def test_a_flush_that_fails_keeps_its_spends_for_the_next_one(monkeypatch):
+async def test_a_flush_that_fails_keeps_its_spends_for_the_next_one(monkeypatch, settings):
+    settings.WALLET_FLUSH_SECONDS = 60  # only this test's flushes write: the background one would retry in between
     org = await _funded(10 * DOLLAR)
     ticket = await _reserve(org, 10_000, "req_retry")
     leases.settle(ticket, charge=5_000, upstream_cost=4_600, receipt={})
@@ -193,6 +195,24 @@ async def test_a_flush_that_fails_keeps_its_spends_for_the_next_one(monkeypatch)
     monkeypatch.setattr(ledger, "lease_flush", flaky)
     await leases.flush()
     assert await LedgerEntry.objects.filter(kind="usage").acount() == 0
+    await leases.flush()
+    assert await LedgerEntry.objects.filter(kind="usage").acount() == 1
+
+
+async def test_a_flush_waits_for_the_background_flush_that_is_writing_the_spends(monkeypatch):
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 10_000, "req_racing")
+    real, started = ledger.lease_flush, asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow(*args, **kwargs):
+        loop.call_soon_threadsafe(started.set)
+        time.sleep(0.2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "lease_flush", slow)
+    leases.settle(ticket, charge=5_000, upstream_cost=4_600, receipt={})
+    await asyncio.wait_for(started.wait(), 5)  # the background flusher has taken the spend
     await leases.flush()
     assert await LedgerEntry.objects.filter(kind="usage").acount() == 1
 
