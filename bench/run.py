@@ -21,27 +21,34 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import procstat
+from bench.profile import summarise
+from bench.servers import (
+    PG_DB,
+    PYTHON,
+    RESULTS,
+    ROOT,
+    UVICORN,
+    UVICORN_FAST,
+    Server,
+    base_env,
+    postgres_ready,
+    qlaud_env,
+    qlaud_server,
+)
 from bench.streams import add_arguments as add_stream_arguments
+from bench.streams import run_streams
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
 LITELLM_VENV = ROOT / "bench" / ".litellm-venv"
-PG_DB = "h_bedrock_bench"
-PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-REDIS_URL = "redis://127.0.0.1:6379"
 LITELLM_KEY = "sk-bench-master"
 DOCS = ROOT / "docs" / "benchmarks.md"
 MARK_START, MARK_END = "<!-- bench:results -->", "<!-- /bench:results -->"
@@ -57,76 +64,9 @@ MODES = {
     "messages-json": ("/v1/messages", {"model": "bench-messages", "messages": PROMPT, "max_tokens": 64}),
     "messages-sse": ("/v1/messages", {"model": "bench-messages", "messages": PROMPT, "max_tokens": 64, "stream": True}),
 }  # fmt: skip
-UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
-UVICORN_FAST = ["--loop", "uvloop", "--http", "httptools"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    name: str
-    cmd: list[str]
-    env: dict[str, str]
-    health: str = ""  # a GET path answering 2xx once the server is up
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen | None = None
-    headers: list[str] = field(default_factory=list)
-    log: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 90.0) -> Server:
-        cmd = [c.replace("{port}", str(self.port)) for c in self.cmd]
-        self.log = RESULTS / f"{self.name}.log"
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: see {self.log}")
-            if self._up():
-                return self
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not start in {timeout}s: see {self.log}")
-
-    def _up(self) -> bool:
-        try:
-            if not self.health:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return True
-            with urllib.request.urlopen(self.url + self.health, timeout=2) as response:
-                return response.status < 300
-        except OSError:
-            return False
-
-    def headers_args(self) -> list[str]:
-        return [arg for header in self.headers for arg in ("--header", header)]
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 # --- the servers ------------------------------------------------------------------------------
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "LITELLM"))}
-    env.update(PYTHONPATH=str(ROOT), **extra)
-    return env
 
 
 def fake_server() -> Server:
@@ -136,22 +76,6 @@ def fake_server() -> Server:
 def minimal_server(upstream: str) -> Server:
     cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--port", "{port}", "bench.minimal_proxy:app"]
     return Server("minimal", cmd, base_env(BENCH_UPSTREAM=upstream))
-
-
-def qlaud_env(db: str, transport: str) -> dict[str, str]:
-    env = base_env(DJANGO_SETTINGS_MODULE="qlaud.settings", DEBUG="0", GATEWAY_HTTP_TRANSPORT=transport)
-    if db == "postgres":
-        env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, CACHE_PREFIX=PG_DB)
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{RESULTS / 'bench.sqlite3'}"
-    return env
-
-
-def qlaud_server(name: str, db: str, transport: str, key: str) -> Server:
-    cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--lifespan", "on", "--port", "{port}", "qlaud.asgi:application"]
-    server = Server(name, cmd, qlaud_env(db, transport), health="/v1/status")
-    server.headers = [f"authorization: Bearer {key}"]
-    return server
 
 
 def litellm_config(upstream: str) -> Path:
@@ -188,19 +112,6 @@ def litellm_server(upstream: str) -> Server | None:
 
 
 # --- qlaud's database -------------------------------------------------------------------------
-
-
-def postgres_ready() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{PG_DB}"')
-        return True
-    except Exception as exc:  # no server, no psycopg: fall back to SQLite
-        print(f"PostgreSQL unavailable ({exc}); qlaud runs on SQLite", file=sys.stderr)
-        return False
 
 
 def seed_qlaud(db: str, upstream: str) -> str:
@@ -394,8 +305,6 @@ def run(args: argparse.Namespace) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops every server
     if args.streams:
-        from bench.streams import run_streams
-
         return run_streams(args)
     db = "postgres" if args.db == "postgres" and postgres_ready() else "sqlite"
     names = args.targets.split(",")
@@ -459,8 +368,6 @@ def render(results: list[dict[str, Any]], peaks: dict[str, float], notes: list[s
 
 def profile(server: Server, args: argparse.Namespace) -> int:
     """py-spy on qlaud while the load generator keeps it busy; prints where the time goes."""
-    from bench.profile import summarise
-
     for mode in args.modes.split(","):
         out = RESULTS / f"profile-{mode}.txt"
         path, body = MODES[mode]

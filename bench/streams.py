@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import procstat
+from bench.profile import summarise
+from bench.servers import PG_DB, PYTHON, RESULTS, ROOT, Server, base_env, postgres_ready, qlaud_env, qlaud_server
 from bench.streamstats import Histogram, cpu_percent, merge_errors, per_chunk_cpu_us, rss_per_stream_kb, split, table
 
 PROMPT = [{"role": "user", "content": "Tell me a long story."}]
@@ -63,7 +65,6 @@ def smoke(server: Any, surface: str, interval_ms: int) -> str:
 
 
 def paced_server(procs: int) -> Any:
-    from bench.run import PYTHON, RESULTS, Server, base_env
 
     stats = RESULTS / "paced-stats"
     stats.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,6 @@ def paced_server(procs: int) -> Any:
 
 
 def seed(db: str, paced_url: str, interval_ms: int, chunks: list[int]) -> str:
-    from bench.run import PYTHON, ROOT, qlaud_env
 
     paced = ",".join(f"{interval_ms}:{n}" for n in [SMOKE_CHUNKS, *chunks])
     cmd = [PYTHON, "-m", "bench.seed", "--upstream", paced_url, "--paced-upstream", paced_url, "--paced", paced]
@@ -84,7 +84,6 @@ def seed(db: str, paced_url: str, interval_ms: int, chunks: list[int]) -> str:
 
 def fake_stats(fake: Any) -> Histogram:
     """How late each fake process sent its chunks since the last call (SIGUSR1: each writes a file)."""
-    from bench.run import RESULTS
 
     stats = RESULTS / "paced-stats"
     pids = procstat.tree(fake.proc.pid)
@@ -126,7 +125,6 @@ def cell(
     pg: bool,
     rss_base: float = 0.0,
 ) -> dict[str, Any]:
-    from bench.run import PG_DB, PYTHON, ROOT, base_env
 
     fake_stats(fake)  # reset its lateness histograms
     procs = args.loadgen_procs or max(2, math.ceil(c / args.streams_per_proc))
@@ -230,7 +228,6 @@ def cell(
 
 def profile_start(pid: int, target: str, c: int, chunks: int, args: argparse.Namespace) -> tuple[Any, Path]:
     """py-spy on qlaud's worker during the window (GIL-holding samples: where the CPU goes)."""
-    from bench.run import RESULTS, ROOT
 
     out = RESULTS / f"profile-streams-{target}-{c}-{chunks}.txt"
     seconds = max(1, int(min(args.stream_profile, args.window - 1)))
@@ -240,7 +237,6 @@ def profile_start(pid: int, target: str, c: int, chunks: int, args: argparse.Nam
 
 
 def profile_report(spy: Any, out: Path) -> None:
-    from bench.profile import summarise
 
     spy.wait(120)
     print(f"== {out.name} ==\n{summarise(out) if out.exists() else 'no profile (py-spy needs root)'}\n", flush=True)
@@ -270,7 +266,6 @@ def _pcts(values: list[float]) -> str:
 
 
 def run_streams(args: argparse.Namespace) -> int:
-    from bench.run import RESULTS, postgres_ready, qlaud_server
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by every server started below

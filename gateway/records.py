@@ -17,7 +17,12 @@ import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 from django.utils import timezone
+
+from lib.bulk import insert_rows
+from lib.live_feed import publish_requests
+from requestlog.models import RequestLog
 
 log = logging.getLogger(__name__)
 
@@ -110,24 +115,17 @@ def _write(batch: list[dict[str, Any]]) -> None:
 
 def insert(rows: list[dict[str, Any]]) -> None:
     """One INSERT for all `rows`, skipping a request_id already written (as bulk_create(ignore_conflicts=True)).
-    The values are already the right Python types (pipeline.log_fields): see qlaud/bulk.py."""
-    from lib.bulk import insert_rows
-    from requestlog.models import RequestLog
-
+    The values are already the right Python types (pipeline.log_fields): see lib/bulk.py."""
     insert_rows(RequestLog, rows, skip_conflicts=True)
 
 
 def _write_in_worker(batch: list[dict[str, Any]]) -> None:
-    from django.db import close_old_connections
-
     close_old_connections()  # a worker thread's connection may have gone stale, as in a request cycle
     _write(batch)
 
 
 async def _publish(batch: list[dict[str, Any]]) -> None:
     """Show the written rows on their orgs' live dashboard feeds, one message per org (lib/live_feed; never raises)."""
-    from lib.live_feed import publish_requests
-
     by_org: dict[int, list[dict[str, Any]]] = {}
     for row in batch:
         if row.get("org_id") is not None:
