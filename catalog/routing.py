@@ -13,7 +13,8 @@ whose hosts the gateway tries in order. Rules:
   `UnknownModel` whose message names the catalog's replacement.
 - Names resolve through the org's aliases first, then the catalog, then `DEFAULT_ALIASES` (the
   names Claude Code and Codex hard-code) and the dated Claude names (`claude-sonnet-4-5-20250929`
-  -> `claude-sonnet-4.5`), then `provider/upstream-id` (pins that provider).
+  -> `claude-sonnet-4.5`), then Cursor's variants (`claude-4.5-sonnet-thinking`, `gpt-5-high`: `cursor_plain_name`),
+  then `provider/upstream-id` (pins that provider).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ DEFAULT_ALIASES: dict[str, str] = {
     "claude-opus-4-5": "claude-opus-4.5",
     "codex-mini-latest": "codex-mini",
 }
+# Cursor's model variants: thinking and reasoning-effort suffixes, and Claude names with the version first.
+_CURSOR_SUFFIX = re.compile(r"(?:-(?:thinking|minimal|low|medium|high|xhigh|max))+$")
+_VERSION_FIRST_CLAUDE = re.compile(r"^claude-(\d+(?:\.\d+)?)-(opus|sonnet|haiku)$")
 _DATED_CLAUDE = re.compile(r"^(claude-(?:opus|sonnet|haiku))-(\d+)(?:-(\d))?(?:-\d{8}|-latest)?$")
 
 
@@ -216,12 +220,22 @@ def lookup(snapshot: Any, name: str, aliases: Mapping[str, str]) -> tuple[Any, s
             return snapshot.models[candidate], None
         if candidate and candidate in retired:
             raise ModelRetired(name, retired[candidate].replacement)
+    plain = cursor_plain_name(name)
+    if plain != name:
+        return lookup(snapshot, plain, aliases)
     slug, sep, upstream = name.partition("/")
     if sep:
         for model in snapshot.models.values():
             if any(h.provider.slug == slug and h.upstream_model == upstream for h in model.hosts):
                 return model, slug
     raise UnknownModel(name)
+
+
+def cursor_plain_name(name: str) -> str:
+    """Cursor's model ids without its variant suffixes, Claude's family first: `claude-4.5-sonnet-thinking` ->
+    `claude-sonnet-4.5`, `gpt-5-high` -> `gpt-5`. Tried only after the exact name, so a catalog id wins."""
+    plain = _CURSOR_SUFFIX.sub("", name)
+    return _VERSION_FIRST_CLAUDE.sub(r"claude-\2-\1", plain)
 
 
 def _undated_claude(name: str) -> str | None:

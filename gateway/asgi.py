@@ -21,10 +21,12 @@ from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponseBase
+from django.urls import Resolver404, resolve
 
 from gateway import errors, pipeline, records, surfaces
 from gateway.errors import GatewayError
 from gateway.surfaces import View
+from gateway.translate import relay
 from wallet import leases
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 # async_to_sync, and the bookkeeping tasks it starts (settle, record, host health) would inherit a thread executor
 # that is gone once the response is returned.
 ROUTES: dict[str, tuple[View, str]] = surfaces.fast_paths()
+# The site's own /v1/ views (status, catalog, models, credits, key, generation) are all read-only.
+SITE_API_METHODS = ("GET",)
 
 
 async def read_body(receive: Any, limit: int) -> bytes:
@@ -178,13 +182,38 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             return
 
 
+def api_refusal(method: str, path: str) -> HttpResponseBase | None:
+    """A JSON 404 or 405 for a /v1/ path that no view serves with this method, in the shape of the nearest surface
+    (Anthropic under /v1/messages, OpenAI elsewhere); None when a view serves it. It answers before the site's
+    middleware, whose CSRF check would refuse a POST with an HTML page."""
+    dialect = relay.ANTHROPIC if path.startswith("/v1/messages") else relay.OPENAI
+    try:
+        name = resolve(path).url_name
+    except Resolver404:
+        name = None
+    if name is None or name == "v1_not_found":
+        message = f"No API route {method} {path}. See {settings.SITE_URL}/docs/api/."
+        return errors.render(GatewayError("no_route", message), dialect)
+    allowed = surfaces.METHODS.get(name, SITE_API_METHODS)
+    if method in allowed:
+        return None
+    refusal = errors.render(GatewayError("method", f"{method} is not allowed on {path}; use {allowed[0]}."), dialect)
+    refusal["Allow"] = ", ".join(allowed)
+    return refusal
+
+
 def with_fast_path(site: Any) -> Any:
-    """Wrap the site's ASGI app so the gateway's paths bypass Django's request cycle."""
+    """Wrap the site's ASGI app so the gateway's paths bypass Django's request cycle, and no /v1/ path answers
+    with the site's HTML."""
     gateway = GatewayHandler()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] in ROUTES:
+        if scope["type"] != "http":
+            await site(scope, receive, send)
+        elif scope["path"] in ROUTES:
             await gateway(scope, receive, send)
+        elif scope["path"].startswith("/v1/") and (refusal := api_refusal(scope["method"], scope["path"])):
+            await gateway.send_response(refusal, send)
         else:
             await site(scope, receive, send)
 

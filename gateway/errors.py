@@ -22,6 +22,7 @@ KINDS: dict[str, tuple[int, str, str, str | None]] = {
     "billing": (402, "billing_error", "insufficient_quota", "insufficient_quota"),
     "permission": (403, "permission_error", "permission_error", "model_not_allowed"),
     "not_found": (404, "not_found_error", "not_found_error", "model_not_found"),
+    "no_route": (404, "not_found_error", "invalid_request_error", None),
     "method": (405, "invalid_request_error", "invalid_request_error", "method_not_allowed"),
     "too_large": (413, "request_too_large", "invalid_request_error", "request_too_large"),
     "rate_limit": (429, "rate_limit_error", "rate_limit_error", "rate_limit_exceeded"),

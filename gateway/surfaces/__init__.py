@@ -25,6 +25,7 @@ class Route:
     view: View
     dialect: str  # the error shape of anything escaping the view
     name: str  # for reverse()
+    methods: tuple[str, ...] = ("POST",)  # any other method is a JSON 405 (the view's, or gateway.asgi's)
 
     @property
     def fast(self) -> bool:
@@ -36,9 +37,10 @@ ROUTES = (
     Route("v1/messages", messages.messages, relay.ANTHROPIC, "gateway-messages"),
     Route("v1/messages/count_tokens", messages.count_tokens, relay.ANTHROPIC, "gateway-count-tokens"),
     Route("v1/chat/completions", chat.chat_completions, relay.OPENAI, "gateway-chat-completions"),
-    Route("v1/responses", responses.responses, relay.OPENAI, "gateway-responses"),
-    Route("v1/responses/<str:response_id>", responses.retrieve, relay.OPENAI, "gateway-responses-retrieve"),
+    Route("v1/responses", responses.responses, relay.OPENAI, "gateway-responses", ("GET", "POST")),
+    Route("v1/responses/<str:response_id>", responses.retrieve, relay.OPENAI, "gateway-responses-retrieve", ("GET",)),
 )
+METHODS = {route.name: route.methods for route in ROUTES}
 
 
 def fast_paths() -> dict[str, tuple[View, str]]:
@@ -46,4 +48,4 @@ def fast_paths() -> dict[str, tuple[View, str]]:
     return {"/" + route.path: (route.view, route.dialect) for route in ROUTES if route.fast}
 
 
-__all__ = ["ROUTES", "Route", "View", "fast_paths"]
+__all__ = ["METHODS", "ROUTES", "Route", "View", "fast_paths"]

@@ -257,9 +257,10 @@ def read_answer(ex: Exchange) -> tuple[dict[str, Any], Outcome, float]:
 # --- the flow of the surfaces that speak a dialect directly -------------------------------------------
 
 
-async def serve(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
+async def serve(ex: Exchange, *, admitted: bool = False) -> HttpResponse | StreamingHttpResponse:
     try:
-        await admit(ex)
+        if not admitted:
+            await admit(ex)
         ex.lease = await ratelimit.acquire(ex.key)
         route = await pipeline.resolve_route(ex.key, ex.body)
         ex.model_id = route.model.id
@@ -343,7 +344,15 @@ def _stream(ex: Exchange) -> StreamingHttpResponse:
         sealer=pipeline.sealer(),
         remember_reasoning=_remembers(ex),
     )
+    r.price = lambda usage: _price(ex, r, usage)
     return streaming.response(streaming.loop(up, DialectStream(ex, r), ex.request_id), headers)
+
+
+def _price(ex: Exchange, r: Any, reported: Usage) -> int:
+    """What settling this stream will charge for `reported`, when the final usage goes out before settlement."""
+    assert ex.upstream is not None
+    usage, _ = pipeline.billable_usage(reported, r.chars, ex.input_estimate, r.delivered)
+    return int(pipeline.charge_for(usage, ex.upstream.host).total)
 
 
 class DialectStream:

@@ -27,9 +27,9 @@ from gateway.errors import GatewayError
 from gateway.providers.base import ProviderModule
 from gateway.surfaces import exchange, stored, streaming
 from gateway.surfaces.exchange import Exchange, Incoming, Surface, admit, refuse, target_for
-from gateway.translate import relay
+from gateway.translate import relay, sse
 from gateway.translate.request import shape_anthropic, shape_openai
-from gateway.translate.responses import blob
+from gateway.translate.responses import blob, chat_output
 from gateway.translate.responses.answer import (
     ResponseMeta,
     Shaping,
@@ -43,6 +43,7 @@ from gateway.usage import Usage
 
 log = logging.getLogger(__name__)
 INCLUDE_REASONING = "reasoning.encrypted_content"
+TERMINAL = frozenset({"response.completed", "response.incomplete"})
 
 
 def validate_responses(body: dict[str, Any]) -> None:
@@ -121,14 +122,19 @@ def _openai_error(status: int, message: str, type_: str, code: str | None, param
 
 
 class Turn:
-    """What this request adds to the Exchange: the resolved conversation and how to present output."""
+    """What this request adds to the Exchange: the resolved conversation and how to present output (as a
+    Response, or as a Chat Completion for a Responses body posted to /v1/chat/completions: Cursor)."""
 
-    def __init__(self, body: dict[str, Any], conversation: list[dict[str, Any]], request_id: str) -> None:
+    def __init__(
+        self, body: dict[str, Any], conversation: list[dict[str, Any]], request_id: str, as_chat: bool = False
+    ) -> None:
         self.body = {**body, "input": conversation}
         self.conversation = conversation
         self.meta = ResponseMeta.from_request(body, response_id="resp_" + request_id.removeprefix("req_"))
         self.wants_blob = INCLUDE_REASONING in (body.get("include") or [])
         self.translated: Translated | None = None
+        self.as_chat = as_chat
+        self.include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
     def shaping(self, host: HostInfo, module: ProviderModule) -> Shaping:
         assert self.translated is not None
@@ -146,11 +152,14 @@ class Turn:
         return shape(self.translated.body, target, sealer=pipeline.sealer())
 
 
-async def create(ex: Exchange) -> HttpResponse | StreamingHttpResponse:
+async def create(ex: Exchange, *, as_chat: bool = False) -> HttpResponse | StreamingHttpResponse:
+    """Serve a Responses body; `as_chat`: the body came to /v1/chat/completions already admitted (Cursor), so
+    answer in Chat Completions."""
     try:
-        await admit(ex)
+        if not as_chat:
+            await admit(ex)
         conversation = await stored.resolve_input(ex.key.org_id, ex.body)
-        turn = Turn(ex.body, conversation, ex.request_id)
+        turn = Turn(ex.body, conversation, ex.request_id, as_chat)
         neutral = responses_to_chat(turn.body, provider="", max_output_tokens=None, unseal=open_blob).body
         ex.lease = await ratelimit.acquire(ex.key)
         route = await pipeline.resolve_route(ex.key, _routing_body(ex.body, neutral))
@@ -206,9 +215,11 @@ async def _answer(ex: Exchange, turn: Turn) -> HttpResponse:
     assert up is not None
     translate = chat_to_response if up.module.DIALECT == relay.OPENAI else anthropic_to_response
     answer = translate(body, turn.meta, turn.shaping(up.host, up.module))
-    await exchange.finish(ex, outcome, True, upstream_ms)
-    answer["usage"] = _billed_usage(outcome.usage)
+    charge = await exchange.finish(ex, outcome, True, upstream_ms)
+    answer["usage"] = {**_billed_usage(outcome.usage), **relay.cost_fields(charge.total if charge else 0)}
     await _store(ex, turn, answer)
+    if turn.as_chat:
+        return JsonResponse(chat_output.response_to_completion(answer), headers=_headers(ex, turn, upstream_ms))
     return JsonResponse(answer, headers=_headers(ex, turn, upstream_ms))
 
 
@@ -234,13 +245,35 @@ class ResponsesStream:
         self.machine = ChatToResponses(turn.meta, shaping) if self.openai else AnthropicToResponses(turn.meta, shaping)
         self.chars = 0
         self.first_at: float | None = None
+        self.chat = chat_output.ResponsesToChat(turn.include_usage) if turn.as_chat else None
 
     @property
     def delivered(self) -> bool:
         return self.first_at is not None
 
+    def _emit(self, events: list[dict[str, Any]]) -> bytes:
+        """The events as SSE bytes (Responses events, or Chat chunks for Cursor); the terminal one carries the
+        cost of the usage it reports, priced as the settlement will price it."""
+        for event in events:
+            if event["type"] in TERMINAL:
+                event["response"]["usage"] = {**event["response"]["usage"], **self._cost()}
+        if self.chat is None:
+            return _frames(events)
+        feed = self.chat.feed
+        return b"".join([_chat_frame(chunk) for event in events for chunk in feed(event)])
+
+    def _cost(self) -> dict[str, Any]:
+        ex = self.ex
+        assert ex.upstream is not None
+        usage, _ = pipeline.billable_usage(self._reported(), self.chars, ex.input_estimate, self.delivered)
+        return relay.cost_fields(pipeline.charge_for(usage, ex.upstream.host).total)
+
+    def _reported(self) -> Usage:
+        raw = self.machine.upstream_usage or {}
+        return usage_mod.from_openai(raw) if self.openai else usage_mod.from_anthropic(raw)
+
     def opening(self) -> bytes:
-        return _frames(self.machine.start())
+        return self._emit(self.machine.start())
 
     def feed_all(self, batch: list[Any]) -> bytes:
         out = []
@@ -249,7 +282,7 @@ class ResponsesStream:
             self.first_at = self.first_at or time.perf_counter()
             self.chars += relay.delivered_chars(dialect, data)
             out += machine.feed(data) if self.openai else machine.feed(event, data)  # type: ignore[call-arg]
-        return _frames(out) if out else b""
+        return self._emit(out) if out else b""
 
     def keepalive(self) -> bytes:
         return streaming.KEEPALIVE[relay.OPENAI]  # an SSE comment keeps proxies from timing out
@@ -258,10 +291,10 @@ class ResponsesStream:
         exchange.checkpoint(self.ex, Usage(), self.chars)
 
     def finish(self) -> bytes:
-        return _frames(self.machine.finish())
+        return self._emit(self.machine.finish())
 
     def fail(self, message: str) -> bytes:
-        return _frames(self.machine.fail("server_error", message))
+        return self._emit(self.machine.fail("server_error", message))
 
     def error_type(self) -> str:
         response = self.machine.response
@@ -269,8 +302,7 @@ class ResponsesStream:
 
     async def settle(self, error_type: str) -> None:
         machine = self.machine
-        raw = machine.upstream_usage or {}
-        reported = usage_mod.from_openai(raw) if self.openai else usage_mod.from_anthropic(raw)
+        reported = self._reported()
         reason = machine.finish_reason or ""
         await exchange.settle_stream(self.ex, reported, self.chars, self.delivered, self.first_at, error_type, reason)
         if machine.response is not None and machine.response["status"] != "failed":
@@ -288,3 +320,7 @@ async def _store(ex: Exchange, turn: Turn, response: dict[str, Any]) -> None:
 
 def _frames(events: list[dict[str, Any]]) -> bytes:
     return b"".join(encode(event) for event in events)
+
+
+def _chat_frame(chunk: dict[str, Any] | str) -> bytes:
+    return sse.DONE if chunk == chat_output.DONE else sse.encode_json(None, chunk)

@@ -72,9 +72,15 @@ async def serve(path: str, *chunks: bytes, **scope: Any) -> Exchange:
 
 
 async def test_only_the_gateways_paths_take_the_fast_path():
-    assert (await serve("/v1/models")).status == 299
-    assert (await serve("/v1/chat/completions/")).status == 299
+    assert (await serve("/v1/models", method="GET")).status == 299
     assert (await serve("/v1/chat/completions")).status == 401
+
+
+async def test_a_v1_path_no_view_serves_is_refused_in_json_before_the_site_sees_it():
+    unknown = await serve("/v1/chat/completions/")
+    assert unknown.status == 404 and json.loads(unknown.body)["error"]["type"] == "invalid_request_error"
+    wrong_method = await serve("/v1/models")
+    assert wrong_method.status == 405 and json.loads(wrong_method.body)["error"]["code"] == "method_not_allowed"
 
 
 def test_every_fast_path_names_the_same_view_as_the_sites_urls():

@@ -197,7 +197,7 @@ def o2a_messages(messages: list[Message]) -> tuple[list[Block], list[Message]]:
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            system += [{"type": "text", "text": t} for t in _texts(message.get("content")) if t]
+            system += _o2a_system(message.get("content"))
         elif role in _O2A_ROLES:
             converted = _O2A_ROLES[role](message)
             if converted["content"]:
@@ -209,6 +209,20 @@ def o2a_messages(messages: list[Message]) -> tuple[list[Block], list[Message]]:
         out.insert(0, {"role": "user", "content": [{"type": "text", "text": _FIRST_USER_TURN}]})
     _strip_prefill(out)
     return system, out
+
+
+def _o2a_system(content: Any) -> list[Block]:
+    """System text as blocks; a block list (Cursor's Claude bodies) keeps its `cache_control` markers."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    parts = [part for part in content or () if isinstance(part, dict)]
+    return [_cached(part, {"type": "text", "text": text}) for part in parts if (text := _texts([part])[0])]
+
+
+def _cached(part: Block, block: Block) -> Block:
+    if "cache_control" in part:
+        block["cache_control"] = part["cache_control"]
+    return block
 
 
 def _texts(content: Any) -> list[str]:
@@ -227,7 +241,7 @@ def _o2a_user(message: Message) -> Message:
 def _o2a_part(part: Block) -> Block | None:
     kind = part.get("type")
     if kind == "text":
-        return {"type": "text", "text": part["text"]} if part.get("text") else None
+        return _cached(part, {"type": "text", "text": part["text"]}) if part.get("text") else None
     if kind == "image_url":
         image = part.get("image_url")
         return _o2a_image(image if isinstance(image, str) else (image or {}).get("url") or "")

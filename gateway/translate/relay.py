@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gateway import usage as usage_mod
@@ -25,6 +26,18 @@ from gateway.usage import Usage
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
 CHARS_PER_TOKEN = 4
+# usage -> what qlaud charges for it, in micro-dollars (the surface's closure over the host's prices)
+Pricer = Callable[[Usage], int]
+
+
+def cost_fields(cost_micros: int) -> dict[str, Any]:
+    """What a request cost the customer, in the final usage of every answer: USD as a number, and the exact
+    integer micro-dollars the wallet was charged."""
+    return {"cost": cost_micros / 1_000_000, "cost_micros": cost_micros}
+
+
+def _with_cost(usage: dict[str, Any], price: Pricer | None, billed: Usage) -> dict[str, Any]:
+    return {**usage, **cost_fields(price(billed))} if price is not None else usage
 
 
 def delivered_chars(dialect: str, data: dict[str, Any]) -> int:
@@ -76,6 +89,7 @@ class Relay:
         self.request_id = request_id
         self.chars = 0
         self.first_event_at: float | None = None
+        self.price: Pricer | None = None  # set by the surface: the final usage then carries the cost
 
     def _seen(self, dialect: str, data: dict[str, Any]) -> None:
         if self.first_event_at is None:
@@ -96,7 +110,13 @@ class OpenAIToAnthropicRelay(Relay):
         return b"".join(sse.encode_json(e, p) for e, p in self.t.feed(data))
 
     def finish(self, estimate: Usage | None) -> bytes:
-        return b"".join(sse.encode_json(e, p) for e, p in self.t.finish(estimate))
+        return b"".join(sse.encode_json(e, self._priced(e, p)) for e, p in self.t.finish(estimate))
+
+    def _priced(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if event != "message_delta":
+            return payload
+        usage = payload["usage"]
+        return {**payload, "usage": _with_cost(usage, self.price, usage_mod.from_anthropic(usage))}
 
     def fail(self, error_type: str, message: str) -> bytes:
         return b"".join(sse.encode_json(e, p) for e, p in self.t.fail(error_type, message))
@@ -123,11 +143,16 @@ class AnthropicToOpenAIRelay(Relay):
         return self._encode(self.t.fail(error_type, message))
 
     def _encode(self, chunks: list[dict[str, Any]]) -> bytes:
-        out = b"".join(sse.encode_json(None, c) for c in chunks)
+        out = b"".join(sse.encode_json(None, self._priced(c)) for c in chunks)
         if self.t.completed and not getattr(self, "_done", False):
             self._done = True
             out += sse.DONE
         return out
+
+    def _priced(self, chunk: dict[str, Any]) -> dict[str, Any]:
+        if not chunk.get("usage"):
+            return chunk
+        return {**chunk, "usage": _with_cost(chunk["usage"], self.price, self.t.usage)}
 
     usage = property(lambda self: self.t.usage)
     finish_reason = property(lambda self: self.t.stop_reason)
@@ -153,6 +178,8 @@ class AnthropicPassRelay(Relay):
         if kind == "message_start":
             self.started = True
             data = {**data, "message": {**(data.get("message") or {}), "model": self.requested_model}}
+        elif kind == "message_delta" and self.price is not None:
+            data = {**data, "usage": _with_cost(data.get("usage") or {}, self.price, self.meter.usage)}
         self.ended = kind in ("message_stop", "error")
         return sse.encode_json(kind, data)
 
@@ -214,6 +241,8 @@ class OpenAIPassRelay(Relay):
             if not chunk.get("choices"):
                 return b""  # the usage-only chunk qlaud asked for, for billing
             chunk.pop("usage", None)
+        elif chunk.get("usage"):
+            chunk["usage"] = _with_cost(chunk["usage"], self.price, self.meter.usage)
         return sse.encode_json(None, chunk)
 
     def _usage_chunk(self) -> bytes:
@@ -298,7 +327,6 @@ def translate_answer(
 
 
 def with_usage(surface: str, answer: dict[str, Any], usage: Usage, cost_micros: int) -> dict[str, Any]:
-    """Report the billed usage (estimated or not) and, on the OpenAI surface, `usage.cost` in USD."""
-    if surface == ANTHROPIC:
-        return {**answer, "usage": usage_mod.to_anthropic(usage)}
-    return {**answer, "usage": {**usage_mod.to_openai(usage), "cost": cost_micros / 1_000_000}}
+    """Report the billed usage (estimated or not) with its cost (`cost_fields`)."""
+    billed = usage_mod.to_anthropic(usage) if surface == ANTHROPIC else usage_mod.to_openai(usage)
+    return {**answer, "usage": {**billed, **cost_fields(cost_micros)}}

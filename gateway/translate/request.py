@@ -43,6 +43,7 @@ __all__ = [
 # -- Anthropic -> OpenAI ---------------------------------------------------------------------------------------------
 
 _A2O_TOOL_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
+_ANTHROPIC_CHOICES = frozenset({*_A2O_TOOL_CHOICE, "tool"})
 
 
 def anthropic_to_openai(
@@ -293,6 +294,9 @@ def _shape_tools(out: dict[str, Any], rules: Rules) -> None:
     out["tools"] = [_strip_schema_keys(tool) for tool in out["tools"]]
     if not rules.parallel_tool_calls:
         out.pop("parallel_tool_calls", None)
+    choice = out.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in _ANTHROPIC_CHOICES:  # Cursor's Claude bodies
+        _a2o_tool_choice(out.pop("tool_choice"), out)
     if not rules.forced_tool_choice and out.get("tool_choice") not in (None, "auto", "none"):
         out["tool_choice"] = "auto"
 
@@ -405,8 +409,10 @@ def _o2a_tools(body: dict[str, Any], out: dict[str, Any]) -> None:
         out["tool_choice"] = dict(_O2A_TOOL_CHOICE.get(choice, {"type": "auto"}))
     elif isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name") or choice.get("name")
-        # allowed_tools / custom choices have no Anthropic form: let the model choose among the tools.
-        out["tool_choice"] = {"type": "tool", "name": name} if name else {"type": "auto"}
+        # Anthropic-style objects ({"type": "any"}, Cursor's Claude bodies) keep their meaning; allowed_tools /
+        # custom choices have no Anthropic form: let the model choose among the tools.
+        plain = _O2A_TOOL_CHOICE.get(choice.get("type") or "", {"type": "auto"})
+        out["tool_choice"] = {"type": "tool", "name": name} if name else dict(plain)
     if body.get("parallel_tool_calls") is False:
         out.setdefault("tool_choice", {"type": "auto"})["disable_parallel_tool_use"] = True
 
