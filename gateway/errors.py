@@ -86,6 +86,8 @@ def render(err: GatewayError, surface: str, request_id: str = "") -> HttpRespons
         status=status_for(err.kind, surface),
         content_type="application/json",
     )
+    if err.kind == "method":
+        response["Allow"] = "POST"  # the model APIs' one method; gateway.asgi names others where they differ
     if err.retry_after is not None:
         response["retry-after"] = str(max(1, round(err.retry_after)))
     if request_id:

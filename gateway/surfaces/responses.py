@@ -85,7 +85,9 @@ async def responses(request: Incoming) -> HttpResponse | StreamingHttpResponse:
         return _no_websocket(request)
     if request.method != "POST":
         message = f"{request.method} is not allowed here; use POST."
-        return _openai_error(405, message, "invalid_request_error", "method_not_allowed")
+        response = _openai_error(405, message, "invalid_request_error", "method_not_allowed")
+        response["Allow"] = "GET, POST"
+        return response
     return await create(Exchange(RESPONSES, request))
 
 
@@ -93,7 +95,9 @@ async def responses(request: Incoming) -> HttpResponse | StreamingHttpResponse:
 async def retrieve(request: HttpRequest, response_id: str) -> HttpResponse:
     """A stored response of the caller's org (kept for an hour unless created with store:false)."""
     if request.method != "GET":
-        return _openai_error(405, "Use GET to retrieve a response.", "invalid_request_error", "method_not_allowed")
+        response = _openai_error(405, "Use GET to retrieve a response.", "invalid_request_error", "method_not_allowed")
+        response["Allow"] = "GET"
+        return response
     try:
         key = await pipeline.authenticate(request.headers)
     except GatewayError as err:

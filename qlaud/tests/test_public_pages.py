@@ -142,3 +142,16 @@ def test_security_page_says_how_long_reasoning_behind_tool_calls_is_kept(client,
     html = client.get("/security").content.decode()
     assert "reasoning in the cache for 6 hours" in html
     assert "keyed by your organisation" in html
+
+
+@pytest.mark.django_db
+def test_the_cursor_doc_says_the_base_url_must_be_public_https_and_how_to_tunnel_a_local_run(client):
+    html = client.get("/docs/cursor/").content.decode()
+    assert "must be a public HTTPS address" in html
+    assert "make run" in html and "tunnel" in html
+
+
+@pytest.mark.django_db
+def test_the_api_doc_names_the_cost_fields_of_the_final_usage(client):
+    html = client.get("/docs/api/").content.decode()
+    assert "usage.cost</code>" in html and "usage.cost_micros</code>" in html
