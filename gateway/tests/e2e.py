@@ -13,6 +13,8 @@ from gateway.surfaces import chat, responses
 from gateway.surfaces.exchange import Surface
 from gateway.tests.conftest import PRICES, wait_for_log
 from gateway.tests.fake_upstream import CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS
+from gateway.translate.request import openai_to_anthropic
+from gateway.translate.shaping import Target
 from gateway.usage import Usage
 from wallet.ledger import assert_ledger_invariant
 from wallet.models import LedgerEntry
@@ -31,6 +33,39 @@ WEATHER_FUNCTION = {
         "parameters": WEATHER_TOOL["input_schema"],
     },
 }
+
+
+# What Cursor posts to /v1/chat/completions for a Claude model: system as text blocks with cache_control, cache_control
+# markers on content, tool_choice as an Anthropic-style object.
+CURSOR_CACHE = {"type": "ephemeral"}
+CURSOR_SYSTEM = [{"type": "text", "text": "You are Cursor's agent.", "cache_control": CURSOR_CACHE}]
+CURSOR_USER = [{"type": "text", "text": "Weather in Paris?", "cache_control": CURSOR_CACHE}]
+CURSOR_CLAUDE_CHAT: dict[str, Any] = {
+    "model": "claude-4.5-sonnet-thinking",
+    "messages": [
+        {
+            "role": "system",
+            "content": [{"type": "text", "text": "You are Cursor's agent.", "cache_control": CURSOR_CACHE}],
+        },
+        {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?", "cache_control": CURSOR_CACHE}]},
+    ],
+    "tools": [WEATHER_FUNCTION],
+    "tool_choice": {"type": "tool", "name": "get_weather"},
+    "max_tokens": 64,
+}
+
+
+def cursor_claude_for(target: Target) -> dict[str, Any]:
+    """Cursor's Claude chat body as qlaud sends it to a Claude host."""
+    return openai_to_anthropic(copy.deepcopy(CURSOR_CLAUDE_CHAT), target)
+
+
+def assert_cursor_cache_kept(sent: dict[str, Any]) -> None:
+    assert sent["system"] == [{"type": "text", "text": "You are Cursor's agent.", "cache_control": CURSOR_CACHE}]
+    assert sent["messages"][0]["content"] == [
+        {"type": "text", "text": "Weather in Paris?", "cache_control": CURSOR_CACHE}
+    ]
+    assert sent["tool_choice"] == {"type": "tool", "name": "get_weather"}
 
 
 def anthropic_client(live: Any, key: str, **kw: Any) -> anthropic.Anthropic:

@@ -34,7 +34,9 @@ from gateway.tests.e2e import (
     WEATHER_FUNCTION,
     WEATHER_TOOL,
     anthropic_client,
+    assert_cursor_cache_kept,
     billed,
+    cursor_claude_for,
     expected_charge,
     fake_usage,
     openai_client,
@@ -48,6 +50,7 @@ from gateway.tests.fake_bedrock import (
     sigv4_valid,
 )
 from gateway.tests.fake_upstream import COUNT_TOKENS_BASE, FakeUpstream
+from gateway.translate.shaping import Target
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONVERSE_FIXTURES = sorted(p.stem for p in FIXTURES.glob("bedrock_converse_*.json"))
@@ -244,6 +247,12 @@ def test_it_sends_claude_through_invoke_with_the_bedrock_anthropic_version(aws_e
         "anthropic_beta": ["a-1", "b-2"],
     }
     assert bedrock.build_request(call()).url.endswith(":0/invoke")
+
+
+def test_cursors_claude_chat_body_reaches_bedrock_invoke_with_its_cache_control(aws_env: None) -> None:
+    body = cursor_claude_for(Target("anthropic", "bedrock", CLAUDE))
+    sent = json.loads(bedrock.build_request(call(body=body)).content)
+    assert_cursor_cache_kept(sent)
 
 
 def test_it_sends_other_models_through_converse(aws_env: None) -> None:

@@ -21,9 +21,18 @@ from gateway import outbound
 from gateway.providers import PROTOCOLS, vertex, vertex_openai
 from gateway.providers.base import Call, UpstreamError
 from gateway.tests.conftest import CREDIT
-from gateway.tests.e2e import WEATHER_TOOL, anthropic_client, billed, expected_charge, fake_usage
+from gateway.tests.e2e import (
+    WEATHER_TOOL,
+    anthropic_client,
+    assert_cursor_cache_kept,
+    billed,
+    cursor_claude_for,
+    expected_charge,
+    fake_usage,
+)
 from gateway.tests.fake_bedrock import FakeTokenServer
 from gateway.tests.fake_upstream import COUNT_TOKENS_BASE, FakeUpstream
+from gateway.translate.shaping import Target
 
 CLAUDE = "claude-sonnet-4-5@20250929"
 SA_EMAIL = "qlaud-test@test-project.iam.gserviceaccount.com"
@@ -191,6 +200,11 @@ def test_claude_goes_to_raw_predict_with_the_vertex_anthropic_version(service_ac
     }
     assert req.headers["anthropic-beta"] == "b-1"
     assert vertex.build_request(call()).url.endswith(":rawPredict")
+
+
+def test_cursors_claude_chat_body_reaches_vertex_raw_predict_with_its_cache_control(service_account: Path) -> None:
+    body = cursor_claude_for(Target("anthropic", "vertex", CLAUDE))
+    assert_cursor_cache_kept(json.loads(vertex.build_request(call(body=body)).content))
 
 
 def test_count_tokens_goes_to_the_count_tokens_model_with_the_model_in_the_body(service_account: Path) -> None:
