@@ -14,12 +14,14 @@ from gateway.tests.e2e import anthropic_client, billed, openai_client
 pytestmark = E2E
 
 HI = [{"role": "user", "content": "hi"}]
-UPSTREAMS = ["openai", "anthropic"]  # the upstream's dialect: same-dialect pass-through or translated
+# OpenAI as is (pass-through), DeepSeek (its chunks normalised, usage re-emitted), Anthropic (translated)
+UPSTREAMS = ["openai", "deepseek", "anthropic"]
 
 
 @pytest.fixture
 def world(catalog: Any, tenant: Any) -> Any:
-    catalog.model("on-openai", (catalog.provider("deepseek", "openai", "/v1"), "fake-text"))
+    catalog.model("on-openai", (catalog.provider("openai", "openai", "/v1"), "fake-text"))
+    catalog.model("on-deepseek", (catalog.provider("deepseek", "openai", "/v1"), "fake-text"))
     catalog.model("on-anthropic", (catalog.provider("anthropic", "anthropic"), "fake-text"))
     return tenant
 

@@ -250,6 +250,7 @@ class OpenAIPassRelay(Relay):
             return b""
         envelope = {k: self._envelope.get(k) for k in ("id", "object", "created", "model")} if self._envelope else {}
         usage = usage_mod.to_openai(self.meter.usage)  # the provider's usage in OpenAI's semantics
+        usage = _with_cost(usage, self.price, self.meter.usage)
         return sse.encode_json(None, {**envelope, "choices": [], "usage": usage})
 
     def reasoning_by_tool(self) -> dict[str, str]:
