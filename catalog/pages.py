@@ -77,7 +77,9 @@ def model_row(model: ModelInfo, live: dict[int, HostHealth]) -> ModelRow:
 
 def _matches(row: ModelRow, q: str, provider: str, capability: str) -> bool:
     m = row.model
-    if q and not any(q in text.lower() for text in (m.id, m.name, m.author, m.family)):
+    # Every word must appear somewhere, in any order: "qwen coder" finds qwen3-coder-480b.
+    haystack = " ".join(text.lower() for text in (m.id, m.name, m.author, m.family) if text)
+    if q and not all(word in haystack for word in q.split()):
         return False
     if provider and provider not in {slug for slug, _ in row.providers}:
         return False

@@ -264,12 +264,44 @@ def example_model() -> str:
     return next((m for m in EXAMPLE_MODELS if m in ids), next((m for m in ids if m.startswith("deepseek")), ids[0]))
 
 
-def render(snippet: Snippet, *, model: str, key: str = KEY_PLACEHOLDER) -> str:
-    return snippet.code.format(site=settings.SITE_URL, model=model, key=key)
+# The four ways to call one model, shown on model pages and beside a newly created key.
+QUICKSTART: tuple[Snippet, ...] = (
+    Snippet(
+        "curl",
+        "sh",
+        "curl {site}/v1/chat/completions \\\n"
+        '  -H "Authorization: Bearer {key}" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        '  -d \'{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}\'',
+    ),
+    Snippet("openai-py", "python", CLIENTS_BY_SLUG["openai-python"].snippets[0].code),
+    Snippet(
+        "anthropic-py",
+        "python",
+        "from anthropic import Anthropic\n\n"
+        'client = Anthropic(base_url="{site}", api_key="{key}")\n'
+        "reply = client.messages.create(\n"
+        '    model="{model}",\n'
+        "    max_tokens=1024,\n"
+        '    messages=[{{"role": "user", "content": "Hello"}}],\n'
+        ")\n"
+        "print(reply.content[0].text)",
+    ),
+    Snippet("Claude Code", "sh", CLIENTS_BY_SLUG["claude-code"].snippets[0].code.replace("   # optional: any id from /models", "")),
+)
 
 
-def rendered_clients(model: str | None = None) -> list[dict]:
+def render(snippet: Snippet, *, model: str, key: str = KEY_PLACEHOLDER, site: str | None = None) -> str:
+    return snippet.code.format(site=site or settings.SITE_URL, model=model, key=key)
+
+
+def rendered_clients(model: str | None = None, *, site: str | None = None) -> list[dict]:
     model = model or example_model()
     return [
-        {"client": c, "snippets": [{"snippet": s, "code": render(s, model=model)} for s in c.snippets]} for c in CLIENTS
+        {"client": c, "snippets": [{"snippet": s, "code": render(s, model=model, site=site)} for s in c.snippets]}
+        for c in CLIENTS
     ]
+
+
+def quickstart(model: str, *, site: str, key: str = KEY_PLACEHOLDER) -> list[dict]:
+    return [{"snippet": s, "code": render(s, model=model, key=key, site=site)} for s in QUICKSTART]

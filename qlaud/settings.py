@@ -32,8 +32,12 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = secret("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# The public base URL shown in docs, snippets and emails.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The public base URL shown in docs, snippets and emails. Unset, it follows HOST and PORT, the address
+# `make run` serves on; pages rendered in a request use the request's own host when it is allowed
+# and SITE_URL is not set (lib/site_url.py).
+_HOST = env.str("HOST", default="127.0.0.1")
+SITE_URL_DEFAULT = f"http://{'127.0.0.1' if _HOST in ('0.0.0.0', '::', '') else _HOST}:{env.int('PORT', default=8000)}"
+SITE_URL = env.str("SITE_URL", default=SITE_URL_DEFAULT).rstrip("/")
 # Where people reach us: shown in the footer, on /security and in /.well-known/security.txt.
 CONTACT_EMAIL = env.str("CONTACT_EMAIL", default="hello@qlaud.ai")
 SECURITY_EMAIL = env.str("SECURITY_EMAIL", default="security@qlaud.ai")
@@ -176,6 +180,7 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # confirming the address is the last step of signing up
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_safe
 from catalog import public
 from gateway.errors import ANTHROPIC, KINDS, status_for
 from gateway.surfaces.stored import TTL_SECONDS
+from lib.site_url import site_url
 from qlaud import clients, dashboard, stats
 
 DOC_TOPICS: dict[str, str] = {
@@ -30,7 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.method == "HEAD":
         # Claude Code probes `HEAD /` before every session: answer without touching the database.
         return HttpResponse(content_type="text/html; charset=utf-8")
-    context = {"clients": clients.rendered_clients(), "board": stats.ttft_board()}
+    context = {"clients": clients.rendered_clients(site=site_url(request)), "board": stats.ttft_board()}
     return render(request, "home.html", context)
 
 
@@ -49,7 +50,8 @@ def docs_page(request: HttpRequest, slug: str) -> HttpResponse:
     context = {"clients": clients.CLIENTS, "topics": DOC_TOPICS, "example_model": clients.example_model()}
     if slug in clients.CLIENTS_BY_SLUG:
         client = clients.CLIENTS_BY_SLUG[slug]
-        snippets = [{"snippet": s, "code": clients.render(s, model=context["example_model"])} for s in client.snippets]
+        model, site = context["example_model"], site_url(request)
+        snippets = [{"snippet": s, "code": clients.render(s, model=model, site=site)} for s in client.snippets]
         context.update(client=client, snippets=snippets)
         return render(request, "docs/client.html", context)
     if slug in DOC_TOPICS:
@@ -171,7 +173,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 def v1_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """API paths answer in JSON, never with the HTML 404 page."""
-    message = f"No API route {request.method} {request.path}. See {settings.SITE_URL}/docs/api/."
+    message = f"No API route {request.method} {request.path}. See {site_url(request)}/docs/api/."
     return JsonResponse({"type": "error", "error": {"type": "not_found_error", "message": message}}, status=404)
 
 

@@ -32,3 +32,13 @@ def pct(ratio: float | None) -> str:
     if ratio is None:
         return "–"
     return f"{ratio * 100:.2f}%" if ratio < 1 else "100%"
+
+
+@register.simple_tag(takes_context=True)
+def quickstart(context: template.Context, model: str, key: str = "") -> list[dict]:
+    """curl, openai-py, anthropic-py and Claude Code, filled with this site's address, the model and a key."""
+    from lib.site_url import site_url
+    from qlaud import clients
+
+    site = site_url(context.get("request"))
+    return clients.quickstart(model, site=site, key=key or clients.KEY_PLACEHOLDER)
