@@ -287,7 +287,11 @@ QUICKSTART: tuple[Snippet, ...] = (
         ")\n"
         "print(reply.content[0].text)",
     ),
-    Snippet("Claude Code", "sh", CLIENTS_BY_SLUG["claude-code"].snippets[0].code.replace("   # optional: any id from /models", "")),
+    Snippet(
+        "Claude Code",
+        "sh",
+        "export ANTHROPIC_BASE_URL={site}\nexport ANTHROPIC_AUTH_TOKEN={key}\nexport ANTHROPIC_MODEL={model}\nclaude",
+    ),
 )
 
 
@@ -298,10 +302,24 @@ def render(snippet: Snippet, *, model: str, key: str = KEY_PLACEHOLDER, site: st
 def rendered_clients(model: str | None = None, *, site: str | None = None) -> list[dict]:
     model = model or example_model()
     return [
-        {"client": c, "snippets": [{"snippet": s, "code": render(s, model=model, site=site)} for s in c.snippets]}
+        {
+            "slug": c.slug,
+            "name": c.name,
+            "blurb": c.blurb,
+            "link": f"/docs/{c.slug}/",
+            "snippets": [{"snippet": s, "code": render(s, model=model, site=site)} for s in c.snippets],
+        }
         for c in CLIENTS
     ]
 
 
 def quickstart(model: str, *, site: str, key: str = KEY_PLACEHOLDER) -> list[dict]:
-    return [{"snippet": s, "code": render(s, model=model, key=key, site=site)} for s in QUICKSTART]
+    """QUICKSTART as tabs (see templates/partials/snippet_tabs.html)."""
+    return [
+        {
+            "slug": str(n),
+            "name": s.label,
+            "snippets": [{"snippet": s, "code": render(s, model=model, key=key, site=site)}],
+        }
+        for n, s in enumerate(QUICKSTART, 1)
+    ]
