@@ -112,20 +112,26 @@ def invitation_from_token(token: str) -> Invitation | None:
 
 
 @transaction.atomic
-def invite_member(org: Org, *, email: str, role: str, by: Membership) -> Invitation:
-    """Create (or renew) an invitation and email its link after the commit."""
+def invite_member(org: Org, *, email: str, role: str, by: Membership, site: str = "") -> Invitation:
+    """Create an invitation and email its link after the commit. Inviting the same address again
+    re-sends the pending invitation with a fresh link and the role chosen now; the earlier link
+    keeps working until it expires (it is not "withdrawn")."""
     email = email.strip().lower()
     _require_manager(by, Role.MEMBER, role)
     if Membership.objects.filter(org=org, user__email__iexact=email).exists():
         raise OrgRuleError(f"{email} is already a member.")
-    Invitation.objects.filter(org=org, email=email, accepted_at__isnull=True).delete()
-    invitation = Invitation.objects.create(org=org, email=email, role=role, invited_by=by.user)
-    transaction.on_commit(lambda: send_invitation(invitation))
+    invitation = Invitation.objects.filter(org=org, email=email, accepted_at__isnull=True).first()
+    if invitation is None:
+        invitation = Invitation.objects.create(org=org, email=email, role=role, invited_by=by.user)
+    else:
+        invitation.role, invitation.invited_by, invitation.created = role, by.user, timezone.now()
+        invitation.save(update_fields=["role", "invited_by", "created"])
+    transaction.on_commit(lambda: send_invitation(invitation, site=site))
     return invitation
 
 
-def send_invitation(invitation: Invitation) -> None:
-    url = settings.SITE_URL + reverse("invitation_accept", args=[invitation_token(invitation)])
+def send_invitation(invitation: Invitation, *, site: str = "") -> None:
+    url = (site or settings.SITE_URL) + reverse("invitation_accept", args=[invitation_token(invitation)])
     context = {"invitation": invitation, "url": url, "days": INVITATION_MAX_AGE.days}
     subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
     body = render_to_string("accounts/email/invitation_message.txt", context)

@@ -11,6 +11,7 @@ from accounts.forms import InviteForm, RoleForm
 from accounts.models import Invitation, Membership
 from accounts.orgs import OrgRuleError, change_role, invite_member, remove_member, withdraw_invitation
 from accounts.views.common import org_view, require_manager
+from lib.site_url import site_url
 
 
 def _team_context(request: HttpRequest, form: InviteForm) -> dict[str, object]:
@@ -28,11 +29,19 @@ def team(request: HttpRequest) -> HttpResponse:
         by = require_manager(request)
         if form.is_valid():
             try:
-                invitation = invite_member(request.org, by=by, **form.cleaned_data)  # type: ignore[attr-defined]
+                resent = Invitation.objects.filter(
+                    org=request.org,  # type: ignore[attr-defined]
+                    email__iexact=form.cleaned_data["email"].strip(),
+                    accepted_at__isnull=True,
+                ).exists()
+                invitation = invite_member(request.org, by=by, site=site_url(request), **form.cleaned_data)  # type: ignore[attr-defined]
             except OrgRuleError as error:
                 form.add_error("email", error.message)
             else:
-                messages.success(request, f"Invitation sent to {invitation.email}.")
+                again = (
+                    " again: a fresh link for 7 days; the earlier link still works until it expires" if resent else ""
+                )
+                messages.success(request, f"Invitation sent to {invitation.email}{again}.")
                 return redirect("dashboard_team")
     return render(request, "accounts/team/team.html", _team_context(request, form))
 
@@ -67,7 +76,11 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     if not leaving:
         require_manager(request)
     if request.method == "GET":
-        return render(request, "accounts/team/remove.html", {"member": member, "leaving": leaving})
+        sole_owner = member.role == Membership.Role.OWNER and not (
+            Membership.objects.filter(org_id=member.org_id, role=Membership.Role.OWNER).exclude(pk=member.pk).exists()
+        )
+        context = {"member": member, "leaving": leaving, "sole_owner": sole_owner}
+        return render(request, "accounts/team/remove.html", context)
     try:
         remove_member(member, by=request.membership)  # type: ignore[attr-defined]
     except OrgRuleError as error:
