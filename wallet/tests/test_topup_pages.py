@@ -12,7 +12,8 @@ def _session_id(response) -> str:
     return response["Location"].rsplit("/", 1)[1]
 
 
-def test_the_wallet_page_shows_balance_hold_presets_and_history(alice_client, org_a):
+def test_the_wallet_page_shows_balance_hold_presets_and_history(alice_client, org_a, settings):
+    settings.STRIPE_TEST_SECRET_KEY = "sk_test_" + "0" * 24
     ledger.credit_topup(org_id=org_a.pk, amount=20_000_000, reference="cs_x", idempotency_key="cs_x")
     ledger.place_hold(org_id=org_a.pk, key_id=None, amount=1_500_000, request_id="req_1")
     page = alice_client.get("/dashboard/wallet/").content.decode()

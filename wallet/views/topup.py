@@ -53,6 +53,9 @@ def _context(request: HttpRequest, wallet: Wallet, **forms: object) -> dict:
         ),
         "has_card": bool(wallet.stripe_payment_method_id),
         "is_manager": request.membership.is_manager,  # type: ignore[attr-defined]
+        # Without a Stripe key the page says so up front and shows how to add credit locally.
+        "stripe_ready": bool(payments.api_key()),
+        "adjust_command": f'.venv/bin/python manage.py adjust_wallet {request.org.slug} 5 "local credit"',  # type: ignore[attr-defined]
     }
 
 
@@ -144,6 +147,9 @@ def auto_topup(request: HttpRequest) -> HttpResponse:
 @require_POST
 def save_card(request: HttpRequest) -> HttpResponse:
     require_manager(request)
+    if not payments.api_key():
+        messages.error(request, "Saving a card needs Stripe, and this server has no Stripe key configured.")
+        return redirect("wallet")
     try:
         # org_view: request.org is set and the user is signed in.
         url = payments.create_card_session(request.org, request.user.email)  # type: ignore[attr-defined,union-attr]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Org
@@ -22,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, org: str, amount_usd: str, reason: str, key: str | None, **options: object) -> None:
         target = Org.objects.filter(slug=org).first()
         if target is None:
-            raise CommandError(f"no org with slug {org!r}")
+            raise CommandError(_unknown_org(org))
         try:
             amount = usd_to_micros(amount_usd)
             written = ledger.adjust(org_id=target.pk, amount=amount, reason=reason, idempotency_key=key)
@@ -31,3 +33,13 @@ class Command(BaseCommand):
         balance = Wallet.objects.get(org=target).balance
         verb = "adjusted" if written else "already applied"
         self.stdout.write(f"{verb}: {format_usd(amount)} on {target.slug}; balance {format_usd(balance)}")
+
+
+def _unknown_org(slug: str) -> str:
+    """Name the closest slugs (a personal org's slug is the e-mail's local part plus a random suffix)."""
+    slugs = list(Org.objects.values_list("slug", flat=True))
+    close = difflib.get_close_matches(slug, slugs, n=5, cutoff=0.5)
+    close += [s for s in slugs if slug and slug.lower() in s.lower() and s not in close][: 5 - len(close)]
+    if not close:
+        return f"no org with slug {slug!r} (the dashboard's Team page shows an org's slug)"
+    return f"no org with slug {slug!r}; did you mean: {', '.join(close)}?"
