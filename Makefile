@@ -18,6 +18,8 @@ migrate: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
+	@echo "qlaud on http://$(HOST):$(PORT) with DEBUG=$${DEBUG:-1}: a local server, so static files come from the source"
+	@echo "tree and errors show tracebacks; production runs DEBUG=0 (README: Running it in production)."
 	$(BIN)/python manage.py loadcatalog
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput -v 0
 	DEBUG=$${DEBUG:-1} $(BIN)/uvicorn qlaud.asgi:application --host $(HOST) --port $(PORT) --lifespan on

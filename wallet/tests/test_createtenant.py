@@ -65,3 +65,10 @@ def test_it_refuses_bad_arguments(args):
     with pytest.raises(CommandError):
         call_command("createtenant", *args, stdout=StringIO())
     assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_password_given_to_createtenant_signs_the_user_in_to_the_dashboard(client):
+    createtenant("--email", "erin@example.com", "--password", "a long and unusual passphrase 42")
+    assert client.login(email="erin@example.com", password="a long and unusual passphrase 42")
+    assert client.get("/dashboard/").status_code == 200

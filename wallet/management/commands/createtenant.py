@@ -27,14 +27,25 @@ class Command(BaseCommand):
         parser.add_argument("--org", help="org name (default: the user's personal org)")
         parser.add_argument("--credit", help="USD to credit, as a decimal string, e.g. 20 or 5.50")
         parser.add_argument("--key-name", default="default")
+        parser.add_argument("--password", help="set the user's password, to sign in to the dashboard")
 
     def handle(
-        self, *args: Any, email: str, org: str | None, credit: str | None, key_name: str, **options: Any
+        self,
+        *args: Any,
+        email: str,
+        org: str | None,
+        credit: str | None,
+        key_name: str,
+        password: str | None = None,
+        **options: Any,
     ) -> None:
         email = _valid_email(email)
         micros = _credit_micros(credit) if credit else None
         with transaction.atomic():
             user = _user(email)
+            if password:
+                user.set_password(password)
+                user.save(update_fields=["password"])
             tenant = _org(user, org)
             _key, raw = mint_key(tenant, user, key_name)
         if micros:
