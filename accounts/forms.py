@@ -24,8 +24,9 @@ class KeyCreateForm(forms.Form):
     limit_period = forms.ChoiceField(label="per", choices=ApiKey.Period.choices, initial=ApiKey.Period.MONTH)
     allowed_models = forms.CharField(
         required=False,
-        help_text="Model ids separated by commas or spaces. Empty: every model.",
-        widget=forms.TextInput(attrs={"placeholder": "claude-sonnet-4-5, gpt-5"}),
+        help_text="Catalog model ids separated by commas or spaces (suggested as you type). Empty: every model.",
+        # The page adds a datalist of catalog ids (templates/accounts/keys/_panel.html).
+        widget=forms.TextInput(attrs={"list": "catalog-model-ids", "autocomplete": "off", "data-multi-list": ""}),
     )
     expires_on = forms.DateField(
         label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC, optional."

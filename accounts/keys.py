@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
@@ -103,6 +103,29 @@ def mint_key(org: Org, user: User | None, name: str, **limits: Any) -> tuple[Api
         org=org, created_by=user, name=name, prefix=prefix_of(raw), hashed=hash_key(raw), **limits
     )
     return key, raw
+
+
+PLAYGROUND_KEY_NAME = "playground"
+PLAYGROUND_KEY_TTL = timedelta(hours=2)
+# A key this close to its expiry is not handed out again: a conversation should not die mid-way.
+PLAYGROUND_KEY_MIN_LEFT = timedelta(minutes=15)
+
+
+def mint_playground_key(org: Org, user: User) -> tuple[ApiKey, str]:
+    """A short-lived key for the dashboard's playground, named so that it reads as one in the key list."""
+    name = f"{PLAYGROUND_KEY_NAME} ({user.email})"[:100]
+    return mint_key(org, user, name, expires_at=timezone.now() + PLAYGROUND_KEY_TTL)
+
+
+def playground_key_usable(key_id: int, raw: str, org: Org, user: User) -> bool:
+    """Whether a playground key remembered in the session may be reused: same org and user, not revoked,
+    not near its expiry, and the raw secret still the one minted for it."""
+    from accounts.models import ApiKey
+
+    fresh_until = timezone.now() + PLAYGROUND_KEY_MIN_LEFT
+    return ApiKey.objects.filter(
+        pk=key_id, org=org, created_by=user, prefix=prefix_of(raw), revoked_at__isnull=True, expires_at__gt=fresh_until
+    ).exists()
 
 
 def revoke_key(key: ApiKey) -> None:

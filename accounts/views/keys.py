@@ -31,19 +31,21 @@ def _rows(keys: QuerySet[ApiKey]) -> list[dict[str, Any]]:
     return [{"key": key, "spend": spend.get(key.pk, 0)} for key in keys]
 
 
-def _panel_context(request: HttpRequest, form: KeyCreateForm, raw_key: str | None = None) -> dict[str, Any]:
-    return {"rows": _rows(visible_keys(request)), "form": form, "raw_key": raw_key}
+def _panel_context(
+    request: HttpRequest, form: KeyCreateForm, raw_key: str | None = None, new_key: ApiKey | None = None
+) -> dict[str, Any]:
+    return {"rows": _rows(visible_keys(request)), "form": form, "raw_key": raw_key, "new_key": new_key}
 
 
 @org_view
 @require_http_methods(["GET", "POST"])
 def keys_list(request: HttpRequest) -> HttpResponse:
     form = KeyCreateForm(request.POST or None)
-    raw_key = None
+    raw_key = new_key = None
     if request.method == "POST" and form.is_valid():
-        _key, raw_key = mint_key(request.org, request.user, form.cleaned_data["name"], **form.limits())  # type: ignore[attr-defined,arg-type]
+        new_key, raw_key = mint_key(request.org, request.user, form.cleaned_data["name"], **form.limits())  # type: ignore[attr-defined,arg-type]
         form = KeyCreateForm()
-    context = _panel_context(request, form, raw_key)
+    context = _panel_context(request, form, raw_key, new_key)
     template = "accounts/keys/_panel.html" if is_htmx(request) else "accounts/keys/list.html"
     # Never cache a page that shows a raw key.
     response = render(request, template, context)

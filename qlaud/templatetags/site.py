@@ -35,10 +35,26 @@ def pct(ratio: float | None) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def quickstart(context: template.Context, model: str, key: str = "") -> list[dict]:
-    """curl, openai-py, anthropic-py and Claude Code, filled with this site's address, the model and a key."""
+def quickstart(context: template.Context, model: str = "", key: str = "") -> list[dict]:
+    """curl, openai-py, anthropic-py and Claude Code, filled with this site's address, the model (default:
+    the example model) and a key (default: a placeholder)."""
     from lib.site_url import site_url
     from qlaud import clients
 
     site = site_url(context.get("request"))
-    return clients.quickstart(model, site=site, key=key or clients.KEY_PLACEHOLDER)
+    return clients.quickstart(model or clients.example_model(), site=site, key=key or clients.KEY_PLACEHOLDER)
+
+
+@register.simple_tag
+def catalog_model_ids() -> list[str]:
+    """Every catalog model id, for datalists (empty before the catalog is loaded)."""
+    from qlaud.catalogview import model_ids
+
+    return model_ids()
+
+
+@register.simple_tag
+def example_model() -> str:
+    from qlaud.clients import example_model
+
+    return example_model()

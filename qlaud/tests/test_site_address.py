@@ -22,6 +22,7 @@ def on_port_18500(settings):
     """As `make run PORT=18500` configures it: SITE_URL unset, so it is the HOST/PORT default."""
     settings.SITE_URL = settings.SITE_URL_DEFAULT = PORT_URL
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.ACCOUNT_RATE_LIMITS = False  # other tests' sign-ups share the local-memory cache
     return Client(HTTP_HOST="127.0.0.1:18500")
 
 

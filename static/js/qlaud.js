@@ -78,6 +78,82 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { initTabs(document); });
+  // Focus: content that asks for it (data-autofocus, e.g. a new key) is scrolled into view below the sticky
+  // header and focused; after any other htmx swap that took the focused element away, focus moves to the
+  // swapped region so keyboard and screen-reader users are not dropped at the top of the page.
+  function placeFocus(root, swapped) {
+    var wanted = root.querySelector ? root.querySelector("[data-autofocus]") : null;
+    if (!wanted && root.matches && root.matches("[data-autofocus]")) wanted = root;
+    if (wanted) {
+      wanted.scrollIntoView({ block: "start" });
+      wanted.focus({ preventScroll: true });
+      return;
+    }
+    var active = document.activeElement;
+    if (swapped && (!active || active === document.body || !document.body.contains(active))) {
+      var target = document.body.contains(root) ? root : document.getElementById("main");
+      if (!target) return;
+      if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+      target.focus({ preventScroll: true });
+    }
+  }
+
+  // "Test this key": one tiny request through qlaud's own API, the result shown beside the button.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-test-key]") : null;
+    if (!button) return;
+    var out = document.querySelector(button.getAttribute("data-result"));
+    out.textContent = "Sending…";
+    out.className = "key-test-result";
+    button.disabled = true;
+    fetch("/v1/chat/completions", {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + button.getAttribute("data-test-key"), "Content-Type": "application/json" },
+      body: JSON.stringify({ model: button.getAttribute("data-model"), max_tokens: 8,
+        messages: [{ role: "user", content: "Say hi" }] }),
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (response.ok) {
+          var text = body.choices && body.choices[0] && body.choices[0].message ? body.choices[0].message.content : "";
+          out.textContent = "It works: " + (body.model || button.getAttribute("data-model")) + " answered “" + (text || "").trim() + "”.";
+          out.className = "key-test-result msg-success";
+        } else {
+          out.textContent = "HTTP " + response.status + ": " + ((body.error && body.error.message) || "no answer");
+          out.className = "key-test-result msg-error";
+        }
+      });
+    }).catch(function (error) {
+      out.textContent = "The request failed: " + error;
+      out.className = "key-test-result msg-error";
+    }).finally(function () { button.disabled = false; });
+  });
+
+  // <input list="…" data-multi-list>: several comma-separated ids, each suggested from the datalist.
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.hasAttribute || !input.hasAttribute("data-multi-list")) return;
+    var list = document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    if (!list.dataset.ids) {
+      list.dataset.ids = JSON.stringify(Array.prototype.map.call(list.options, function (o) { return o.value; }));
+    }
+    var parts = input.value.split(/,\s*/);
+    var done = parts.slice(0, -1).join(", ");
+    var head = done ? done + ", " : "";
+    list.innerHTML = "";
+    JSON.parse(list.dataset.ids).forEach(function (id) {
+      var option = document.createElement("option");
+      option.value = head + id;
+      list.appendChild(option);
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { initTabs(document); placeFocus(document, false); });
   document.addEventListener("htmx:afterSwap", function (event) { initTabs(event.target); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target || event.target;
+    // An outerHTML swap replaced the target: find its successor by id.
+    if (!document.body.contains(target) && target.id) target = document.getElementById(target.id) || target;
+    placeFocus(target, true);
+  });
 })();
