@@ -41,7 +41,7 @@ def test_the_key_panel_over_htmx_also_focuses_the_new_key(alice_client, org_a):
     assert "<html" not in html and "data-autofocus" in html
 
 
-def test_the_allowed_models_field_offers_catalog_ids_and_no_invalid_placeholder(alice_client, org_a, seeded_catalog):
+def test_the_allowed_models_field_offers_catalog_ids_and_no_invalid_placeholder(alice_client, org_a, seeded_catalog):  # noqa: F811
     html = alice_client.get("/dashboard/keys/").content.decode()
     assert 'list="catalog-model-ids"' in html and '<datalist id="catalog-model-ids">' in html
     assert '<option value="deepseek-v3.2">' in html
@@ -71,7 +71,7 @@ def test_the_playground_mints_a_new_key_when_the_old_one_is_revoked_or_nearly_ex
     assert third != second
 
 
-def test_the_playground_page_is_never_cached_and_has_a_model_picker(alice_client, org_a, seeded_catalog):
+def test_the_playground_page_is_never_cached_and_has_a_model_picker(alice_client, org_a, seeded_catalog):  # noqa: F811
     response = alice_client.get("/dashboard/playground/")
     assert response["Cache-Control"] == "no-store"
     assert '<select id="pg-model"' in response.content.decode() and "deepseek-v3.2" in response.content.decode()
