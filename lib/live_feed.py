@@ -39,6 +39,7 @@ def feed_payload(fields: Mapping[str, Any]) -> dict[str, Any]:
         "model": fields.get("model") or fields.get("requested_model", ""),
         "provider": fields.get("provider", ""),
         "status": fields.get("status"),
+        "error_type": fields.get("error_type") or "",
         "input_tokens": tokens_in,
         "output_tokens": fields.get("output_tokens") or 0,
         "cost": fields.get("cost") or 0,  # micro-dollars

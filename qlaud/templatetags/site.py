@@ -58,3 +58,15 @@ def example_model() -> str:
     from qlaud.clients import example_model
 
     return example_model()
+
+
+@register.filter
+def error_reason(error_type: str | None) -> str:
+    """A RequestLog's error kind in words (the docs' error table), or the kind itself if unknown."""
+    from qlaud.views import ERROR_MEANINGS
+
+    if not error_type:
+        return ""
+    if error_type == "client_disconnected":
+        return "The client closed the connection before the answer finished; tokens streamed so far are billed."
+    return ERROR_MEANINGS.get(error_type, error_type)

@@ -18,6 +18,7 @@ PAYLOAD = {
     "model": "deepseek-v3.2",
     "provider": "deepseek",
     "status": 200,
+    "error_type": "",
     "input_tokens": 1200,
     "output_tokens": 80,
     "cost": 420,

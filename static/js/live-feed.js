@@ -38,7 +38,13 @@
     });
     tr.appendChild(cell(label, "nowrap"));
     tr.appendChild(cell(r.model || "", "mono"));
-    tr.appendChild(cell(String(r.status), ""));
+    var status = cell("", "nowrap");
+    var badge = document.createElement("span");
+    badge.className = "badge " + (r.status < 400 && !r.error_type ? "badge-ok" : "badge-danger");
+    badge.textContent = String(r.status);
+    status.appendChild(badge);
+    if (r.error_type) status.appendChild(document.createTextNode(" " + r.error_type));
+    tr.appendChild(status);
     tr.appendChild(cell((r.input_tokens || 0).toLocaleString("en-US") + " / " + (r.output_tokens || 0).toLocaleString("en-US"), "num"));
     tr.appendChild(cell(usd(r.cost), "num"));
     tr.appendChild(cell(ms(r.ttft_ms), "num"));
