@@ -148,8 +148,18 @@
     });
   });
 
-  document.addEventListener("DOMContentLoaded", function () { initTabs(document); placeFocus(document, false); });
-  document.addEventListener("htmx:afterSwap", function (event) { initTabs(event.target); });
+  // Wide tables and code scroll inside their box; keyboard users must be able to reach and scroll them.
+  function scrollablesFocusable(root) {
+    root.querySelectorAll(".table-wrap, pre").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) box.setAttribute("tabindex", "0");
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    initTabs(document); scrollablesFocusable(document); placeFocus(document, false);
+  });
+  window.addEventListener("resize", function () { scrollablesFocusable(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { initTabs(event.target); scrollablesFocusable(event.target); });
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target || event.target;
     // An outerHTML swap replaced the target: find its successor by id.
