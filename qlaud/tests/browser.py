@@ -122,6 +122,24 @@ class Browser:
         self.page.locator("main form button[type=submit]").first.click()
         self.page.wait_for_load_state("networkidle")
 
+    def sign_up(self, email: str, password: str = "correct horse battery staple") -> str:
+        """Sign up and open the link of the verification e-mail (which signs in); returns that e-mail's text."""
+        import re
+
+        from django.core import mail
+
+        self.go("/accounts/signup/")
+        self.page.fill("input[name=email]", email)
+        self.page.fill("input[name=password1]", password)
+        self.page.fill("input[name=password2]", password)
+        self.page.locator("form button[type=submit]").last.click()
+        self.page.wait_for_load_state("networkidle")
+        body = mail.outbox[-1].body
+        self.go(re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", body).group(1))
+        self.page.locator("main form button[type=submit]").first.click()
+        self.page.wait_for_load_state("networkidle")
+        return body
+
     def go(self, path: str) -> Any:
         return self.page.goto(self.base_url + path, wait_until="networkidle")
 
@@ -154,3 +172,23 @@ def browser(site: SiteServer) -> Iterator[Browser]:
         finally:
             context.close()
             chromium.close()
+
+
+@pytest.fixture
+def upstream() -> Iterator[Any]:
+    """The gateway's local fake upstream (no network), for journeys that make real requests."""
+    from gateway.tests.fake_upstream import FakeUpstream
+
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def served_model(upstream, transactional_db) -> str:
+    """One catalog model served by the fake upstream."""
+    from gateway.tests.conftest import Catalog
+
+    catalog = Catalog(upstream.url)
+    catalog.model("journey-text", (catalog.provider("deepseek"), "fake-text"))
+    return "journey-text"

@@ -6,40 +6,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import openai
 import pytest
-from django.core import mail
 
-from gateway.tests.conftest import Catalog
-from gateway.tests.fake_upstream import FakeUpstream
-from qlaud.tests.browser import browser, needs_chromium, site  # noqa: F401 - fixtures
+from qlaud.tests.browser import browser, needs_chromium, served_model, site, upstream  # noqa: F401 - fixtures
 from wallet.tests.fake_stripe import fake_stripe  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, needs_chromium]
 
 EMAIL = "dana@example.com"
 PASSWORD = "a long and unusual passphrase 42"
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def served_model(upstream, transactional_db) -> str:
-    catalog = Catalog(upstream.url)
-    catalog.model("journey-text", (catalog.provider("deepseek"), "fake-text"))
-    return "journey-text"
-
-
-def _confirmation_path() -> str:
-    body = mail.outbox[-1].body
-    return re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", body).group(1)
 
 
 def _pay_at_checkout(fake, route) -> None:
@@ -60,21 +37,8 @@ def _pay_at_checkout(fake, route) -> None:
 def test_sign_up_top_up_create_a_key_and_see_a_request_live(browser, fake_stripe, served_model):  # noqa: F811
     page = browser.page
 
-    # Sign up and verify the email address.
-    browser.go("/accounts/signup/")
-    page.fill("input[name=email]", EMAIL)
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_load_state("networkidle")
-    browser.go(_confirmation_path())
-    page.locator("main form button[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
-    if "/accounts/login/" in page.url:
-        page.fill("input[name=login]", EMAIL)
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("main form button[type=submit]").first.click()
-        page.wait_for_load_state("networkidle")
+    # Sign up and verify the email address (the link signs in).
+    browser.sign_up(EMAIL, PASSWORD)
     browser.go("/dashboard/")
     assert "No requests yet" in page.content()
     browser.shot("journey-1-new-dashboard")

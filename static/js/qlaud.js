@@ -85,7 +85,10 @@
     var wanted = root.querySelector ? root.querySelector("[data-autofocus]") : null;
     if (!wanted && root.matches && root.matches("[data-autofocus]")) wanted = root;
     if (wanted) {
-      wanted.scrollIntoView({ block: "start" });
+      var header = document.querySelector(".site-header");
+      var sticky = header && getComputedStyle(header).position === "sticky";
+      var offset = sticky ? header.getBoundingClientRect().height + 12 : 12;
+      window.scrollTo(0, wanted.getBoundingClientRect().top + window.scrollY - offset);
       wanted.focus({ preventScroll: true });
       return;
     }
