@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from django import template
 
+from catalog import public
+from lib.site_url import site_url
+from qlaud import clients
+from qlaud.views import ERROR_MEANINGS
 from wallet.money import format_usd
 
 register = template.Library()
@@ -38,9 +42,6 @@ def pct(ratio: float | None) -> str:
 def quickstart(context: template.Context, model: str = "", key: str = "") -> list[dict]:
     """curl, openai-py, anthropic-py and Claude Code, filled with this site's address, the model (default:
     the example model) and a key (default: a placeholder)."""
-    from lib.site_url import site_url
-    from qlaud import clients
-
     site = site_url(context.get("request"))
     return clients.quickstart(model or clients.example_model(), site=site, key=key or clients.KEY_PLACEHOLDER)
 
@@ -48,23 +49,17 @@ def quickstart(context: template.Context, model: str = "", key: str = "") -> lis
 @register.simple_tag
 def catalog_model_ids() -> list[str]:
     """Every catalog model id, for datalists (empty before the catalog is loaded)."""
-    from qlaud.catalogview import model_ids
-
-    return model_ids()
+    return public.model_ids()
 
 
 @register.simple_tag
 def example_model() -> str:
-    from qlaud.clients import example_model
-
-    return example_model()
+    return clients.example_model()
 
 
 @register.filter
 def error_reason(error_type: str | None) -> str:
     """A RequestLog's error kind in words (the docs' error table), or the kind itself if unknown."""
-    from qlaud.views import ERROR_MEANINGS
-
     if not error_type:
         return ""
     if error_type == "client_disconnected":

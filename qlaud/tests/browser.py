@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import threading
 import time
@@ -18,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core import mail
+
+from gateway.tests.conftest import Catalog
+from gateway.tests.fake_upstream import FakeUpstream
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -124,10 +129,6 @@ class Browser:
 
     def sign_up(self, email: str, password: str = "correct horse battery staple") -> str:
         """Sign up and open the link of the verification e-mail (which signs in); returns that e-mail's text."""
-        import re
-
-        from django.core import mail
-
         self.go("/accounts/signup/")
         self.page.fill("input[name=email]", email)
         self.page.fill("input[name=password1]", password)
@@ -175,10 +176,8 @@ def browser(site: SiteServer) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def upstream() -> Iterator[Any]:
+def upstream() -> Iterator[FakeUpstream]:
     """The gateway's local fake upstream (no network), for journeys that make real requests."""
-    from gateway.tests.fake_upstream import FakeUpstream
-
     fake = FakeUpstream().start()
     yield fake
     fake.stop()
@@ -187,8 +186,6 @@ def upstream() -> Iterator[Any]:
 @pytest.fixture
 def served_model(upstream, transactional_db) -> str:
     """One catalog model served by the fake upstream."""
-    from gateway.tests.conftest import Catalog
-
     catalog = Catalog(upstream.url)
     catalog.model("journey-text", (catalog.provider("deepseek"), "fake-text"))
     return "journey-text"

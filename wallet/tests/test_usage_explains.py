@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts.keys import mint_key
-from qlaud.live import feed_payload
+from lib.live_feed import feed_payload
 
 
 def failed_and_ok(org, alice, request_log):
