@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "ak_"
+MANAGEMENT_KEY_PREFIX = "mk_"  # management keys (accounts.management_keys): never valid on the model API
 KEY_BODY_LENGTH = 40
 PREFIX_LENGTH = 12
 KEY_LENGTH = len(KEY_PREFIX) + KEY_BODY_LENGTH
@@ -68,6 +69,12 @@ class KeyContext:
     rpm_limit: int | None
     concurrency_limit: int | None
     expires_at: datetime | None
+
+
+MANAGEMENT_KEY_ON_MODEL_API = (
+    "This is a management key (mk_...): it works only on the management API at /api/v1/ and cannot call models. "
+    "Use an API key (ak_...)."
+)
 
 
 class KeyRefused(Exception):
@@ -126,6 +133,20 @@ def playground_key_usable(key_id: int, raw: str, org: Org, user: User) -> bool:
     return ApiKey.objects.filter(
         pk=key_id, org=org, created_by=user, prefix=prefix_of(raw), revoked_at__isnull=True, expires_at__gt=fresh_until
     ).exists()
+
+
+def update_key(key: ApiKey, **fields: Any) -> ApiKey:
+    """Change a key's name, limits or expiry; every worker drops its cached copy."""
+    from accounts.models import ApiKey
+
+    allowed = {"name", "spend_limit", "limit_period", "allowed_models", "rpm_limit", "concurrency_limit", "expires_at"}
+    if not set(fields) <= allowed:
+        raise ValueError(f"not an editable key field: {sorted(set(fields) - allowed)}")
+    for name, value in fields.items():
+        setattr(key, name, value)
+    ApiKey.objects.filter(pk=key.pk).update(**fields)
+    keys_changed()
+    return key
 
 
 def revoke_key(key: ApiKey) -> None:
@@ -298,6 +319,8 @@ class KeyVerifier:
         self.epoch = ""
 
     async def verify(self, raw: str) -> KeyContext:
+        if isinstance(raw, str) and raw.startswith(MANAGEMENT_KEY_PREFIX):
+            raise KeyRefused(MANAGEMENT_KEY_ON_MODEL_API)
         if not _well_formed(raw):
             raise KeyRefused("Invalid API key.")
         epoch = await self.store.current()

@@ -108,6 +108,39 @@ class ApiKey(models.Model):
         return self.status == "active"
 
 
+class ManagementKey(models.Model):
+    """An `mk_...` key for the management API (/api/v1/): one org, read or read-write, never models.
+
+    Stored like ApiKey (prefix + HMAC). It acts with its creator's current role in the org, so a
+    creator who is demoted or leaves takes the key's powers down with them.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read"
+        WRITE = "write"
+
+    org = models.ForeignKey(Org, models.CASCADE, related_name="management_keys")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed = models.CharField(max_length=64)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} (mk_{self.prefix}…)"
+
+    @property
+    def display_prefix(self) -> str:
+        return f"mk_{self.prefix}…"
+
+    @property
+    def status(self) -> str:
+        return "revoked" if self.revoked_at is not None else "active"
+
+
 class Invitation(models.Model):
     """An emailed invitation to join an org. The link carries a signed token (see accounts.orgs)."""
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
-from accounts.models import ApiKey, Invitation, Membership, Org, User
+from accounts.models import ApiKey, Invitation, ManagementKey, Membership, Org, User
 
 INVITATION_MAX_AGE = timedelta(days=7)
 INVITATION_SALT = "accounts.invitation"
@@ -81,7 +81,8 @@ def change_role(membership: Membership, role: str, *, by: Membership) -> Members
 
 @transaction.atomic
 def remove_member(membership: Membership, *, by: Membership) -> None:
-    """Remove a member (or leave, when `by` is the membership itself) and revoke their keys in the org."""
+    """Remove a member (or leave, when `by` is the membership itself) and revoke their keys in the org
+    (API keys and management keys alike)."""
     if by.pk != membership.pk:
         _require_manager(by, membership.role)
     if membership.role == Role.OWNER and not _other_owners(membership):
@@ -93,8 +94,9 @@ def remove_member(membership: Membership, *, by: Membership) -> None:
 def _revoke_keys_of(membership: Membership) -> None:
     from accounts.keys import keys_changed
 
-    keys = ApiKey.objects.filter(org_id=membership.org_id, created_by_id=membership.user_id, revoked_at__isnull=True)
-    if keys.update(revoked_at=timezone.now()):
+    mine = {"org_id": membership.org_id, "created_by_id": membership.user_id, "revoked_at__isnull": True}
+    ManagementKey.objects.filter(**mine).update(revoked_at=timezone.now())
+    if ApiKey.objects.filter(**mine).update(revoked_at=timezone.now()):
         keys_changed()
 
 

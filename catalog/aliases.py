@@ -7,8 +7,16 @@ routing.resolve() after these, so an org's own alias always wins.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from catalog.snapshot import get_snapshot
 from lib.threads import in_pool
+
+if TYPE_CHECKING:
+    from accounts.models import Org
+    from catalog.models import Model, ModelAlias
+
+ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$"
 
 _by_org: dict[int, tuple[int, dict[str, str]]] = {}
 
@@ -28,6 +36,23 @@ async def org_aliases(org_id: int) -> dict[str, str]:
     aliases = await in_pool(load_org_aliases)(org_id)
     _by_org[org_id] = (snap_version, aliases)
     return aliases
+
+
+class AliasTaken(Exception):
+    pass
+
+
+def add_alias(org: Org, alias: str, model: Model) -> ModelAlias:
+    """`alias` now means `model` for this org (the dashboard and the management API both call this)."""
+    from catalog.models import ModelAlias
+
+    if ModelAlias.objects.filter(org=org, alias=alias).exists():
+        raise AliasTaken("This alias already exists; delete it first to point it elsewhere.")
+    return ModelAlias.objects.create(org=org, alias=alias, model=model)
+
+
+def delete_alias(alias: ModelAlias) -> None:
+    alias.delete()
 
 
 def reset() -> None:

@@ -15,10 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.views.common import is_htmx, org_view, require_manager
+from catalog.aliases import ALIAS_PATTERN, AliasTaken, add_alias, delete_alias
 from catalog.models import Model, ModelAlias
 from catalog.routing import DEFAULT_ALIASES
-
-ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$"
 
 
 class AliasForm(forms.Form):
@@ -63,7 +62,11 @@ def aliases(request: HttpRequest) -> HttpResponse:
     form = AliasForm(request.POST, org=org)
     if not form.is_valid():
         return _panel(request, form)  # 200: htmx only swaps 2xx answers in, errors included
-    alias = ModelAlias.objects.create(org=org, alias=form.cleaned_data["alias"], model=form.cleaned_data["model"])
+    try:
+        alias = add_alias(org, form.cleaned_data["alias"], form.cleaned_data["model"])
+    except AliasTaken as error:  # created meanwhile, after the form's check
+        form.add_error("alias", str(error))
+        return _panel(request, form)
     if is_htmx(request):
         return _panel(request, AliasForm(org=org))
     messages.success(request, f"{alias.alias} now means {alias.model.public_id}.")
@@ -75,7 +78,7 @@ def aliases(request: HttpRequest) -> HttpResponse:
 def alias_delete(request: HttpRequest, pk: int) -> HttpResponse:
     alias = get_object_or_404(ModelAlias, pk=pk, org=request.org)  # type: ignore[attr-defined]
     require_manager(request)
-    alias.delete()
+    delete_alias(alias)
     if is_htmx(request):
         return _panel(request, AliasForm(org=request.org))  # type: ignore[attr-defined]
     messages.success(request, f"Deleted the alias {alias.alias}.")

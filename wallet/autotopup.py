@@ -8,6 +8,7 @@ the crossing, so a retried task cannot charge twice; the credit's key is the Pay
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import stripe
 
@@ -16,7 +17,46 @@ from wallet.models import LedgerEntry, Wallet
 from wallet.money import cents_to_micros, format_usd
 from wallet.notify import send_auto_topup_failed_email
 
+if TYPE_CHECKING:
+    from accounts.models import Membership
+
 log = logging.getLogger(__name__)
+NEEDS_CARD = "Save a card first: auto top-up charges it when you are not there."
+
+
+class WalletSettingsError(Exception):
+    """A wallet settings change the rules forbid; the message is shown to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _require_owner(by: Membership) -> None:
+    if by.role != "owner":
+        raise WalletSettingsError("Only an owner can change the wallet's money settings.")
+
+
+def configure_auto_topup(by: Membership, *, enabled: bool, threshold: int, amount: int) -> Wallet:
+    """Turn auto top-up on or off (micro-dollars); the dashboard and the management API both call this."""
+    _require_owner(by)
+    wallet = ledger.ensure_wallet(by.org_id)
+    if enabled and not wallet.stripe_payment_method_id:
+        raise WalletSettingsError(NEEDS_CARD)
+    return ledger.update_settings(
+        by.org_id,
+        auto_topup_enabled=enabled,
+        auto_topup_threshold=threshold,
+        auto_topup_amount=amount,
+        auto_topup_last_error="",
+    )
+
+
+def set_low_balance_alert(by: Membership, threshold: int) -> Wallet:
+    """The balance (micro-dollars) under which the owners get an email; 0 turns it off."""
+    _require_owner(by)
+    ledger.ensure_wallet(by.org_id)
+    return ledger.update_settings(by.org_id, low_balance_threshold=threshold)
 
 
 def run_auto_topup(wallet_id: int) -> bool:

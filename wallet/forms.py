@@ -6,6 +6,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
+from wallet.autotopup import NEEDS_CARD
 from wallet.money import usd_to_micros
 
 
@@ -55,5 +56,5 @@ class AutoTopupForm(forms.Form):
         if amount is not None and not low <= amount <= high:
             self.add_error("amount_usd", f"Between ${low} and ${high}.")
         if data.get("enabled") and not self.has_card:
-            raise forms.ValidationError("Save a card first: auto top-up charges it when you are not there.")
+            raise forms.ValidationError(NEEDS_CARD)
         return data

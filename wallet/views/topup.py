@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.views.common import org_view, require_manager
 from wallet import ledger, payments
+from wallet.autotopup import WalletSettingsError, configure_auto_topup, set_low_balance_alert
 from wallet.forms import AutoTopupForm, LowBalanceForm, TopupForm
 from wallet.models import LedgerEntry, Wallet
 from wallet.money import MICROS_PER_USD, cents_to_micros, format_usd, usd_to_micros
@@ -113,12 +114,16 @@ def topup_success(request: HttpRequest) -> HttpResponse:
 @org_view
 @require_POST
 def low_balance(request: HttpRequest) -> HttpResponse:
-    require_manager(request)
+    by = require_manager(request)
     form = LowBalanceForm(request.POST)
     if not form.is_valid():
         return render(request, "wallet/wallet.html", _context(request, _wallet(request), low_form=form), status=400)
     threshold = usd_to_micros(form.cleaned_data["alert_usd"])
-    ledger.update_settings(request.org.pk, low_balance_threshold=threshold)  # type: ignore[attr-defined]
+    try:
+        set_low_balance_alert(by, threshold)
+    except WalletSettingsError as error:
+        messages.error(request, error.message)
+        return redirect("wallet")
     messages.success(request, f"Low-balance alert set at {format_usd(threshold)}." if threshold else "Alert off.")
     return redirect("wallet")
 
@@ -126,19 +131,22 @@ def low_balance(request: HttpRequest) -> HttpResponse:
 @org_view
 @require_POST
 def auto_topup(request: HttpRequest) -> HttpResponse:
-    require_manager(request)
+    by = require_manager(request)
     wallet = _wallet(request)
     form = AutoTopupForm(request.POST, has_card=bool(wallet.stripe_payment_method_id))
     if not form.is_valid():
         return render(request, "wallet/wallet.html", _context(request, wallet, auto_form=form), status=400)
     data = form.cleaned_data
-    ledger.update_settings(
-        wallet.org_id,
-        auto_topup_enabled=data["enabled"],
-        auto_topup_threshold=usd_to_micros(data["threshold_usd"]),
-        auto_topup_amount=usd_to_micros(data["amount_usd"]),
-        auto_topup_last_error="",
-    )
+    try:
+        configure_auto_topup(
+            by,
+            enabled=data["enabled"],
+            threshold=usd_to_micros(data["threshold_usd"]),
+            amount=usd_to_micros(data["amount_usd"]),
+        )
+    except WalletSettingsError as error:
+        messages.error(request, error.message)
+        return redirect("wallet")
     messages.success(request, "Auto top-up is on." if data["enabled"] else "Auto top-up is off.")
     return redirect("wallet")
 

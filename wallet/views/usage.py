@@ -6,8 +6,6 @@ the keys they created (as on the keys page), so a member's receipts of others' k
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from typing import Any, cast
 
@@ -21,25 +19,10 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.views.common import org_view
-from requestlog.models import RequestLog
-from wallet.api import generation_receipt, usd
+from wallet.api import generation_receipt
+from wallet.usage import csv_rows, filter_logs, request_logs
 
 PAGE_SIZE = 50
-CSV_COLUMNS = [
-    "request_id",
-    "created",
-    "key",
-    "model",
-    "provider",
-    "status",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "upstream_cost_usd",
-    "cost_usd",
-]
 
 
 class UsageFilter(forms.Form):
@@ -54,10 +37,8 @@ class UsageFilter(forms.Form):
 
 
 def _logs(request: HttpRequest) -> QuerySet:
-    logs = RequestLog.objects.filter(org=request.org)  # type: ignore[attr-defined]
-    if not request.membership.is_manager:  # type: ignore[attr-defined]
-        logs = logs.filter(api_key__created_by=request.user)  # type: ignore[misc]  # org_view: signed in
-    return logs
+    keys_of = None if request.membership.is_manager else request.user  # type: ignore[attr-defined]
+    return request_logs(request.org.pk, keys_of=keys_of)  # type: ignore[attr-defined]
 
 
 def _visible_keys(request: HttpRequest) -> QuerySet[ApiKey]:
@@ -72,14 +53,9 @@ def _filtered(request: HttpRequest) -> tuple[QuerySet, UsageFilter]:
     logs = _logs(request)
     if form.is_valid():
         data = form.cleaned_data
-        if data["key"]:
-            logs = logs.filter(api_key_id=data["key"])
-        if data["model"]:
-            logs = logs.filter(model=data["model"])
-        if data["start"]:
-            logs = logs.filter(created__gte=_day_start(data["start"]))
-        if data["end"]:
-            logs = logs.filter(created__lt=_day_start(data["end"]) + timedelta(days=1))
+        start = _day_start(data["start"]) if data["start"] else None
+        end = _day_start(data["end"]) + timedelta(days=1) if data["end"] else None
+        logs = filter_logs(logs, key=data["key"], model=data["model"], start=start, end=end)
     return logs, form
 
 
@@ -122,26 +98,10 @@ def usage_page(request: HttpRequest) -> HttpResponse:
     return render(request, "wallet/usage.html", context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_rows(logs: QuerySet) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    fields = ["request_id", "created", "api_key__name", "model", "provider", "status", "input_tokens"]
-    fields += ["cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "upstream_cost", "cost"]
-    for row in logs.order_by("-created", "-id").values_list(*fields).iterator(chunk_size=2000):
-        *head, upstream, cost = row
-        head[1] = head[1].isoformat()
-        yield writer.writerow([*head, usd(upstream), usd(cost)])
-
-
 @org_view
 def usage_csv(request: HttpRequest) -> StreamingHttpResponse:
     logs, _ = _filtered(request)
-    response = StreamingHttpResponse(_csv_rows(logs), content_type="text/csv")
+    response = StreamingHttpResponse(csv_rows(logs), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="qlaud-usage-{timezone.now():%Y%m%d}.csv"'
     return response
 
