@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, Membership
 
 MICROS_PER_USD = 1_000_000
-_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 
 
 class KeyCreateForm(forms.Form):
@@ -36,7 +36,7 @@ class KeyCreateForm(forms.Form):
 
     def clean_allowed_models(self) -> list[str]:
         ids = [m for m in re.split(r"[\s,]+", self.cleaned_data["allowed_models"]) if m]
-        bad = [m for m in ids if not _MODEL_ID.match(m) or len(m) > 200]
+        bad = [m for m in ids if not MODEL_ID.match(m) or len(m) > 200]
         if bad:
             raise forms.ValidationError(f"Not a model id: {', '.join(bad[:3])}")
         return list(dict.fromkeys(ids))

@@ -63,6 +63,13 @@ class Membership(models.Model):
         return self.role in (self.Role.OWNER, self.Role.ADMIN)
 
 
+class ApiKeyQuerySet(models.QuerySet):
+    def visible_to(self, membership: Membership) -> ApiKeyQuerySet:
+        """Owners and admins see every key of the org, members only the keys they created."""
+        keys = self.filter(org_id=membership.org_id)
+        return keys if membership.is_manager else keys.filter(created_by_id=membership.user_id)
+
+
 class ApiKey(models.Model):
     """An `ak_...` key. Only a lookup prefix and an HMAC of the whole key are stored."""
 
@@ -87,6 +94,8 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
+
+    objects = ApiKeyQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc as local static files (no CDN)
     "django_htmx",
     "django_celery_beat",
     "djstripe",
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
     "catalog",
     "gateway",
     "blog",
+    "api",
     "qlaud",
 ]
 # Daphne's app swaps `runserver` for an ASGI server and loads Twisted with it (~25 MB per process): only that
@@ -272,6 +275,38 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
+
+# --- Management API (/api/v1/, the api app) ------------------------------------------
+# Requests per management key (or per signed-in user), DRF's "N/period" syntax.
+MANAGEMENT_API_RATE = env.str("MANAGEMENT_API_RATE", default="300/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.access.ManagementKeyAuthentication", "api.access.OrgSessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.access.OrgAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.access.ManagementKeyThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "qlaud management API",
+    "DESCRIPTION": "Manage API keys, usage, the wallet, the team and model aliases. See /docs/management-api/.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "accounts.models.Membership.Role",
+        "LimitPeriodEnum": "accounts.models.ApiKey.Period",
+        "ScopeEnum": "accounts.models.ManagementKey.Scope",
+        "ApiKeyStatusEnum": ["active", "revoked", "expired"],
+        "ManagementKeyStatusEnum": ["active", "revoked"],
+    },
+}
 
 # --- Security (production when DEBUG is off) -----------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

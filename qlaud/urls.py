@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path, re_path
 
+from api.urls import docs_urlpatterns as management_api_docs
 from qlaud import views
 from qlaud.sitemaps import SITEMAPS
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("partials/ttft-board/", views.ttft_board, name="ttft_board"),
     path("docs/", views.docs_index, name="docs"),
+    path("docs/management-api/", include(management_api_docs)),
     path("docs/<slug:slug>/", views.docs_page, name="docs_page"),
     path("security", views.security, name="security"),
     path("status", views.status, name="status"),
@@ -31,6 +33,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard_overview, name="dashboard"),
     path("dashboard/", include("accounts.urls")),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    path("api/v1/", include("api.urls")),
     path("", include("wallet.urls")),
     path("", include("catalog.urls")),
     path("", include("gateway.urls")),

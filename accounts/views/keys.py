@@ -18,10 +18,7 @@ from requestlog.models import RequestLog
 
 
 def visible_keys(request: HttpRequest) -> QuerySet[ApiKey]:
-    """Owners and admins see every key of the org, members only their own."""
-    keys = ApiKey.objects.filter(org=request.org).select_related("created_by")  # type: ignore[attr-defined]
-    if not request.membership.is_manager:  # type: ignore[attr-defined]
-        keys = keys.filter(created_by=request.user)
+    keys = ApiKey.objects.visible_to(request.membership).select_related("created_by")  # type: ignore[attr-defined]
     return keys.order_by("revoked_at", "-created")
 
 

@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts.keys import mint_key
+from accounts.management_keys import mint_management_key
 from accounts.models import Membership, Org, User
 from accounts.orgs import create_org, create_personal_org
 from wallet.ledger import adjust
@@ -28,6 +29,13 @@ class Command(BaseCommand):
         parser.add_argument("--credit", help="USD to credit, as a decimal string, e.g. 20 or 5.50")
         parser.add_argument("--key-name", default="default")
         parser.add_argument("--password", help="set the user's password, to sign in to the dashboard")
+        parser.add_argument(
+            "--management-key",
+            choices=["read", "write"],
+            nargs="?",
+            const="write",
+            help="also mint a management key (mk_) for /api/v1/, read or write (default write)",
+        )
 
     def handle(
         self,
@@ -37,6 +45,7 @@ class Command(BaseCommand):
         credit: str | None,
         key_name: str,
         password: str | None = None,
+        management_key: str | None = None,
         **options: Any,
     ) -> None:
         email = _valid_email(email)
@@ -48,9 +57,12 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
             tenant = _org(user, org)
             _key, raw = mint_key(tenant, user, key_name)
+            mk_raw = _management_key(tenant, user, management_key) if management_key else None
         if micros:
             adjust(org_id=tenant.pk, amount=micros, reason="createtenant", idempotency_key=None)
         line = {"org": tenant.slug, "org_id": tenant.pk, "user": user.email, "api_key": raw}
+        if mk_raw:
+            line["management_key"] = mk_raw
         self.stdout.write(json.dumps(line))
 
 
@@ -90,3 +102,11 @@ def _org(user: User, name: str | None) -> Org:
         return create_personal_org(user)
     existing = Org.objects.filter(name=name, memberships__user=user, memberships__role=Membership.Role.OWNER).first()
     return existing or create_org(user, name)
+
+
+def _management_key(org: Org, user: User, scope: str) -> str:
+    membership = Membership.objects.filter(org=org, user=user).first()
+    if membership is None or not membership.is_manager:
+        raise CommandError("a management key needs an owner or admin of the org")
+    _key, raw = mint_management_key(org, by=membership, name="createtenant", scope=scope)
+    return raw
