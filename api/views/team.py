@@ -72,7 +72,6 @@ class _Invitations(generics.GenericAPIView):
     post=extend_schema(summary="Invite someone by email (owners and admins)", tags=["team"]),
 )
 class InvitationList(_Invitations, generics.ListCreateAPIView):
-
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         access = access_of(request)
         require_manager(access)
@@ -106,7 +105,6 @@ class _Aliases(generics.GenericAPIView):
     post=extend_schema(summary="Add an alias (owners and admins)", tags=["aliases"]),
 )
 class AliasList(_Aliases, generics.ListCreateAPIView):
-
     def perform_create(self, serializer: AliasSerializer) -> None:  # type: ignore[override]
         access = access_of(self.request)
         require_manager(access)

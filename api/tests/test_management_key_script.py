@@ -1,0 +1,61 @@
+"""The issue's script: with an mk_ key, create a limited key, read its usage, revoke it; another org sees 404s."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from accounts.keys import KeyRefused, verify_key
+from accounts.models import ApiKey
+from wallet.usage import request_logs
+
+
+def test_a_management_key_creates_reads_and_revokes_a_limited_key(alice_api, charlie_api, org_a):
+    created = alice_api.post(
+        "/api/v1/keys/",
+        {"name": "ci", "spend_limit_micros": 1_000_000, "limit_period": "day", "allowed_models": ["gpt-5", "gpt-5"]},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    raw, key_id = body["key"], body["id"]
+    assert raw.startswith("ak_") and created["Cache-Control"] == "no-store"
+    assert (body["spend_limit_usd"], body["limit_period"], body["allowed_models"]) == ("1.000000", "day", ["gpt-5"])
+    context = async_to_sync(verify_key)(raw)
+    assert (context.spend_limit, context.limit_period, context.allowed_models) == (1_000_000, "day", ("gpt-5",))
+
+    usage = alice_api.get(f"/api/v1/usage/?key={key_id}")
+    assert usage.status_code == 200 and usage.json()["results"] == []
+    assert alice_api.get(f"/api/v1/keys/{key_id}/").json()["usage_micros"] == 0
+
+    assert charlie_api.get(f"/api/v1/keys/{key_id}/").status_code == 404
+    assert charlie_api.delete(f"/api/v1/keys/{key_id}/").status_code == 404
+    assert charlie_api.get(f"/api/v1/usage/?key={key_id}").json()["results"] == []
+
+    revoked = alice_api.delete(f"/api/v1/keys/{key_id}/")
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    with pytest.raises(KeyRefused, match="revoked"):
+        async_to_sync(verify_key)(raw)
+
+
+def test_editing_a_key_reaches_the_key_lookup_at_once(alice_api, alice, org_a):
+    raw = alice_api.post("/api/v1/keys/", {"name": "edit me"}, format="json").json()["key"]
+    key = ApiKey.objects.get(name="edit me")
+    assert async_to_sync(verify_key)(raw).rpm_limit is None
+    changed = alice_api.patch(f"/api/v1/keys/{key.pk}/", {"rpm_limit": 60, "name": "edited"}, format="json")
+    assert changed.status_code == 200 and changed.json()["name"] == "edited"
+    assert async_to_sync(verify_key)(raw).rpm_limit == 60
+
+
+def test_removing_a_spend_limit_also_removes_its_period(alice_api):
+    key = alice_api.post("/api/v1/keys/", {"name": "k", "spend_limit_micros": 5_000_000}, format="json").json()
+    assert key["limit_period"] == "month"
+    patched = alice_api.patch(f"/api/v1/keys/{key['id']}/", {"spend_limit_micros": None}, format="json").json()
+    assert (patched["spend_limit_micros"], patched["limit_period"]) == (None, "never")
+
+
+def test_the_usage_csv_is_the_dashboards_export(alice_api, org_a):
+    response = alice_api.get("/api/v1/usage/export.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    assert b"".join(response.streaming_content).decode().startswith("request_id,created,key,model")
+    assert request_logs(org_a.pk).count() == 0
