@@ -23,6 +23,7 @@ DOC_TOPICS: dict[str, str] = {
     "routing": "Routing: shortcuts, fallbacks, provider options, aliases",
     "errors": "Errors and what they mean",
     "account-api": "Credits, key and generation APIs",
+    "management-api": "Management API: keys, usage, wallet, team",
 }
 
 
