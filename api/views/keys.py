@@ -111,7 +111,10 @@ class ManagementKeyList(_ManagementKeyViews, generics.ListCreateAPIView):
         require_manager(access)
         serializer = ManagementKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key, raw = mint_management_key(access.org, by=access.membership, **serializer.validated_data)
+        data = serializer.validated_data
+        key, raw = mint_management_key(
+            access.org, by=access.membership, name=data["name"], scope=data.get("scope", ManagementKey.Scope.READ)
+        )
         data = {"key": raw, **ManagementKeySerializer(key).data}
         return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 

@@ -77,7 +77,8 @@ class InvitationList(_Invitations, generics.ListCreateAPIView):
         require_manager(access)
         form = InvitationSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        invitation = invite_member(access.org, by=access.membership, **form.validated_data)
+        email, role = form.validated_data["email"], form.validated_data.get("role", Membership.Role.MEMBER)
+        invitation = invite_member(access.org, email=email, role=role, by=access.membership)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
