@@ -10,7 +10,7 @@ from accounts.keys import mint_key
 from accounts.models import Invitation, ManagementKey, Membership
 from api.tests.conftest import bearer, mk
 from catalog.models import Model, ModelAlias
-from gateway.models import RequestLog
+from requestlog.models import RequestLog
 from wallet.ledger import adjust
 from wallet.models import UsageRollup
 

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from accounts.keys import mint_key, revoke_key, update_key
 from accounts.management_keys import mint_management_key, revoke_management_key
 from accounts.models import ApiKey, ManagementKey
-from accounts.spend import spend_by_key
 from api.access import access_of, require_manager
 from api.pagination import NewestFirst
 from api.serializers import (
@@ -22,6 +21,7 @@ from api.serializers import (
     CreatedManagementKeySerializer,
     ManagementKeySerializer,
 )
+from requestlog.models import RequestLog
 
 
 class _KeyViews:
@@ -32,7 +32,7 @@ class _KeyViews:
         return ApiKey.objects.visible_to(access_of(self.request).membership).select_related("created_by")
 
     def _out(self, keys: list[ApiKey], *, many: bool = True) -> Any:
-        spend = spend_by_key(keys)
+        spend = RequestLog.objects.spend_by_key(keys)
         data = ApiKeySerializer(keys, many=True, context={"spend": spend}).data
         return data if many else data[0]
 
