@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.views import keys, orgs, playground, team
+from accounts.views import keys, management_keys, orgs, playground, team
 
 urlpatterns = [
     path("", orgs.overview, name="dashboard"),
     path("keys/", keys.keys_list, name="dashboard_keys"),
     path("keys/<int:pk>/revoke/", keys.key_revoke, name="dashboard_key_revoke"),
     path("playground/", playground.playground, name="dashboard_playground"),
+    path("keys/management/", management_keys.management_keys, name="dashboard_management_keys"),
+    path(
+        "keys/management/<int:pk>/revoke/",
+        management_keys.management_key_revoke,
+        name="dashboard_management_key_revoke",
+    ),
     path("team/", team.team, name="dashboard_team"),
     path("team/members/<int:pk>/role/", team.member_role, name="dashboard_member_role"),
     path("team/members/<int:pk>/remove/", team.member_remove, name="dashboard_member_remove"),

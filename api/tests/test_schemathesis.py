@@ -50,7 +50,7 @@ class LiveServer:
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_generated_requests_never_get_a_500_and_answers_match_the_schema(alice, bob, org_a, settings):
+def test_generated_requests_never_get_a_500_and_answers_match_the_schema(alice, bob, org_a, settings, tmp_path):
     settings.MANAGEMENT_API_RATE = "100000/min"
     settings.STRIPE_TEST_SECRET_KEY = settings.STRIPE_LIVE_SECRET_KEY = ""
     mint_key(org_a, alice, "seed")
@@ -67,5 +67,5 @@ def test_generated_requests_never_get_a_500_and_answers_match_the_schema(alice, 
             "--exclude-path", "/api/v1/wallet/topup/",
             "--phases", "examples,fuzzing", "--max-examples", "8", "--workers", "1", "--seed", "17",
         ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
