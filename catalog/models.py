@@ -25,6 +25,7 @@ class Provider(models.Model):
         BEDROCK = "bedrock", "Bedrock Converse / InvokeModel"
         VERTEX_ANTHROPIC = "vertex-anthropic", "Claude on Vertex AI"
         VERTEX_OPENAI = "vertex-openai", "Vertex AI OpenAI-compatible"
+        DEMO = "demo", "qlaud's built-in demo (in-process)"
 
     slug = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=100)

@@ -83,6 +83,17 @@ class NoHostAvailable(LookupError):
         super().__init__(f"No host can serve {requested!r} right now: {reason}.")
 
 
+class ProviderNotConfigured(NoHostAvailable):
+    """Every host that could serve the request belongs to a provider without its settings (catalog.readiness)."""
+
+    def __init__(self, requested: str, providers: Sequence[Any]) -> None:
+        self.providers = tuple(providers)
+        hints = "; ".join(p.setup_hint() for p in self.providers)
+        super().__init__(requested, hints)
+        lead = "" if len(self.providers) == 1 else f"No provider of {requested!r} is configured: "
+        self.args = (f"{lead}{hints}.",)
+
+
 class InvalidRoutingOptions(ValueError):
     """The request's `models` / `provider` fields are malformed (a 400 for the client)."""
 
@@ -265,6 +276,8 @@ def resolve(
     for candidate, pin in _unique(chain):
         hosts.extend(_order(candidate.hosts, pin, variant, needs, options, health, reasons))
     if not hosts:
+        if "not_configured" in reasons and "circuit" not in reasons:
+            raise ProviderNotConfigured(label, _unconfigured(_unique(chain)))
         raise NoHostAvailable(label, _reason(reasons))
     return Route(
         model=model,
@@ -283,6 +296,16 @@ def _fallback_models(snapshot: Any, names: Sequence[str], aliases: Mapping[str, 
         except UnknownModel:
             continue  # OpenRouter semantics: an unusable fallback is skipped, not fatal
     return found
+
+
+def _unconfigured(chain: list[tuple[Any, str | None]]) -> list[Any]:
+    """The providers without their settings among the chain's hosts, each once, in route order."""
+    found: dict[str, Any] = {}
+    for model, _ in chain:
+        for host in model.hosts:
+            if getattr(host.provider, "missing", ()):
+                found.setdefault(host.provider.slug, host.provider)
+    return list(found.values())
 
 
 def _unique(chain: list[tuple[Any, str | None]]) -> list[tuple[Any, str | None]]:
@@ -326,7 +349,10 @@ def _filter(
     fitting = [h for h in kept if needs.fits(h)]
     if not fitting:
         reasons.append("needs")
-    return fitting
+    ready = [h for h in fitting if not getattr(h.provider, "missing", ())]
+    if fitting and not ready:
+        reasons.append("not_configured")
+    return ready
 
 
 def _apply_order(hosts: list[Any], options: RoutingOptions) -> list[Any]:

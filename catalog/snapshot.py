@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
-from catalog import crypto, version
+from catalog import crypto, readiness, version
 from lib.threads import in_pool
 from wallet.money import Prices
 
@@ -42,6 +42,16 @@ class ProviderInfo:
     config: dict[str, Any] = field(hash=False, compare=False)
     # Fernet token of a key stored with `setprovider --api-key`; read it via provider_api_key().
     api_key_encrypted: str = field(default="", repr=False)
+    # Settings it lacks (catalog.readiness); non-empty: "not configured", never routed to.
+    missing: tuple[str, ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing
+
+    def setup_hint(self) -> str:
+        """How to configure it, naming what is missing ("" when configured)."""
+        return readiness.hint(self.slug, self.api_key_env, self.missing) if self.missing else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +137,7 @@ def provider_info(p: Any) -> ProviderInfo:
         cf_segment=p.cf_segment,
         config=config,
         api_key_encrypted=p.api_key_encrypted,
+        missing=readiness.missing_for(p),
     )
 
 

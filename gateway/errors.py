@@ -29,6 +29,9 @@ KINDS: dict[str, tuple[int, str, str, str | None]] = {
     "api_error": (500, "api_error", "api_error", None),
     "upstream": (502, "api_error", "upstream_error", "upstream_error"),
     "overloaded": (503, "overloaded_error", "overloaded_error", "server_is_overloaded"),
+    # Every host of the model belongs to a provider without its settings (catalog.readiness): the operator's to
+    # fix, so 503, and no client retry helps (x-should-retry: false, which both official SDKs honour).
+    "not_configured": (503, "api_error", "provider_not_configured", "provider_not_configured"),
     "timeout": (504, "timeout_error", "timeout_error", "timeout"),
 }
 
@@ -88,6 +91,8 @@ def render(err: GatewayError, surface: str, request_id: str = "") -> HttpRespons
     )
     if err.kind == "method":
         response["Allow"] = "POST"  # the model APIs' one method; gateway.asgi names others where they differ
+    if err.kind == "not_configured":
+        response["x-should-retry"] = "false"
     if err.retry_after is not None:
         response["retry-after"] = str(max(1, round(err.retry_after)))
     if request_id:

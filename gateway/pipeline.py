@@ -184,6 +184,8 @@ async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
         )
     except routing.UnknownModel as exc:
         raise GatewayError("not_found", str(exc), param="model") from None
+    except routing.ProviderNotConfigured as exc:
+        raise GatewayError("not_configured", str(exc), param="model") from None
     except routing.NoHostAvailable as exc:
         raise GatewayError("overloaded", str(exc)) from None
 

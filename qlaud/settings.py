@@ -235,6 +235,10 @@ GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=20 * 1024 * 1
 GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=10.0)
 GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=600.0)
 GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=3)
+# The built-in demo model qlaud/demo (gateway/providers/demo.py: answered in-process, no network, no key). On by
+# default with DEBUG or the embedded SQLite database, so a first request works out of the box; off in production
+# unless set.
+QLAUD_DEMO = env.bool("QLAUD_DEMO", default=DEBUG or not env.str("DATABASE_URL", default=""))
 # Circuit breaker per host: open after this many consecutive failures, probe again after the cool-down.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=30)

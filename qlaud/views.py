@@ -79,6 +79,10 @@ ERROR_MEANINGS = {
     "upstream": "Every eligible provider failed for this request. Retry.",
     "overloaded": "The providers for this model are overloaded or their circuits are open. Retry with backoff.",
     "timeout": "The provider did not answer in time.",
+    "not_configured": (
+        "No provider of this model has its credentials on this qlaud instance; the message names the setting to"
+        " add. Retrying won't help (the response says x-should-retry: false). Try qlaud/demo, which needs none."
+    ),
 }
 
 

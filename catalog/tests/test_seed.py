@@ -11,7 +11,8 @@ HOSTS = [(m, h) for m in DATA["models"] for h in m["hosts"]]
 
 
 def test_the_seed_has_the_twelve_providers_with_base_urls_and_key_variables():
-    assert set(PROVIDERS) == {
+    upstreams = {slug: p for slug, p in PROVIDERS.items() if p["protocol"] != "demo"}
+    assert set(upstreams) == {
         "deepseek",
         "groq",
         "openai",
@@ -25,11 +26,19 @@ def test_the_seed_has_the_twelve_providers_with_base_urls_and_key_variables():
         "google-ai-studio",
         "vertex",
     }
-    for p in PROVIDERS.values():
+    for p in upstreams.values():
         assert p["base_url"].startswith("https://") and re.fullmatch(r"[A-Z][A-Z0-9_]+", p["api_key_env"])
         assert p["protocol"] in Provider.Protocol.values
         assert p["pricing_url"].startswith("https://") and p["as_of"]
         assert p["cf_segment"]
+
+
+def test_the_seed_has_the_built_in_demo_model_with_a_small_price_that_is_not_zero():
+    assert PROVIDERS["demo"]["protocol"] == "demo" and not PROVIDERS["demo"]["api_key_env"]
+    (demo,) = [m for m in DATA["models"] if m["id"] == "qlaud/demo"]
+    (host,) = demo["hosts"]
+    assert host["provider"] == "demo"
+    assert 0 < host["prices"]["input"] <= host["prices"]["output"] <= 1_000_000
 
 
 def test_the_seed_has_at_least_forty_models_with_unique_ids():

@@ -7,12 +7,12 @@ A provider (a company behind a protocol) is described in at most three places: i
 (catalog/data/catalog.yaml: slug, protocol, base URL, key variable, Cloudflare segment, config), its request rules
 where it departs from its dialect's default (gateway/translate/shaping.RULES, reasoning style included), and, only
 if Cloudflare keeps part of its base path, that prefix (cloudflare.KEPT). An OpenAI-compatible provider needs no
-code here: openai_compat speaks to all of them.
+code here: openai_compat speaks to all of them. `demo` is qlaud's own in-process upstream (model qlaud/demo).
 """
 
 from __future__ import annotations
 
-from gateway.providers import anthropic, bedrock, openai_compat, vertex, vertex_openai
+from gateway.providers import anthropic, bedrock, demo, openai_compat, vertex, vertex_openai
 from gateway.providers.base import ProviderModule
 
 PROTOCOLS: dict[str, ProviderModule] = {
@@ -21,6 +21,7 @@ PROTOCOLS: dict[str, ProviderModule] = {
     "bedrock": bedrock,
     "vertex-anthropic": vertex,
     "vertex-openai": vertex_openai,
+    "demo": demo,  # qlaud/demo, answered in-process (QLAUD_DEMO)
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+from django.conf import settings
 
 from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
@@ -18,8 +19,14 @@ from lib import jsonio
 
 DIALECT = "openai"
 ENDPOINT = "/chat/completions"
-# Attribution headers OpenRouter shows in its dashboard.
-EXTRA_HEADERS = {"openrouter": {"HTTP-Referer": "https://qlaud.ai", "X-Title": "qlaud"}}
+
+
+def extra_headers(slug: str) -> dict[str, str]:
+    """Attribution headers OpenRouter shows in its dashboard: this instance's public URL (SITE_URL)."""
+    if slug == "openrouter":
+        return {"HTTP-Referer": settings.SITE_URL, "X-Title": "qlaud"}
+    return {}
+
 
 prepare = None  # nothing to set up before a request
 
@@ -30,7 +37,7 @@ def build_request(call: Call) -> UpstreamRequest:
     headers = {"content-type": "application/json", "accept": "text/event-stream" if call.stream else "application/json"}
     if call.api_key:
         headers["authorization"] = f"Bearer {call.api_key}"
-    headers.update(EXTRA_HEADERS.get(provider.slug, {}))
+    headers.update(extra_headers(provider.slug))
     direct = provider.base_url.rstrip("/") + ENDPOINT
     url = cloudflare.route(provider, ENDPOINT, direct, headers, call)
     return UpstreamRequest("POST", url, headers, jsonio.dumps(body))

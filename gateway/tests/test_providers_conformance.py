@@ -82,6 +82,8 @@ WIRE: dict[str, Wire] = {
     "vertex-openai": Wire(
         OPENAI.stream, OPENAI.answer, OPENAI.error_429, "google/gemini-2.5-flash", {"slug": "vertex"}
     ),
+    # The demo's in-process upstream speaks OpenAI's wire (gateway/providers/demo.py).
+    "demo": Wire(OPENAI.stream, OPENAI.answer, OPENAI.error_429, "demo", {"slug": "demo"}),
 }
 BODIES = {
     "openai": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},

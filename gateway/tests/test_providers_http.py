@@ -56,9 +56,13 @@ def test_openai_compatible_requests_go_to_the_providers_chat_endpoint_with_a_bea
     assert body["model"] == "up-model" and body["stream"] is True
 
 
-def test_openrouter_requests_carry_attribution_headers():
+def test_openrouter_requests_carry_attribution_headers_naming_this_instances_site_url(settings):
+    settings.SITE_URL = "https://gateway.example.test"
     req = openai_compat.build_request(call(provider("openrouter", base="https://openrouter.ai/api/v1")))
-    assert req.headers["X-Title"] == "qlaud" and "HTTP-Referer" in req.headers
+    assert req.headers["X-Title"] == "qlaud"
+    assert req.headers["HTTP-Referer"] == "https://gateway.example.test"
+    other = openai_compat.build_request(call(provider("deepseek", base="https://api.deepseek.com")))
+    assert "HTTP-Referer" not in other.headers
 
 
 def test_anthropic_requests_use_x_api_key_a_known_version_and_forward_beta():

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog import readiness
 from catalog.crypto import encrypt
 from catalog.models import Provider
 
@@ -36,6 +37,10 @@ class Command(BaseCommand):
         changes = self._apply(provider, opts)
         if not changes:
             raise CommandError("Nothing to change: pass at least one option (see --help).")
+        missing = readiness.missing_for(provider)
+        if provider.enabled and opts["enable"] and missing:
+            # Enabled without its settings it would only be skipped (and shown as not configured): say why now.
+            raise CommandError(f"Not enabled: {readiness.hint(slug, provider.api_key_env, missing)}.")
         provider.save()
         # Never echo the key itself.
         self.stdout.write(f"{slug}: {', '.join(changes)}")
