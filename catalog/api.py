@@ -46,8 +46,10 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
         "upstream_pricing": _prices(h.prices),
         "price_verified": h.price_verified,  # false: not confirmed on the provider's own page
         "price_as_of": h.price_as_of.isoformat() if h.price_as_of else None,
-        "status": "down" if circuit == CIRCUIT_OPEN else ("degraded" if circuit != CIRCUIT_CLOSED else "up"),
+        "status": host_status(h, circuit),
     }
+    if h.provider.missing:
+        out["not_configured"] = {"missing": list(h.provider.missing), "hint": h.provider.setup_hint()}
     if h.retired_at is not None:
         out["status"] = "retired"
         out["retired_at"] = h.retired_at.isoformat()
@@ -64,11 +66,24 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
     return out
 
 
+NOT_CONFIGURED = "not configured"  # the provider lacks its settings (catalog.readiness): never routed to
+
+
+def host_status(h: HostInfo, circuit: str) -> str:
+    if h.provider.missing:
+        return NOT_CONFIGURED
+    return "down" if circuit == CIRCUIT_OPEN else ("degraded" if circuit != CIRCUIT_CLOSED else "up")
+
+
 def model_status(hosts: list[dict[str, Any]]) -> str:
+    """available (every host up), not configured (no host's provider is), unavailable, or degraded."""
     states = {h["status"] for h in hosts}
-    if states == {"up"}:
+    usable = states - {NOT_CONFIGURED}
+    if not usable:
+        return NOT_CONFIGURED
+    if usable == {"up"}:
         return "available"
-    return "unavailable" if states == {"down"} else "degraded"
+    return "unavailable" if usable == {"down"} else "degraded"
 
 
 def _model(m: ModelInfo, bps: int, circuits: dict[int, str], live: dict[int, HostHealth] | None) -> dict[str, Any]:

@@ -49,6 +49,8 @@ class HostRow:
     def status(self) -> str:
         if self.host.retired_at is not None:
             return "retired"
+        if self.host.provider.missing:
+            return "not configured"
         circuit = self.live.circuit if self.live else CIRCUIT_CLOSED
         return {CIRCUIT_CLOSED: "up", CIRCUIT_OPEN: "down"}.get(circuit, "recovering")
 
@@ -59,6 +61,11 @@ class ModelRow:
     hosts: tuple[HostRow, ...]
     cheapest: HostRow
     tokens_per_s: float | None
+
+    @property
+    def configured(self) -> bool:
+        """Some host's provider has its settings (catalog.readiness): the model can answer here."""
+        return any(h.host.provider.configured for h in self.hosts)
 
     @property
     def providers(self) -> list[tuple[str, str]]:

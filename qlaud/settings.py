@@ -238,7 +238,7 @@ GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=3)
 # The built-in demo model qlaud/demo (gateway/providers/demo.py: answered in-process, no network, no key). On by
 # default with DEBUG or the embedded SQLite database, so a first request works out of the box; off in production
 # unless set.
-QLAUD_DEMO = env.bool("QLAUD_DEMO", default=DEBUG or not env.str("DATABASE_URL", default=""))
+QLAUD_DEMO = env.bool("QLAUD_DEMO", default=DEBUG or DATABASES["default"]["ENGINE"].endswith("sqlite3"))
 # Circuit breaker per host: open after this many consecutive failures, probe again after the cool-down.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=30)

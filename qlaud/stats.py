@@ -22,11 +22,12 @@ from requestlog.models import RequestLog
 
 log = logging.getLogger(__name__)
 
-CACHE_KEY = "site:provider-stats:v1"
+CACHE_KEY = "site:provider-stats:v2"
 CACHE_SECONDS = 5
 TTFT_WINDOW = timedelta(hours=1)
 TTFT_SAMPLE_LIMIT = 20_000  # newest rows only: bounds the work on a busy hour
 WINDOWS = {"5m": timedelta(minutes=5), "30m": timedelta(minutes=30), "1d": timedelta(days=1)}
+NOT_CONFIGURED = "not configured"
 # A request counts against a provider's uptime when the gateway answered with a server-side error.
 FAILED = Q(status__gte=500)
 
@@ -35,16 +36,23 @@ FAILED = Q(status__gte=500)
 class ProviderStat:
     slug: str
     name: str
-    circuit: str  # closed | half_open | open | degraded (some hosts open) | unknown
+    circuit: str  # closed | half_open | open | degraded (some hosts open) | unknown | not configured
     p50_ttft_ms: float | None
     requests_1h: int
     error_rate_5m: float | None  # share of requests in the last 5 minutes that failed
     uptime_5m: float | None
     uptime_30m: float | None
     uptime_1d: float | None
+    # Settings the provider lacks (catalog.readiness); non-empty: not configured, never routed to.
+    missing: tuple[str, ...] = ()
+    setup_hint: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "missing": list(self.missing), "configured": self.configured}
 
 
 def median(values: list[float]) -> float | None:
@@ -110,24 +118,29 @@ def _circuits(snapshot) -> dict[str, str]:
 def compute_provider_stats(now: datetime | None = None) -> list[ProviderStat]:
     now = now or timezone.now()
     snapshot = public.snapshot()
-    names = {slug: p.name for slug, p in snapshot.providers.items()} if snapshot is not None else {}
+    providers = snapshot.providers if snapshot is not None else {}
+    names = {slug: p.name for slug, p in providers.items()}
     ttfts = _ttft_by_provider(now)
     counts = _counts_by_provider(now)
     circuits = _circuits(snapshot)
     stats = []
     for slug in sorted(set(names) | set(counts) | set(ttfts)):
         c = counts.get(slug, {})
+        info = providers.get(slug)
+        missing = info.missing if info is not None else ()
         stats.append(
             ProviderStat(
                 slug=slug,
                 name=names.get(slug, slug),
-                circuit=circuits.get(slug, "unknown"),
+                circuit=NOT_CONFIGURED if missing else circuits.get(slug, "unknown"),
                 p50_ttft_ms=median(ttfts.get(slug, [])),
                 requests_1h=c.get("n_1h", 0),
                 error_rate_5m=None if not c.get("n_5m") else c["failed_5m"] / c["n_5m"],
                 uptime_5m=_ratio_ok(c, "5m"),
                 uptime_30m=_ratio_ok(c, "30m"),
                 uptime_1d=_ratio_ok(c, "1d"),
+                missing=missing,
+                setup_hint=info.setup_hint() if info is not None else "",
             )
         )
     return stats

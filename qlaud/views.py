@@ -117,7 +117,13 @@ def security(request: HttpRequest) -> HttpResponse:
 def _status_context() -> dict:
     checks = stats.self_checks()
     providers = stats.provider_stats() if checks["database"] else []
-    return {"providers": providers, "checked": timezone.now(), "gateway_up": all(checks.values()), "checks": checks}
+    return {
+        "providers": providers,
+        "configured": sum(p.configured for p in providers),
+        "checked": timezone.now(),
+        "gateway_up": all(checks.values()),
+        "checks": checks,
+    }
 
 
 @require_GET

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.core import signals
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import resolve, reverse
 
-from gateway import asgi, errors
+from gateway import asgi, errors, outbound
 
 
 async def the_site(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -274,3 +275,30 @@ def test_freezing_the_heap_moves_live_objects_out_of_the_collectors_reach():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_lifespan_shutdown_closes_the_outbound_session_so_ctrl_c_says_nothing_of_unclosed_sessions(
+    fake_upstream, caplog
+):
+    response = await outbound.send("GET", fake_upstream.url + "/health", {}, None)
+    await response.aclose()
+    pool = outbound._pools[asyncio.get_running_loop()]
+    session = pool.transport.client
+    assert session is not None and not session.closed  # the aiohttp session a request opened
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        await asgi.lifespan({"type": "lifespan"}, receive, send)
+        del session, pool
+        gc.collect()
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert asyncio.get_running_loop() not in outbound._pools
+    assert "Unclosed client session" not in caplog.text

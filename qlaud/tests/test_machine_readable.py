@@ -76,12 +76,16 @@ def test_the_status_page_refreshes_only_its_table_over_htmx(client, org_a):
 
 
 @pytest.mark.django_db
-def test_status_shows_an_open_circuit_when_a_providers_hosts_keep_failing(client, seeded_catalog, settings):
+def test_status_shows_an_open_circuit_when_a_providers_hosts_keep_failing(
+    client, seeded_catalog, settings, monkeypatch
+):
     from asgiref.sync import async_to_sync
 
     from catalog import health
     from catalog.models import Host
 
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-test")  # configured providers have circuits; the rest are not configured
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test")
     settings.CIRCUIT_FAILURE_THRESHOLD = 2
     host_ids = list(Host.objects.filter(provider__slug="groq").values_list("id", flat=True))
     try:
@@ -95,6 +99,32 @@ def test_status_shows_an_open_circuit_when_a_providers_hosts_keep_failing(client
         assert "badge-danger" in html
     finally:
         health.reset()
+
+
+@pytest.mark.django_db
+def test_status_says_not_configured_for_providers_without_credentials_instead_of_a_green_pill(
+    client, seeded_catalog, settings, monkeypatch
+):
+    for name in ("DEEPSEEK_API_KEY", "VERTEX_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS", "VERTEX_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-test")
+    settings.QLAUD_DEMO = True
+    providers = {p["slug"]: p for p in client.get("/v1/status").json()["providers"]}
+    deepseek = providers["deepseek"]
+    assert (deepseek["circuit"], deepseek["configured"], deepseek["missing"]) == (
+        "not configured",
+        False,
+        ["DEEPSEEK_API_KEY"],
+    )
+    assert "manage.py setprovider deepseek --api-key-env DEEPSEEK_API_KEY --enable" in deepseek["setup_hint"]
+    assert providers["vertex"]["missing"] == ["GOOGLE_APPLICATION_CREDENTIALS", "VERTEX_PROJECT"]
+    assert (providers["groq"]["circuit"], providers["groq"]["configured"]) == ("closed", True)
+    assert (providers["demo"]["circuit"], providers["demo"]["configured"]) == ("closed", True)
+    html = client.get("/status").content.decode()
+    assert ">not configured</span>" in html
+    assert 'title="deepseek is not configured: set DEEPSEEK_API_KEY' in html
+    configured = sum(p["configured"] for p in providers.values())
+    assert f"{configured} of {len(providers)}" in html
 
 
 @pytest.mark.django_db
