@@ -132,11 +132,13 @@ def _tool_to_call(body: dict[str, Any]) -> dict[str, Any] | None:
 
 def compose(body: dict[str, Any]) -> dict[str, Any]:
     """The whole answer: text, tool call, reasoning, finish reason and usage, before framing."""
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    found = body.get("messages")
+    messages: list[Any] = found if isinstance(found, list) else []
     prompt = tokens(jsonio.dumps(messages).decode()) + tokens(jsonio.dumps(body.get("tools") or []).decode())
     reasoning = REASONING if wants_reasoning(body) else ""
     function = _tool_to_call(body)
-    tool_call = None
+    arguments = ""
+    tool_call: dict[str, Any] | None = None
     if function is not None:
         arguments = jsonio.dumps(_arguments(function.get("parameters"))).decode()
         named = {"name": function.get("name"), "arguments": arguments}
@@ -160,7 +162,7 @@ def compose(body: dict[str, Any]) -> dict[str, Any]:
         reasoning = reasoning[: limit * 4]
         text = text[: max(limit - tokens(reasoning), 0) * 4]
         finish = "length"
-    output = tokens(reasoning) + tokens(text) + (tokens(tool_call["function"]["arguments"]) + 5 if tool_call else 0)
+    output = tokens(reasoning) + tokens(text) + (tokens(arguments) + 5 if tool_call else 0)
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output}
     if reasoning:
         usage["completion_tokens_details"] = {"reasoning_tokens": tokens(reasoning)}
