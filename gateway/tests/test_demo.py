@@ -40,7 +40,7 @@ def demo_catalog(transactional_db: None, settings: Any, monkeypatch: pytest.Monk
     async def publish(org_id: int, rows: Any) -> None:
         published.extend(rows)
 
-    monkeypatch.setattr("lib.live_feed.publish_requests", publish)
+    monkeypatch.setattr("gateway.records.publish_requests", publish)
     return published
 
 
