@@ -33,8 +33,8 @@ def turn_cost(price: ModelPrice, *, uncached: int, cached: int, output: int, mar
 
 
 def _usd(micro: Fraction) -> str:
-    dollars = float(micro) / 1_000_000
-    return f"${dollars:,.4f}" if dollars < 1 else f"${dollars:,.2f}"
+    """A turn's cost: four decimals below a dollar (a turn costs fractions of a cent), cents above."""
+    return money.format_usd(micro, 4 if micro < money.MICROS_PER_USD else 2)
 
 
 def _turn_costs(args: dict[str, str]) -> str:

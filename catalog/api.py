@@ -17,6 +17,7 @@ from typing import Any
 from catalog import health, pricing
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN, HostHealth
 from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo
+from wallet import money
 
 _bytes_cache: dict[tuple, tuple[float, bytes, str]] = {}
 LATENCY_TTL = 15.0
@@ -42,7 +43,7 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
         "capabilities": sorted(h.capabilities),
         "tools_verified": h.tools_verified,
         "price_version_id": h.price_version_id,
-        "pricing": _prices(pricing.customer_prices(h.prices, bps)),
+        "pricing": _prices(money.customer_prices(h.prices, bps)),
         "upstream_pricing": _prices(h.prices),
         "price_verified": h.price_verified,  # false: not confirmed on the provider's own page
         "price_as_of": h.price_as_of.isoformat() if h.price_as_of else None,

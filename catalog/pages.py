@@ -75,7 +75,7 @@ class ModelRow:
 def model_row(model: ModelInfo, live: dict[int, HostHealth]) -> ModelRow:
     bps = pricing.markup_bps()
     every = (*model.hosts, *model.retired_hosts)  # retired hosts are shown, never routed to
-    hosts = tuple(HostRow(h, pricing.customer_prices(h.prices, bps), live.get(h.id)) for h in every)
+    hosts = tuple(HostRow(h, money.customer_prices(h.prices, bps), live.get(h.id)) for h in every)
     routable = [r for r in hosts if r.host.retired_at is None] or hosts
     cheapest = min(routable, key=lambda r: (r.customer.input + r.customer.output, r.host.priority))
     speeds = [r.live.p50_tokens_per_s for r in hosts if r.live and r.live.p50_tokens_per_s is not None]

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.translate.relay import CHARS_PER_TOKEN
 from lib.jsonio import chars
 
 __all__ = ["ESTIMATOR", "TokenEstimator", "estimate_tokens", "heuristic_tokens", "learn"]
 
 
-_CHARS_PER_TOKEN = 4.0  # the usual English/code average for BPE tokenizers
 _IMAGE_TOKENS = 1600  # Anthropic's ceiling for one image at the default resolution
 _MESSAGE_OVERHEAD = 4  # role markers and separators per message
 # A learned ratio stays in this band: one tokenizer is never 4x another, and a bad upstream count cannot
@@ -26,7 +26,7 @@ _MESSAGE_OVERHEAD = 4  # role markers and separators per message
 MIN_RATIO, MAX_RATIO = 0.25, 4.0
 
 
-def heuristic_tokens(body: dict[str, Any], chars_per_token: float = _CHARS_PER_TOKEN) -> int:
+def heuristic_tokens(body: dict[str, Any], chars_per_token: float = CHARS_PER_TOKEN) -> int:
     """Prompt tokens of an Anthropic or OpenAI request body by a chars-per-token heuristic.
 
     Text, tool definitions and tool arguments/results count by characters; images by a flat amount; every message

@@ -254,17 +254,6 @@ class Upstream:
     started: float
 
 
-def customer_prices(host: HostInfo) -> dict[str, int]:
-    p = host.prices
-    bps = settings.QLAUD_MARKUP_BPS
-    return {
-        "input": money.customer_price(p.input, bps),
-        "output": money.customer_price(p.output, bps),
-        "cache_read": money.customer_price(p.cache_read, bps),
-        "cache_write": money.customer_price(p.cache_write, bps),
-    }
-
-
 def make_call(
     host: HostInfo, body: dict[str, Any], stream: bool, headers: Mapping[str, str], tags: Mapping[str, Any]
 ) -> Call:
@@ -275,7 +264,7 @@ def make_call(
         api_key=provider_api_key(host.provider),
         incoming_headers=headers,
         metadata={**tags, "model": host.model_id},
-        customer_cost_per_mtok=customer_prices(host),
+        customer_prices=money.customer_prices(host.prices, settings.QLAUD_MARKUP_BPS),
     )
 
 

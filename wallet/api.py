@@ -5,7 +5,6 @@ Money is given both as exact decimal strings in USD and as integer micro-dollars
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -19,14 +18,12 @@ from catalog.models import PriceVersion  # upward: a receipt names the prices it
 from requestlog.models import RequestLog
 from wallet import ledger
 from wallet.models import LedgerEntry, Wallet
-from wallet.money import MICROS_PER_USD
+from wallet.money import usd_decimal
 
 
 def usd(micros: int | None) -> str | None:
-    """Exact USD as a decimal string: 1234567 -> "1.234567"."""
-    if micros is None:
-        return None
-    return str((Decimal(micros) / MICROS_PER_USD).quantize(Decimal("0.000001")))
+    """Exact USD as a decimal string: 1234567 -> "1.234567", 5000000 -> "5.000000"."""
+    return None if micros is None else usd_decimal(micros, 6)
 
 
 def _error(status: int, message: str, kind: str) -> JsonResponse:

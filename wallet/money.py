@@ -93,6 +93,16 @@ def customer_price(price_per_mtok: int, markup_bps: int) -> int:
     return _ceil_div(price_per_mtok * (BPS + markup_bps), BPS)
 
 
+def customer_prices(prices: Prices, markup_bps: int) -> Prices:
+    """The four per-Mtok prices a customer pays (pages, /v1/catalog, Cloudflare cost tags), each rounded up once."""
+    return Prices(
+        input=customer_price(prices.input, markup_bps),
+        output=customer_price(prices.output, markup_bps),
+        cache_read=customer_price(prices.cache_read, markup_bps),
+        cache_write=customer_price(prices.cache_write, markup_bps),
+    )
+
+
 def token_cost(tokens: int, price_per_mtok: int) -> Fraction:
     """The exact (unrounded) cost of `tokens` tokens, in micro-dollars."""
     return Fraction(tokens * price_per_mtok, TOKENS_PER_MTOK)
@@ -135,10 +145,29 @@ def estimate_hold(input_tokens_estimate: int, max_tokens: int, prices: Prices, m
     return _ceil_div(numerator * (BPS + markup_bps), TOKENS_PER_MTOK * BPS)
 
 
-def format_usd(micros: int) -> str:
-    """`$1.234567`, `$5.00`, `-$0.0012`: at least cents, more digits only when they matter."""
+def _dollars(micros: int | Fraction, places: int | None) -> tuple[str, int, str]:
+    """(sign, whole dollars, decimals): exact with at least cents when `places` is None (an int amount),
+    else rounded half up to `places` decimals (an exact Fraction too: costs before their one rounding)."""
     sign = "-" if micros < 0 else ""
-    whole, frac = divmod(abs(micros), MICROS_PER_USD)
-    digits = f"{frac:06d}".rstrip("0")
-    digits = digits.ljust(2, "0")
-    return f"{sign}${whole:,}.{digits}"
+    if places is None:
+        whole, frac = divmod(abs(int(micros)), MICROS_PER_USD)
+        return sign, whole, f"{frac:06d}".rstrip("0").ljust(2, "0")
+    amount = abs(Fraction(micros)) / MICROS_PER_USD
+    scaled = amount.numerator * 10**places * 2 // amount.denominator  # twice the amount in units of the last place
+    units = (scaled + 1) // 2  # half up
+    whole, frac = divmod(units, 10**places)
+    return ("" if units == 0 else sign), whole, f"{frac:0{places}d}"
+
+
+def format_usd(micros: int | Fraction, places: int | None = None) -> str:
+    """Money for people: `$1.234567`, `$5.00`, `-$0.0012`, `$1,234.00`: at least cents and more digits only
+    when they matter, or rounded (half up) to `places` decimals (`format_usd(1_234_567, 2)` -> `$1.23`)."""
+    sign, whole, digits = _dollars(micros, places)
+    return f"{sign}${whole:,}.{digits}" if digits else f"{sign}${whole:,}"
+
+
+def usd_decimal(micros: int, places: int | None = None) -> str:
+    """Money for machines and form fields, a plain decimal without symbol or grouping: `1234.5678`,
+    `3.00`, `0.075`; `usd_decimal(5_000_000, 6)` -> `5.000000` (the API's exact amounts)."""
+    sign, whole, digits = _dollars(micros, places)
+    return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 
 from catalog.snapshot import HostInfo
+from wallet.money import Prices
 
 Event = tuple[str, dict[str, Any]]
 
@@ -30,7 +31,7 @@ class Call:
     incoming_headers: Mapping[str, str] = field(default_factory=dict)
     # Cloudflare AI Gateway tagging (cf-aig-metadata / cf-aig-custom-cost), filled by the gateway.
     metadata: Mapping[str, str] = field(default_factory=dict)
-    customer_cost_per_mtok: Mapping[str, int] = field(default_factory=dict)
+    customer_prices: Prices | None = None
 
 
 @dataclass(frozen=True, slots=True)

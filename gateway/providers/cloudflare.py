@@ -14,6 +14,8 @@ from typing import Any
 
 from django.conf import settings
 
+from wallet.money import Prices
+
 # Cloudflare path segment -> the part of the provider's base path Cloudflare keeps before the endpoint.
 KEPT = {"mistral": "/v1", "openrouter": "/v1", "grok": "/v1", "workers-ai": "/v1", "google-ai-studio": "/v1beta/openai"}
 # The segment of a provider whose catalog row names none (`cf_segment`), where it is not the slug itself.
@@ -44,14 +46,15 @@ def url(provider: Any, endpoint: str) -> str:
     return f"{base}/{settings.CF_AIG_ACCOUNT_ID}/{settings.CF_AIG_GATEWAY_ID}/{segment}{kept}{endpoint}"
 
 
-def headers(metadata: Mapping[str, Any], customer_cost_per_mtok: Mapping[str, int]) -> dict[str, str]:
+def headers(metadata: Mapping[str, Any], customer_prices: Prices | None) -> dict[str, str]:
     out: dict[str, str] = {}
     if settings.CF_AIG_TOKEN:
         out["cf-aig-authorization"] = f"Bearer {settings.CF_AIG_TOKEN}"
     tags = {k: _scalar(metadata[k]) for k in METADATA_ORDER if metadata.get(k) not in (None, "")}
     if tags:
         out["cf-aig-metadata"] = json.dumps(dict(list(tags.items())[:5]), separators=(",", ":"))
-    cost = {COST_FIELDS[k]: v / 1e12 for k, v in customer_cost_per_mtok.items() if k in COST_FIELDS and v}
+    per_mtok = {k: getattr(customer_prices, k) for k in COST_FIELDS} if customer_prices else {}
+    cost = {COST_FIELDS[k]: v / 1e12 for k, v in per_mtok.items() if v}
     if cost:
         out["cf-aig-custom-cost"] = json.dumps(cost, separators=(",", ":"))
     return out
@@ -65,5 +68,5 @@ def route(provider: Any, endpoint: str, direct_url: str, call_headers: dict[str,
     """Rewrite for Cloudflare when the provider asks for it; adds the cf-aig headers in place."""
     if not enabled(provider):
         return direct_url
-    call_headers.update(headers(call.metadata, call.customer_cost_per_mtok))
+    call_headers.update(headers(call.metadata, call.customer_prices))
     return url(provider, endpoint)

@@ -197,7 +197,7 @@ def request(call: Call, path: str, headers: dict[str, str], body: dict[str, Any]
         segment = getattr(provider, "cf_segment", "") or CLOUDFLARE_SEGMENT
         base = settings.CF_AIG_BASE_URL.rstrip("/")
         url = f"{base}/{settings.CF_AIG_ACCOUNT_ID}/{settings.CF_AIG_GATEWAY_ID}/{segment}{path}"
-        headers.update(cloudflare.headers(call.metadata, call.customer_cost_per_mtok))
+        headers.update(cloudflare.headers(call.metadata, call.customer_prices))
     return UpstreamRequest("POST", url, headers, json.dumps(body, separators=(",", ":")).encode())
 
 

@@ -122,7 +122,7 @@ def test_cloudflare_mode_rewrites_the_url_and_tags_the_request(settings):
     settings.CF_AIG_ACCOUNT_ID, settings.CF_AIG_GATEWAY_ID, settings.CF_AIG_TOKEN = "acct", "gw", "cf-token"
     p = provider("groq", base="https://api.groq.com/openai/v1", via_cloudflare=True)
     tags = {"org": 5, "key": "AbC", "user": 9, "model": "public-model", "surface": "chat", "extra": "dropped"}
-    req = openai_compat.build_request(call(p, metadata=tags, customer_cost_per_mtok={"input": 1_070_000, "output": 0}))
+    req = openai_compat.build_request(call(p, metadata=tags, customer_prices=Prices(input=1_070_000, output=0)))
     assert req.url == "https://gateway.ai.cloudflare.com/v1/acct/gw/groq/chat/completions"
     assert req.headers["cf-aig-authorization"] == "Bearer cf-token"
     assert req.headers["authorization"] == "Bearer sk-secret"

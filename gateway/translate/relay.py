@@ -25,6 +25,8 @@ from gateway.usage import Usage
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
+# The usual English/code average for BPE tokenizers: the one ratio both for what a stream delivered
+# (here) and for a prompt before the upstream counts it (gateway/estimate.py).
 CHARS_PER_TOKEN = 4
 # usage -> what qlaud charges for it, in micro-dollars (the surface's closure over the host's prices)
 Pricer = Callable[[Usage], int]

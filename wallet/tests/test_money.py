@@ -20,8 +20,10 @@ from wallet.money import (
     format_usd,
     micros_to_cents_floor,
     token_cost,
+    usd_decimal,
     usd_to_micros,
 )
+from wallet.templatetags.wallet_tags import usd_rounded
 
 
 @dataclass
@@ -153,6 +155,28 @@ def test_format_usd_shows_cents_and_only_meaningful_extra_digits(micros, text):
     assert format_usd(micros) == text
 
 
+@pytest.mark.parametrize(
+    ("micros", "places", "text"),
+    [
+        (1_234_567, 2, "$1.23"),
+        (1_235_000, 2, "$1.24"),  # half up
+        (4_321, 4, "$0.0043"),
+        (-1_234_567, 2, "-$1.23"),
+        (-4, 4, "$0.0000"),
+        (1_234_000_000_000, 2, "$1,234,000.00"),
+        (Fraction(1_000_001, 3), 4, "$0.3333"),  # an exact cost before its one rounding
+    ],
+)
+def test_format_usd_rounds_half_up_to_the_places_a_page_shows(micros, places, text):
+    assert format_usd(micros, places) == text
+
+
+def test_usd_decimal_is_plain_for_machines_and_forms():
+    assert usd_decimal(3_000_000) == "3.00" and usd_decimal(75_000) == "0.075"  # $/Mtok on price tables
+    assert usd_decimal(1_234_567, 6) == "1.234567" and usd_decimal(5_000_000, 6) == "5.000000"  # the API
+    assert usd_decimal(1_234_000_000_000) == "1234000.00" and usd_decimal(-2_500_000) == "-2.50"
+
+
 def test_the_pure_modules_import_nothing_from_django():
     root = Path(__file__).parent.parent.parent
     for path in (root / "wallet" / "money.py", root / "accounts" / "periods.py"):
@@ -162,3 +186,12 @@ def test_the_pure_modules_import_nothing_from_django():
                 assert not any(a.name.split(".")[0] == "django" for a in node.names)
             if isinstance(node, ast.ImportFrom):
                 assert not (node.module or "").startswith("django")
+
+
+def test_the_usd_rounded_filter_shows_cents_and_sub_cent_amounts_to_four_places():
+    assert (usd_rounded(1_234_567), usd_rounded(4_321), usd_rounded(0), usd_rounded(None)) == (
+        "$1.23",
+        "$0.0043",
+        "$0.00",
+        "—",
+    )

@@ -6,7 +6,6 @@ Any member may add money; only owners and admins change the wallet's settings or
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 import stripe
 from django.conf import settings
@@ -20,7 +19,7 @@ from wallet import ledger, payments
 from wallet.autotopup import WalletSettingsError, configure_auto_topup, set_low_balance_alert
 from wallet.forms import AutoTopupForm, LowBalanceForm, TopupForm
 from wallet.models import LedgerEntry, Wallet
-from wallet.money import MICROS_PER_USD, cents_to_micros, format_usd, usd_to_micros
+from wallet.money import MICROS_PER_USD, cents_to_micros, format_usd, usd_decimal, usd_to_micros
 
 log = logging.getLogger(__name__)
 HISTORY_KINDS = [k for k in LedgerEntry.Kind.values if k != LedgerEntry.Kind.USAGE]
@@ -28,11 +27,6 @@ HISTORY_KINDS = [k for k in LedgerEntry.Kind.values if k != LedgerEntry.Kind.USA
 
 def _wallet(request: HttpRequest) -> Wallet:
     return ledger.ensure_wallet(request.org.pk)  # type: ignore[attr-defined]
-
-
-def _usd(micros: int) -> str:
-    """A form's initial value in dollars (display only: cents are exact in Decimal on the way back)."""
-    return str(Decimal(micros) / MICROS_PER_USD)
 
 
 def _context(request: HttpRequest, wallet: Wallet, **forms: object) -> dict:
@@ -43,13 +37,14 @@ def _context(request: HttpRequest, wallet: Wallet, **forms: object) -> dict:
         "topup_max": settings.TOPUP_MAX_USD,
         "history": wallet.entries.filter(kind__in=HISTORY_KINDS).order_by("-created")[:50],
         "topup_form": forms.get("topup_form") or TopupForm(),
-        "low_form": forms.get("low_form") or LowBalanceForm(initial={"alert_usd": _usd(wallet.low_balance_threshold)}),
+        "low_form": forms.get("low_form")
+        or LowBalanceForm(initial={"alert_usd": usd_decimal(wallet.low_balance_threshold)}),
         "auto_form": forms.get("auto_form")
         or AutoTopupForm(
             initial={
                 "enabled": wallet.auto_topup_enabled,
-                "threshold_usd": _usd(wallet.auto_topup_threshold),
-                "amount_usd": _usd(wallet.auto_topup_amount or 20 * MICROS_PER_USD),
+                "threshold_usd": usd_decimal(wallet.auto_topup_threshold),
+                "amount_usd": usd_decimal(wallet.auto_topup_amount or 20 * MICROS_PER_USD),
             }
         ),
         "has_card": bool(wallet.stripe_payment_method_id),

@@ -149,7 +149,7 @@ def _signed(call: Call, operation: str, content: bytes) -> UpstreamRequest:
     headers.update(auth_headers(call.api_key, "POST", aws_url, headers, content, region))
     if getattr(provider, "via_cloudflare", False):
         # Signed against the AWS URL; Cloudflare forwards it unchanged.
-        headers |= cloudflare.headers(call.metadata, call.customer_cost_per_mtok)
+        headers |= cloudflare.headers(call.metadata, call.customer_prices)
         return UpstreamRequest("POST", _cloudflare_url(provider, region, path), headers, content)
     return UpstreamRequest("POST", aws_url, headers, content)
 
