@@ -23,6 +23,7 @@ def paced_model(interval_ms: int, chunks: int) -> str:
 
 
 def seed(upstream: str, paced_upstream: str = "", paced: tuple[tuple[int, int], ...] = ()) -> str:
+    # Everything Django is imported here, after django.setup() in __main__ (this module is imported without settings).
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -63,7 +64,7 @@ if __name__ == "__main__":
     paced = tuple(tuple(int(x) for x in p.split(":")) for p in args.paced.split(",") if p)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qlaud.settings")
     sys.path.insert(0, os.getcwd())
-    import django
+    import django  # only once DJANGO_SETTINGS_MODULE and sys.path above are set
 
     django.setup()
     print(json.dumps({"key": seed(args.upstream, args.paced_upstream, paced)}), flush=True)

@@ -7,6 +7,7 @@ class WalletConfig(AppConfig):
     name = "wallet"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models and receivers need Django's app registry, which is ready only now.
         import stripe
         from django.conf import settings
         from django.db.models.signals import post_save
