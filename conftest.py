@@ -6,6 +6,12 @@ alice owns org A, bob is a member of org A, charlie owns org B and must see noth
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check results, not speed: on a loaded two-core CI machine an example may take
+# longer than Hypothesis's default 200 ms deadline without anything being wrong.
+hypothesis_settings.register_profile("qlaud", deadline=None)
+hypothesis_settings.load_profile("qlaud")
 
 
 @pytest.fixture(autouse=True, scope="session")
