@@ -77,5 +77,14 @@ class OrgForm(forms.Form):
     name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "Acme Inc."}))
 
 
+class OrgSettingsForm(forms.Form):
+    auto_cache = forms.BooleanField(
+        required=False,
+        label="Automatic prompt caching",
+        help_text="For Claude models, mark the end of the tools, the system prompt and the last two user turns as "
+        "cache breakpoints when a request sets none. Cached input is billed at a tenth of the input price.",
+    )
+
+
 class SwitchOrgForm(forms.Form):
     org = forms.IntegerField()

@@ -69,6 +69,7 @@ class KeyContext:
     rpm_limit: int | None
     concurrency_limit: int | None
     expires_at: datetime | None
+    auto_cache: bool = True  # the org lets qlaud place prompt-cache breakpoints for Claude hosts
 
 
 MANAGEMENT_KEY_ON_MODEL_API = (
@@ -356,7 +357,7 @@ def _well_formed(raw: str) -> bool:
 def _entry_from_db(prefix: str, epoch: str) -> _Entry:
     from accounts.models import ApiKey
 
-    key = ApiKey.objects.filter(prefix=prefix).first()
+    key = ApiKey.objects.select_related("org").filter(prefix=prefix).first()
     now = time.monotonic()
     if key is None:
         return _Entry(context=None, hashed="", revoked=False, epoch=epoch, loaded_at=now)
@@ -378,6 +379,7 @@ def context_of(key: ApiKey) -> KeyContext:
         rpm_limit=key.rpm_limit,
         concurrency_limit=key.concurrency_limit,
         expires_at=key.expires_at,
+        auto_cache=key.org.auto_cache,
     )
 
 

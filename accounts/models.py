@@ -39,6 +39,13 @@ class Org(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     personal = models.BooleanField(default=False)
     created = models.DateTimeField(default=timezone.now)
+    # Let qlaud mark prompt-cache breakpoints for Claude hosts when a request sets none (docs/prompt-caching.md).
+    auto_cache = models.BooleanField(
+        "automatic prompt caching",
+        default=True,
+        help_text="Mark the stable prefix of Claude requests that set no cache_control, so repeated prompts are "
+        "read from the cache at a tenth of the input price.",
+    )
 
     def __str__(self) -> str:
         return self.name

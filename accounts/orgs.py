@@ -91,6 +91,17 @@ def remove_member(membership: Membership, *, by: Membership) -> None:
     membership.delete()
 
 
+def set_auto_cache(org: Org, on: bool, *, by: Membership) -> None:
+    """Switch automatic prompt-cache breakpoints; every worker's cached key contexts carry the org's choice."""
+    from accounts.keys import keys_changed
+
+    if not by.is_manager or by.org_id != org.pk:
+        raise OrgRuleError("Only the org's owners and admins change its settings.")
+    if Org.objects.filter(pk=org.pk).exclude(auto_cache=on).update(auto_cache=on):
+        keys_changed()
+    org.auto_cache = on
+
+
 def _revoke_keys_of(membership: Membership) -> None:
     from accounts.keys import keys_changed
 

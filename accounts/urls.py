@@ -23,5 +23,6 @@ urlpatterns = [
     path("team/invitations/<int:pk>/withdraw/", team.invitation_withdraw, name="dashboard_invitation_withdraw"),
     path("org/switch/", orgs.org_switch, name="dashboard_org_switch"),
     path("org/new/", orgs.org_new, name="dashboard_org_new"),
+    path("org/settings/", orgs.org_settings, name="dashboard_org_settings"),
     path("invitations/<str:token>/", orgs.invitation_accept, name="invitation_accept"),
 ]

@@ -8,11 +8,18 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import OrgForm, SwitchOrgForm
+from accounts.forms import OrgForm, OrgSettingsForm, SwitchOrgForm
 from accounts.middleware import SESSION_ORG_KEY
 from accounts.models import ApiKey, Membership
-from accounts.orgs import OrgRuleError, accept_invitation, can_accept, create_org, invitation_from_token
-from accounts.views.common import org_view
+from accounts.orgs import (
+    OrgRuleError,
+    accept_invitation,
+    can_accept,
+    create_org,
+    invitation_from_token,
+    set_auto_cache,
+)
+from accounts.views.common import org_view, require_manager
 
 
 @org_view
@@ -56,6 +63,23 @@ def org_new(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Created {org.name}. Invite your team and top up its wallet.")
         return redirect("dashboard_team")
     return render(request, "accounts/org_new.html", {"form": form})
+
+
+@org_view
+@require_http_methods(["GET", "POST"])
+def org_settings(request: HttpRequest) -> HttpResponse:
+    """Every member sees the org's settings; owners and admins change them."""
+    org = request.org  # type: ignore[attr-defined]
+    data = request.POST if request.method == "POST" else None  # an unticked box posts nothing
+    form = OrgSettingsForm(data, initial={"auto_cache": org.auto_cache})
+    if request.method == "POST":
+        membership = require_manager(request)
+        if form.is_valid():
+            set_auto_cache(org, form.cleaned_data["auto_cache"], by=membership)
+            messages.success(request, "Settings saved.")
+            return redirect("dashboard_org_settings")
+    can_edit = request.membership.is_manager  # type: ignore[attr-defined]
+    return render(request, "accounts/org_settings.html", {"form": form, "can_edit": can_edit})
 
 
 @require_http_methods(["GET", "POST"])

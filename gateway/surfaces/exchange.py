@@ -22,7 +22,7 @@ from gateway.errors import GatewayError
 from gateway.pipeline import Outcome, Upstream
 from gateway.providers.base import ProviderModule
 from gateway.surfaces import streaming
-from gateway.translate import dialects, relay
+from gateway.translate import caching, dialects, relay
 from gateway.translate.request import (
     TranslationError,
     anthropic_to_openai,
@@ -127,7 +127,11 @@ def target_for(host: HostInfo, module: ProviderModule) -> Target:
 
 
 def body_for(
-    dialect: str, body: dict[str, Any], recalled: Mapping[str, tuple[str, str]] | None = None
+    dialect: str,
+    body: dict[str, Any],
+    recalled: Mapping[str, tuple[str, str]] | None = None,
+    *,
+    auto_cache: bool = False,
 ) -> pipeline.BodyFor:
     """The pipeline's hook: this request's body in a host's dialect, shaped for that host."""
 
@@ -135,11 +139,20 @@ def body_for(
         translate = TRANSLATE[(dialect, module.DIALECT)]
         extra = {"reasoning": recalled} if recalled is not None and translate is shape_openai else {}
         try:
-            return translate(body, target_for(host, module), sealer=pipeline.sealer(), **extra)
+            out = translate(body, target_for(host, module), sealer=pipeline.sealer(), **extra)
         except TranslationError as exc:
             raise GatewayError("invalid_request", exc.message, param=exc.param) from None
+        return cache_breakpoints(out, host, module, auto=auto_cache)
 
     return build
+
+
+def cache_breakpoints(body: dict[str, Any], host: HostInfo, module: ProviderModule, *, auto: bool) -> dict[str, Any]:
+    """Claude hosts cache only at explicit breakpoints: keep the client's (within the limit of four) or, for an org
+    that lets qlaud place them, mark the prompt's stable prefix. Other hosts cache implicitly (or not at all)."""
+    if module.DIALECT != relay.ANTHROPIC or not caching.claude_model(host.upstream_model):
+        return body
+    return caching.prepare(body, auto=auto)
 
 
 # --- the steps every surface shares ---------------------------------------------------------------
@@ -270,7 +283,7 @@ async def serve(ex: Exchange, *, admitted: bool = False) -> HttpResponse | Strea
         await _recall_reasoning(ex, route.hosts)
         ex.upstream = await pipeline.call_with_failover(
             route,
-            body_for(ex.surface.dialect, ex.body, ex.recalled),
+            body_for(ex.surface.dialect, ex.body, ex.recalled, auto_cache=ex.key.auto_cache),
             stream=ex.stream,
             headers=ex.request.headers,
             tags=ex.tags,

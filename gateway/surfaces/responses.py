@@ -26,7 +26,7 @@ from gateway import usage as usage_mod
 from gateway.errors import GatewayError
 from gateway.providers.base import ProviderModule
 from gateway.surfaces import exchange, stored, streaming
-from gateway.surfaces.exchange import Exchange, Incoming, Surface, admit, refuse, target_for
+from gateway.surfaces.exchange import Exchange, Incoming, Surface, admit, cache_breakpoints, refuse, target_for
 from gateway.translate import relay, sse
 from gateway.translate.request import shape_anthropic, shape_openai
 from gateway.translate.responses import blob, chat_output
@@ -130,9 +130,16 @@ class Turn:
     Response, or as a Chat Completion for a Responses body posted to /v1/chat/completions: Cursor)."""
 
     def __init__(
-        self, body: dict[str, Any], conversation: list[dict[str, Any]], request_id: str, as_chat: bool = False
+        self,
+        body: dict[str, Any],
+        conversation: list[dict[str, Any]],
+        request_id: str,
+        as_chat: bool = False,
+        *,
+        auto_cache: bool = False,
     ) -> None:
         self.body = {**body, "input": conversation}
+        self.auto_cache = auto_cache
         self.conversation = conversation
         self.meta = ResponseMeta.from_request(body, response_id="resp_" + request_id.removeprefix("req_"))
         self.wants_blob = INCLUDE_REASONING in (body.get("include") or [])
@@ -153,7 +160,8 @@ class Turn:
         self.translated = translate(
             self.body, provider=target.provider, max_output_tokens=host.max_output_tokens, unseal=open_blob
         )
-        return shape(self.translated.body, target, sealer=pipeline.sealer())
+        shaped = shape(self.translated.body, target, sealer=pipeline.sealer())
+        return cache_breakpoints(shaped, host, module, auto=self.auto_cache)
 
 
 async def create(ex: Exchange, *, as_chat: bool = False) -> HttpResponse | StreamingHttpResponse:
@@ -163,7 +171,7 @@ async def create(ex: Exchange, *, as_chat: bool = False) -> HttpResponse | Strea
         if not as_chat:
             await admit(ex)
         conversation = await stored.resolve_input(ex.key.org_id, ex.body)
-        turn = Turn(ex.body, conversation, ex.request_id, as_chat)
+        turn = Turn(ex.body, conversation, ex.request_id, as_chat, auto_cache=ex.key.auto_cache)
         neutral = responses_to_chat(turn.body, provider="", max_output_tokens=None, unseal=open_blob).body
         ex.lease = await ratelimit.acquire(ex.key)
         route = await pipeline.resolve_route(ex.key, _routing_body(ex.body, neutral))

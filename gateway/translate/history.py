@@ -212,15 +212,29 @@ def o2a_messages(messages: list[Message]) -> tuple[list[Block], list[Message]]:
 
 
 def _o2a_system(content: Any) -> list[Block]:
-    """System text as blocks; a block list (Cursor's Claude bodies) keeps its `cache_control` markers."""
+    """System text as blocks; a block list (Cursor's Claude bodies, Cline's OpenAI-format parts) keeps its
+    `cache_control` markers."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     parts = [part for part in content or () if isinstance(part, dict)]
-    return [_cached(part, {"type": "text", "text": text}) for part in parts if (text := _texts([part])[0])]
+    blocks = [_cached(part, {"type": "text", "text": _text_of(part)}) for part in parts if _text_of(part)]
+    if blocks and not blocks[-1].get("cache_control") and _cache_control(parts):
+        blocks[-1]["cache_control"] = _cache_control(parts)  # the mark sat on a part that had no text
+    return blocks
+
+
+def _text_of(part: Block) -> str:
+    return part.get("text") or part.get("refusal") or ""
+
+
+def _cache_control(parts: Any) -> Any:
+    """The last cache_control among OpenAI-format content parts (Cline's and OpenRouter's convention)."""
+    marks = [p["cache_control"] for p in parts or () if isinstance(p, dict) and p.get("cache_control")]
+    return marks[-1] if marks else None
 
 
 def _cached(part: Block, block: Block) -> Block:
-    if "cache_control" in part:
+    if part.get("cache_control"):
         block["cache_control"] = part["cache_control"]
     return block
 
@@ -235,7 +249,10 @@ def _o2a_user(message: Message) -> Message:
     content = message.get("content")
     if isinstance(content, str):
         return {"role": "user", "content": [{"type": "text", "text": content}] if content else []}
-    return {"role": "user", "content": [b for part in content or () if (b := _o2a_part(part)) is not None]}
+    return {
+        "role": "user",
+        "content": [_cached(part, b) for part in content or () if (b := _o2a_part(part)) is not None],
+    }
 
 
 def _o2a_part(part: Block) -> Block | None:
@@ -279,6 +296,9 @@ def _o2a_assistant(message: Message) -> Message:
         blocks.append(
             {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": _input(function)}
         )
+    mark = _cache_control(message.get("content") if isinstance(message.get("content"), list) else ())
+    if mark and blocks:
+        blocks[-1]["cache_control"] = mark
     return {"role": "assistant", "content": blocks}
 
 
@@ -294,6 +314,10 @@ def _input(function: Block) -> dict[str, Any]:
 def _o2a_tool(message: Message) -> Message:
     text = "".join(_texts(message.get("content")))
     result: Block = {"type": "tool_result", "tool_use_id": message.get("tool_call_id"), "content": text}
+    content = message.get("content")
+    mark = _cache_control(content if isinstance(content, list) else ())
+    if mark:
+        result["cache_control"] = mark
     return {"role": "user", "content": [result]}
 
 

@@ -420,7 +420,12 @@ def _o2a_tools(body: dict[str, Any], out: dict[str, Any]) -> None:
 def _o2a_tool(tool: dict[str, Any]) -> dict[str, Any]:
     if tool.get("type", "function") != "function":
         raise TranslationError(f"tool type {tool.get('type')!r} is not supported for this model", "tools")
-    return _o2a_function(tool.get("function") or {})
+    function = tool.get("function") or {}
+    out = _o2a_function(function)
+    mark = tool.get("cache_control") or function.get("cache_control")
+    if mark:
+        out["cache_control"] = mark
+    return out
 
 
 def _o2a_function(function: dict[str, Any]) -> dict[str, Any]:

@@ -156,9 +156,11 @@ def _tool_config(body: dict[str, Any]) -> dict[str, Any] | None:
     if not tools or (choice.get("type") == "none" and not _uses_tools(body)):
         return None
     specs = [
-        {"toolSpec": {"name": t["name"], "description": t.get("description") or t["name"],
-                      "inputSchema": {"json": t["input_schema"]}}}
+        part
         for t in tools
+        for part in _with_cache_point(
+            {"toolSpec": {"name": t["name"], "description": t.get("description") or t["name"],
+                          "inputSchema": {"json": t["input_schema"]}}}, t)
     ]  # fmt: skip
     config: dict[str, Any] = {"tools": specs}
     if choice.get("type") in TOOL_CHOICES:
