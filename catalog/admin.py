@@ -30,7 +30,7 @@ class ProviderAdmin(admin.ModelAdmin):
 class HostInline(admin.TabularInline):
     model = Host
     extra = 0
-    fields = ("provider", "upstream_model", "price", "priority", "tools_verified", "enabled", "retired_at")
+    fields = ("provider", "upstream_model", "price", "priority", "enabled", "retired_at")
     readonly_fields = ("price", "retired_at")
 
 
@@ -88,14 +88,14 @@ class HostAdmin(admin.ModelAdmin):
         "provider",
         "upstream_model",
         "priority",
-        "tools_verified",
         "enabled",
         "retired_at",
         "price",
         "price_verified",
         "price_as_of",
     )
-    list_filter = (RetiredFilter, PriceVerifiedFilter, "provider", "enabled", "tools_verified")
+    list_filter = (RetiredFilter, PriceVerifiedFilter, "provider", "enabled")
+    readonly_fields = ("fidelity",)
     search_fields = ("model__public_id", "upstream_model")
     list_select_related = ("model", "provider", "price")
     inlines = [PriceVersionInline]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from datetime import time as dtime
 from typing import Any
 
-from catalog import health, pricing
+from catalog import fidelity, health, pricing
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN, HostHealth
 from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo
 from wallet import money
@@ -41,7 +41,7 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
         "max_output_tokens": h.max_output_tokens,
         "quantization": h.quantization or None,
         "capabilities": sorted(h.capabilities),
-        "tools_verified": h.tools_verified,
+        "fidelity": fidelity.summary(h.fidelity),
         "price_version_id": h.price_version_id,
         "pricing": _prices(money.customer_prices(h.prices, bps)),
         "upstream_pricing": _prices(h.prices),

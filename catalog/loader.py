@@ -28,7 +28,7 @@ PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
 PROVIDER_DESCRIPTIVE = ("name", "protocol", "cf_segment", "website", "pricing_url")
 PROVIDER_OPERATOR = ("base_url", "api_key_env", "via_cloudflare", "enabled", "config")
 MODEL_FIELDS = ("name", "family", "author", "context_length", "capabilities", "description", "created", "enabled")
-HOST_FIELDS = ("max_output_tokens", "context_length", "quantization", "priority", "tools_verified", "capabilities")
+HOST_FIELDS = ("max_output_tokens", "context_length", "quantization", "priority", "capabilities")
 
 
 class CatalogFileError(ValueError):
@@ -143,7 +143,6 @@ def _upsert_host(model: Model, provider: Provider, spec: dict[str, Any], result:
         "context_length": spec.get("context_length"),
         "quantization": spec.get("quantization", ""),
         "priority": spec.get("priority", 100),
-        "tools_verified": spec.get("tools_verified", False),
         "capabilities": list(spec.get("capabilities", [])),
     }
     host = Host.objects.filter(model=model, provider=provider, upstream_model=spec["upstream"]).first()

@@ -93,7 +93,8 @@ class Host(models.Model):
     quantization = models.CharField(max_length=20, blank=True)
     # Lower is tried first.
     priority = models.IntegerField(default=100)
-    tools_verified = models.BooleanField(default=False)
+    # Measured by `manage.py fidelity` (catalog/fidelity.py): {"checked": ..., "cases": {case: {"ok", "detail"}}}.
+    fidelity = models.JSONField(default=dict, blank=True, editable=False)
     # Empty: the model's capabilities. Otherwise what this host really supports.
     capabilities = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)

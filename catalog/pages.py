@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from catalog import health, pricing
+from catalog import fidelity, health, pricing
 from catalog.models import Capability
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN, HostHealth
 from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo, get_snapshot_sync
@@ -44,6 +44,11 @@ class HostRow:
     host: HostInfo
     customer: money.Prices
     live: HostHealth | None
+
+    @property
+    def fidelity(self) -> dict[str, Any] | None:
+        """The host's last conformance run (manage.py fidelity): when, what passed, what failed."""
+        return fidelity.summary(self.host.fidelity)
 
     @property
     def status(self) -> str:

@@ -3,8 +3,9 @@
 `resolve(snapshot, requested, aliases=..., needs=..., options=..., health=...)` returns a `Route`
 whose hosts the gateway tries in order. Rules:
 
-- `{model}`: the model's hosts in operator priority order; `{model}:nitro`: tools-verified, then
-  highest measured throughput first; `{model}:floor`: lowest customer price first.
+- `{model}`: the model's hosts in operator priority order; `{model}:nitro`: hosts that passed the
+  fidelity suite's tool cases (catalog/fidelity.py), then highest measured throughput first;
+  `{model}:floor`: lowest customer price first.
 - `RoutingOptions` mirrors OpenRouter's request fields: `models` (fallback models, tried after the
   requested one) and `provider` (`order`, `only`, `ignore`, `sort`, `allow_fallbacks`).
 - Only hosts that fit `Needs` (tools, vision, context) are kept. Open circuits are skipped;
@@ -387,7 +388,7 @@ def _sort_key(variant: str | None, sort: str | None, health: Mapping[int, HostHe
         return h.prices.input + h.prices.output
 
     if variant == "nitro":
-        return lambda h: (not h.tools_verified, tps(h), h.priority, h.id)
+        return lambda h: (not h.tools_passed, tps(h), h.priority, h.id)
     if variant == "floor" or sort == "price":
         return lambda h: (price(h), h.priority, h.id)
     if sort == "throughput":

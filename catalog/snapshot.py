@@ -15,13 +15,14 @@ import os
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 
-from catalog import crypto, readiness, version
+from catalog import crypto, fidelity, readiness, version
 from lib.threads import in_pool
 from wallet.money import Prices
 
@@ -65,12 +66,17 @@ class HostInfo:
     max_output_tokens: int | None
     context_length: int
     priority: int
-    tools_verified: bool
     capabilities: frozenset[str]
     quantization: str = ""
     price_verified: bool = True  # False: the price could not be checked on the provider's own page
     price_as_of: date | None = None
     retired_at: datetime | None = None  # the provider's model list no longer names upstream_model
+    fidelity: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)  # catalog/fidelity.py
+
+    @property
+    def tools_passed(self) -> bool:
+        """The host passed the tool cases of the fidelity suite at its last run."""
+        return fidelity.tools_passed(self.fidelity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +160,12 @@ def _host_info(h: Any, model: Any, provider: ProviderInfo) -> HostInfo:
         max_output_tokens=h.max_output_tokens,
         context_length=h.context_length or model.context_length,
         priority=h.priority,
-        tools_verified=h.tools_verified,
         capabilities=frozenset(h.capabilities or model.capabilities or ()),
         quantization=h.quantization,
         price_verified=pv.verified,
         price_as_of=pv.as_of,
         retired_at=h.retired_at,
+        fidelity=h.fidelity or {},
     )
 
 

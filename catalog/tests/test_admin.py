@@ -42,7 +42,6 @@ def test_a_price_version_added_in_the_host_admin_becomes_the_current_price(admin
         "context_length": "",
         "quantization": "",
         "priority": host.priority,
-        "tools_verified": "on",
         "capabilities": "[]",
         "enabled": "on",
         "price_versions-TOTAL_FORMS": "1",

@@ -109,3 +109,18 @@ def test_sort_by_speed_puts_measured_fast_models_first(client, seeded):
     assert order[:2] == ["gpt-oss-120b", "devstral-small"]
     html = client.get("/models/gpt-oss-120b").content.decode()
     assert "500 tok/s" in html and "100 ms" in html
+
+
+def test_a_model_page_shows_each_hosts_measured_fidelity_or_that_it_was_never_checked(client, seeded):
+    from datetime import UTC, datetime
+
+    from catalog import fidelity
+    from catalog.models import Host
+
+    hosts = list(Host.objects.filter(model__public_id="claude-sonnet-4.5", enabled=True).order_by("priority", "id"))
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    fidelity.record(hosts[0].pk, {name: (True, "") for name in fidelity.CASES}, at)
+    fidelity.record(hosts[1].pk, {**{n: (True, "") for n in fidelity.CASES}, "json_mode": (False, "not JSON")}, at)
+    html = client.get("/models/claude-sonnet-4.5").content.decode()
+    assert "7 passed</span>" in html and "6 passed, 1 failed" in html and 'title="failed: json_mode"' in html
+    assert "2026-12-01" in html and "not checked" in html

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from catalog.fidelity import CASES, make_record
 from catalog.routing import (
     CIRCUIT_HALF_OPEN,
     CIRCUIT_OPEN,
@@ -22,6 +23,9 @@ from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo, ProviderInfo
 from wallet.money import Prices
 
 _ids = iter(range(1, 10_000))
+_CHECKED = datetime(2026, 12, 1, tzinfo=UTC)
+PASSED_TOOLS = make_record({name: (True, "") for name in CASES}, _CHECKED)
+FAILED_TOOLS = make_record({**{name: (True, "") for name in CASES}, "streamed_tool_arguments": (False, "")}, _CHECKED)
 
 
 def provider(slug: str) -> ProviderInfo:
@@ -50,8 +54,8 @@ def host(
         max_output_tokens=None,
         context_length=context,
         priority=priority,
-        tools_verified=verified,
         capabilities=frozenset(caps),
+        fidelity=PASSED_TOOLS if verified else FAILED_TOOLS,
     )
 
 
@@ -116,7 +120,7 @@ def test_a_half_open_host_is_still_tried_when_it_is_the_only_one_left():
     assert slugs(route(CATALOG, "oss", health=health)) == ["openrouter"]
 
 
-def test_nitro_puts_the_tools_verified_host_with_the_highest_throughput_first():
+def test_nitro_puts_the_hosts_that_passed_the_tool_cases_first_then_the_highest_throughput():
     health = {
         101: HostHealth(101, p50_tokens_per_s=400.0),
         102: HostHealth(102, p50_tokens_per_s=2000.0),
