@@ -208,6 +208,7 @@ class Route:
     requested: str
     variant: str | None = None
     fallback_models: tuple[str, ...] = field(default=())
+    conversation: str = ""  # catalog.sticky's key, when stickiness applies to this route
 
 
 def model_allowed(key_allowed: Sequence[str], model_id: str) -> bool:

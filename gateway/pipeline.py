@@ -14,7 +14,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +22,7 @@ import httpx
 from django.conf import settings
 
 from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_key
-from catalog import health, routing
+from catalog import health, routing, sticky
 from catalog.aliases import org_aliases
 from catalog.snapshot import HostInfo, get_snapshot, provider_api_key
 from gateway import errors, estimate, outbound, records
@@ -179,7 +179,7 @@ async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
         raise GatewayError("permission", f"This API key is not allowed to use model {requested!r}.", param="model")
     health = await _health([h.id for h in model.hosts])
     try:
-        return routing.resolve(
+        route = routing.resolve(
             snapshot, requested, aliases=aliases, needs=routing.Needs.from_body(body), options=options, health=health
         )
     except routing.UnknownModel as exc:
@@ -188,6 +188,20 @@ async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
         raise GatewayError("not_configured", str(exc), param="model") from None
     except routing.NoHostAvailable as exc:
         raise GatewayError("overloaded", str(exc)) from None
+    if options.order:  # the client chose the order itself
+        return route
+    return await _sticky(key, route, body, health)
+
+
+async def _sticky(
+    key: KeyContext, route: routing.Route, body: dict[str, Any], health: Mapping[int, Any]
+) -> routing.Route:
+    """A conversation goes back to the host that holds its implicit prompt cache (catalog.sticky)."""
+    if not sticky.worth_it(route):
+        return route
+    conversation = sticky.conversation_key(key.org_id, route.model.id, body)
+    route = sticky.prefer(route, await sticky.remembered(conversation), health)
+    return replace(route, conversation=conversation)
 
 
 # --- hold ---------------------------------------------------------------------------------------
@@ -339,6 +353,8 @@ async def call_with_failover(
             status = 502
         else:
             if response.status_code < 400:
+                if route.conversation and sticky.caches_implicitly(host):
+                    background(sticky.remember(route.conversation, host.id))
                 return Upstream(host, module, response, content, attempt, started)
             err: UpstreamError = module.parse_error(response.status_code, content or b"")
             last, status = errors.from_upstream(err.status, err.type, err.message, _retry_after(response)), err.status

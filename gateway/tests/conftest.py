@@ -76,7 +76,7 @@ def _fast_password_hashing(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_gateway_state() -> Iterator[None]:
     """No snapshot, key cache, circuit or rate-limit counter survives a test."""
-    from catalog import aliases, health, snapshot
+    from catalog import aliases, health, snapshot, sticky
     from gateway import ratelimit
 
     def reset() -> None:
@@ -84,6 +84,7 @@ def _fresh_gateway_state() -> Iterator[None]:
         snapshot.reset()
         aliases.reset()
         health.reset()
+        sticky.reset()
         ratelimit.reset()
 
     reset()
