@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_site_from_settings'),
+        ('accounts', '0004_management_key'),
     ]
 
     operations = [
