@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0003_sync_retired_replacement_aig'),
+        ('catalog', '0004_demo_protocol'),
     ]
 
     operations = [
