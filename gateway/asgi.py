@@ -23,7 +23,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponseBase
 from django.urls import Resolver404, resolve
 
-from gateway import errors, outbound, pipeline, records, surfaces
+from gateway import admission, errors, outbound, pipeline, records, surfaces
 from gateway.errors import GatewayError
 from gateway.surfaces import View
 from gateway.translate import relay
@@ -117,6 +117,19 @@ class GatewayHandler(ASGIHandler):
             body = await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES)
         except RequestAborted:
             return
+        refused = admission.refusal()
+        if refused is not None:  # before any key lookup, hold or upstream call
+            await self.send_response(errors.render(refused, dialect), send)
+            return
+        admission.counts.open += 1
+        try:
+            await self.serve(view, dialect, scope, body, receive, send)
+        finally:
+            admission.counts.open -= 1
+
+    async def serve(
+        self, view: View, dialect: str, scope: dict[str, Any], body: bytes, receive: Any, send: Any
+    ) -> None:
         # As ASGIHandler.handle does, a client that leaves cancels the view or its response iterator
         # (the views settle what they started, shielded from that cancellation). Django runs the
         # response in a second task and joins both with asyncio.wait; here it runs in this task and

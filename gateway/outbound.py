@@ -28,7 +28,11 @@ from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
-LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60.0)
+# At least one upstream connection per stream the worker admits (GATEWAY_MAX_OPEN_STREAMS), so an admitted
+# stream never queues for a connection.
+LIMITS = httpx.Limits(
+    max_connections=max(1000, settings.GATEWAY_MAX_OPEN_STREAMS), max_keepalive_connections=200, keepalive_expiry=60.0
+)
 # What the client would add to every request (Accept, Accept-Encoding, Connection), with our own User-Agent.
 DEFAULT_HEADERS = [(k, v) for k, v in httpx.AsyncClient().headers.items() if k != "user-agent"]
 DEFAULT_HEADERS.append(("user-agent", "qlaud"))

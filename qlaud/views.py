@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
 
 from catalog import public
+from gateway import admission
 from gateway.errors import ANTHROPIC, KINDS, status_for
 from gateway.surfaces.stored import TTL_SECONDS
 from lib.site_url import site_url
@@ -140,6 +141,7 @@ def api_status(request: HttpRequest) -> JsonResponse:
         "gateway": {"up": ctx["gateway_up"], **ctx["checks"]},
         "checked_at": ctx["checked"].isoformat(),
         "providers": [p.as_dict() for p in ctx["providers"]],
+        "worker": admission.snapshot(),  # the worker that answered: for the load balancer
     }
     return JsonResponse(body, headers={"Cache-Control": "no-store"})
 

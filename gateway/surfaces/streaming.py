@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 import httpx
 from django.http import StreamingHttpResponse
 
+from gateway import admission
 from gateway.pipeline import Upstream
 from gateway.translate import relay
 
@@ -71,6 +73,7 @@ async def loop(up: Upstream, t: StreamTranslator, request_id: str) -> AsyncItera
     """Upstream events in, client bytes out. Settles in `finally`, even when the client leaves."""
     error_type = ""
     next_checkpoint = 0.0  # the first one as soon as output reaches the client
+    admission.counts.streams += 1
     try:
         opening = t.opening()
         if opening:
@@ -99,6 +102,7 @@ async def loop(up: Upstream, t: StreamTranslator, request_id: str) -> AsyncItera
         error_type = "client_disconnected"
         raise
     finally:
+        admission.counts.streams -= 1
         await close_quietly(up.response)
         await t.settle(error_type)
 
@@ -108,48 +112,104 @@ async def paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[li
 
     A batch is whatever has arrived when the consumer asks (at least one event), so a burst (several
     events in one upstream read) becomes one write to the client instead of one per event, and no
-    event ever waits for company. One reader task per stream feeds a small bounded queue
-    (backpressure to the upstream when the client is slow); waiting on the queue can time out
-    without disturbing the upstream read. Upstream errors are re-raised here, in order.
+    event ever waits for company. One reader task per stream fills a small bounded buffer
+    (backpressure to the upstream when the client is slow). The silence is watched by one timer per
+    stream, moved on lazily (it fires at most once per `interval`, not once per event), so waiting for
+    the next event costs one future and no timeout of its own. Upstream errors are re-raised here, in order.
     """
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
-
-    async def pump() -> None:
-        try:
-            async for item in events:
-                await queue.put(item)
-        except Exception as exc:  # handed to the consumer, which decides what it means
-            await queue.put(_Raised(exc))
-        else:
-            await queue.put(_END)
-
-    reader = asyncio.ensure_future(pump())
+    pacer = _Pacer(asyncio.get_running_loop(), interval)
+    reader = asyncio.ensure_future(pacer.pump(events))
+    buffer = pacer.buffer
     try:
         while True:
-            if queue.empty():
-                try:
-                    async with asyncio.timeout(interval):
-                        item = await queue.get()
-                except TimeoutError:
+            if not buffer:
+                if pacer.idle:
+                    pacer.idle = False
                     yield None
                     continue
-            else:
-                item = queue.get_nowait()
+                await pacer.wait()
+                continue
             batch: list[Any] = []
-            while item is not _END and not isinstance(item, _Raised):
+            while buffer:
+                item = buffer.popleft()
+                if item is _END or isinstance(item, _Raised):
+                    if batch:  # the stream ended or broke: first what came before that
+                        yield batch
+                    if isinstance(item, _Raised):
+                        raise item.exc
+                    return
                 batch.append(item)
-                if queue.empty():
-                    break
-                item = queue.get_nowait()
-            else:  # the stream ended or broke: first what came before that
-                if batch:
-                    yield batch
-                if isinstance(item, _Raised):
-                    raise item.exc
-                return
+            pacer.idle = False
+            pacer.resume()
             yield batch
     finally:
+        pacer.close()
         reader.cancel()
+
+
+class _Pacer:
+    """The reader's buffer, the consumer's wake-up and the silence timer of one `paced` stream."""
+
+    __slots__ = ("buffer", "idle", "interval", "last", "loop", "space", "timer", "waiter")
+
+    LIMIT = 64  # events buffered before the reader stops reading the upstream
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self.loop = loop
+        self.interval = interval
+        self.buffer: deque[Any] = deque()
+        self.waiter: asyncio.Future[None] | None = None  # the consumer, while the buffer is empty
+        self.space: asyncio.Future[None] | None = None  # the reader, while the buffer is full
+        self.idle = False  # `interval` passed without an event: the consumer owes a None
+        self.last = loop.time()
+        self.timer = loop.call_at(self.last + interval, self._tick)
+
+    async def pump(self, events: AsyncIterator[Any]) -> None:
+        try:
+            async for item in events:
+                self._put(item)
+                if len(self.buffer) >= self.LIMIT:
+                    self.space = self.loop.create_future()
+                    await self.space
+        except Exception as exc:  # handed to the consumer, which decides what it means
+            self._put(_Raised(exc))
+        else:
+            self._put(_END)
+
+    def _put(self, item: Any) -> None:
+        self.buffer.append(item)
+        self.last = self.loop.time()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        self.waiter = self.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    def resume(self) -> None:
+        space = self.space
+        if space is not None and not space.done():
+            space.set_result(None)
+
+    def _tick(self) -> None:
+        now, due = self.loop.time(), self.last + self.interval
+        if now < due:  # events came since this timer was set: sleep until `interval` after the last one
+            self.timer = self.loop.call_at(due, self._tick)
+            return
+        self.idle = True
+        self.last = now
+        self.timer = self.loop.call_at(now + self.interval, self._tick)
+        self._wake()
+
+    def close(self) -> None:
+        self.timer.cancel()
 
 
 _END = object()
