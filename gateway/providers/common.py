@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 from gateway.providers.base import UpstreamError
 from gateway.translate.sse import SSEDecoder
@@ -33,11 +34,27 @@ STATUS_TYPES = {
 async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
     """(event name, data) pairs of an SSE body, comments and keep-alives dropped."""
     decoder = SSEDecoder()
-    async for chunk in response.aiter_bytes():
+    async for chunk in _body(response):
         for event in decoder.feed(chunk):
             yield event.event or "", event.data
     for event in decoder.flush():
         yield event.event or "", event.data
+
+
+def _body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's bytes as they arrive. Over the aiohttp transport, an unencoded body is read straight from
+    aiohttp's stream, whatever is there at each read: httpx's own layers (content decoders, chunker, byte
+    counting) are several generators deep per upstream read and do nothing for an identity-encoded stream."""
+    stream = response.stream
+    if isinstance(stream, AiohttpResponseStream) and response.headers.get("content-encoding", "identity") == "identity":
+        return _aiohttp_body(stream)
+    return response.aiter_bytes()
+
+
+async def _aiohttp_body(stream: AiohttpResponseStream) -> AsyncIterator[bytes]:
+    with map_aiohttp_exceptions():
+        async for chunk in stream._aiohttp_response.content.iter_any():
+            yield chunk
 
 
 def error_message(content: bytes) -> str:

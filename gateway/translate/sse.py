@@ -45,6 +45,9 @@ class SSEDecoder:
         self._id: str | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if chunk.endswith(b"\n\n") and not (self._buffer or self._data or self._skip_lf) and self._started:
+            if b"\r" not in chunk:
+                return self._whole_events(chunk)
         if self._skip_lf and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._skip_lf = False
@@ -59,6 +62,20 @@ class SSEDecoder:
         out: list[SSEEvent] = []
         for raw in self._complete(buffer[:end]).splitlines():
             self._line(raw.decode("utf-8", "replace"), out)
+        return out
+
+    def _whole_events(self, chunk: bytes) -> list[SSEEvent]:
+        """The common case: whole events, nothing pending, "\n" line endings. An event that is one `data: ` line
+        (almost all of them) becomes an SSEEvent straight away; any other goes through the line parser."""
+        out: list[SSEEvent] = []
+        for block in chunk[:-2].split(b"\n\n"):
+            if block.startswith(b"data: ") and b"\n" not in block:
+                out.append(SSEEvent(self._event, block[6:].decode("utf-8", "replace"), self._id))
+                self._event = None
+                continue
+            for raw in block.split(b"\n"):
+                self._line(raw.decode("utf-8", "replace"), out)
+            self._dispatch(out)
         return out
 
     def flush(self) -> list[SSEEvent]:
