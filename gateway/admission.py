@@ -7,7 +7,8 @@ on /v1/messages, as Anthropic answers overload; 503 `server_is_overloaded` on th
 
 - this worker already serves GATEWAY_MAX_OPEN_STREAMS requests (each open stream is one), or
 - its event loop runs late by more than GATEWAY_MAX_LOOP_LAG_MS: a callback due every LAG_INTERVAL seconds
-  measures how late it ran, which is how long every ready stream waited for its turn.
+  measures how late it ran, which is how long every ready stream waited for its turn. Two ticks in a row must be
+  that late: one late tick is a pause (a collection, the CPU lent to another process), not an overload.
 
 Streams already running are never touched. `snapshot()` gives the numbers /v1/status shows the load balancer.
 """
@@ -43,17 +44,19 @@ counts = _Counts()
 class LagMonitor:
     """One per event loop: a timer due every LAG_INTERVAL that notes how late it ran."""
 
-    __slots__ = ("__weakref__", "_due", "_loop", "lag")
+    __slots__ = ("__weakref__", "_due", "_last", "_loop", "lag")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self.lag = 0.0  # seconds late at the last tick
+        self.lag = 0.0  # seconds late, the lesser of the last two ticks
+        self._last = 0.0  # seconds late at the last tick
         self._due = loop.time() + LAG_INTERVAL
         loop.call_at(self._due, self._tick)
 
     def _tick(self) -> None:
         now = self._loop.time()
-        self.lag = max(0.0, now - self._due)
+        late = max(0.0, now - self._due)
+        self.lag, self._last = min(late, self._last), late
         self._due = now + LAG_INTERVAL
         self._loop.call_at(self._due, self._tick)
 
