@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from contextlib import aclosing
 from typing import Any
 
 from django.conf import settings
@@ -154,6 +155,21 @@ class GatewayHandler(ASGIHandler):
             await self.send_response(response, send)
         except asyncio.CancelledError:
             pass  # the client left while the response was being sent, as in ASGIHandler.handle
+
+    async def send_response(self, response: HttpResponseBase, send: Any) -> None:
+        """Django's send_response, without two layers per streamed part: the response's own `__aiter__`
+        (there to map sync iterators; the gateway's are async) and the 64 KB re-chunking generator (uvicorn
+        takes a body of any size). A stream's parts are what the stream loop yields, one send each."""
+        if not response.streaming:
+            await super().send_response(response, send)
+            return
+        headers = [(k.encode("ascii"), v.encode("latin-1")) for k, v in response.items()]
+        headers.extend((b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values())
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        async with aclosing(response.streaming_content) as content:  # type: ignore[attr-defined]
+            async for part in content:
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body"})
 
 
 async def _cancel_on_disconnect(receive: Any, task: asyncio.Task[Any]) -> None:
