@@ -53,6 +53,15 @@ async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
             yield "", chunk
 
 
+async def iter_texts(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """Chunks as their JSON text, unparsed, for a relay that parses only the chunks it must; `[DONE]` ends the
+    stream."""
+    async for _, data in sse_events(response):
+        if data == "[DONE]" or data.strip() == "[DONE]":
+            return
+        yield "", data
+
+
 def parse_response(content: bytes) -> dict:
     body = jsonio.loads(content)
     if not isinstance(body, dict):

@@ -20,6 +20,7 @@ from catalog.snapshot import HostInfo
 from gateway import errors, pipeline, ratelimit, reasoning_memory
 from gateway.errors import GatewayError
 from gateway.pipeline import Outcome, Upstream
+from gateway.providers import openai_compat
 from gateway.providers.base import ProviderModule
 from gateway.surfaces import streaming
 from gateway.translate import caching, dialects, relay
@@ -358,7 +359,14 @@ def _stream(ex: Exchange) -> StreamingHttpResponse:
         remember_reasoning=_remembers(ex),
     )
     r.price = lambda usage: _price(ex, r, usage)
-    return streaming.response(streaming.loop(up, DialectStream(ex, r), ex.request_id), headers)
+    events = None
+    if (
+        isinstance(r, relay.OpenAIPassRelay)
+        and r.normaliser is None
+        and up.module.iter_events is openai_compat.iter_events
+    ):
+        events = openai_compat.iter_texts(up.response)  # canonical chunks: the relay parses only what it must
+    return streaming.response(streaming.loop(up, DialectStream(ex, r), ex.request_id, events), headers)
 
 
 def _price(ex: Exchange, r: Any, reported: Usage) -> int:

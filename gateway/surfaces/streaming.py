@@ -69,8 +69,11 @@ def response(events: AsyncIterator[bytes], headers: Mapping[str, str]) -> Stream
     return out
 
 
-async def loop(up: Upstream, t: StreamTranslator, request_id: str) -> AsyncIterator[bytes]:
-    """Upstream events in, client bytes out. Settles in `finally`, even when the client leaves."""
+async def loop(
+    up: Upstream, t: StreamTranslator, request_id: str, events: AsyncIterator[Any] | None = None
+) -> AsyncIterator[bytes]:
+    """Upstream events in (`events`, or the provider module's `iter_events`), client bytes out. Settles in
+    `finally`, even when the client leaves."""
     error_type = ""
     next_checkpoint = 0.0  # the first one as soon as output reaches the client
     admission.counts.streams += 1
@@ -79,7 +82,8 @@ async def loop(up: Upstream, t: StreamTranslator, request_id: str) -> AsyncItera
         if opening:
             yield opening
         try:
-            async for batch in paced(up.module.iter_events(up.response), KEEPALIVE_SECONDS):
+            upstream = events if events is not None else up.module.iter_events(up.response)
+            async for batch in paced(upstream, KEEPALIVE_SECONDS):
                 if batch is None:  # a long upstream silence (a reasoning model thinking)
                     keepalive = t.keepalive()
                     if keepalive:

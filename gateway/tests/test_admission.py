@@ -84,7 +84,7 @@ def test_a_stream_already_open_keeps_going_while_new_ones_are_refused(live, worl
 
 
 @e2e
-def test_v1_status_shows_the_workers_open_streams_and_loop_lag(live, world):
+def test_v1_status_shows_the_workers_open_streams_and_loop_lag(live, world, settings):
     body = httpx.get(live.url + "/v1/status").json()
     worker = body["worker"]
     assert set(worker) == {
@@ -95,7 +95,11 @@ def test_v1_status_shows_the_workers_open_streams_and_loop_lag(live, world):
         "max_loop_lag_ms",
         "refused",
     }
-    assert worker["open_streams"] == 0 and worker["max_open_streams"] == 1000 and worker["loop_lag_ms"] >= 0
+    assert (
+        worker["open_streams"] == 0
+        and worker["max_open_streams"] == settings.GATEWAY_MAX_OPEN_STREAMS
+        and worker["loop_lag_ms"] >= 0
+    )
 
 
 def test_the_upstream_pool_holds_at_least_one_connection_per_admitted_stream(settings):

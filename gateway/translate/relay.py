@@ -12,6 +12,7 @@ upstream that reports no usage) can still be billed for what the client received
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from gateway.translate.answer import anthropic_to_openai_response, openai_to_ant
 from gateway.translate.reasoning import Sealer
 from gateway.translate.stream import AnthropicToOpenAI, AnthropicUsageMeter, OpenAIToAnthropic, OpenAIUsageMeter
 from gateway.usage import Usage
+from lib import jsonio
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
@@ -203,8 +205,18 @@ class AnthropicPassRelay(Relay):
     delivered = property(lambda self: self.started)
 
 
+# A chunk whose one choice carries only text: `"delta":{"content":"..."}` (the JSON string, escapes and all).
+_TEXT_DELTA = re.compile(r'"delta":\{"content":"((?:[^"\\]|\\.)*)"\}')
+
+
 class OpenAIPassRelay(Relay):
-    """OpenAI-compatible upstream, OpenAI client: chunks go through, model echoed, usage as the client asked."""
+    """OpenAI-compatible upstream, OpenAI client: chunks go through, model echoed, usage as the client asked.
+
+    From a canonical upstream (no normaliser) `feed` also takes a chunk as its JSON text
+    (`openai_compat.iter_texts`): a chunk that only carries text, most of a stream, goes out as it came with
+    the model's value swapped in the text; only the others (role, tool calls, finish reason, usage, errors)
+    are parsed.
+    """
 
     def __init__(
         self,
@@ -218,12 +230,21 @@ class OpenAIPassRelay(Relay):
         self.include_usage = include_usage
         self.normaliser = normaliser  # None: a canonical upstream, chunks go through untouched
         self._envelope: dict[str, Any] | None = None  # the last chunk, for the usage chunk's id and created
+        self._model = jsonio.dumps(requested_model)[1:-1]  # the model's value as JSON string content
         self.started = False
         self.ended = False
 
-    def feed(self, event: str, data: dict[str, Any]) -> bytes:
+    def feed(self, event: str, data: dict[str, Any] | str) -> bytes:
         if self.ended:
             return b""
+        if isinstance(data, str):
+            relayed = self._text_only(data)
+            if relayed is not None:
+                return relayed
+            parsed = _object(data)
+            if parsed is None:
+                return b""  # not a JSON object: skipped, as the parsing reader skips it
+            data = parsed
         if self.normaliser is not None:
             data = self.normaliser.chunk(data)
         self._seen(OPENAI, data)
@@ -246,6 +267,24 @@ class OpenAIPassRelay(Relay):
         elif chunk.get("usage"):
             chunk["usage"] = _with_cost(chunk["usage"], self.price, self.meter.usage)
         return sse.encode_json(None, chunk)
+
+    def _text_only(self, text: str) -> bytes | None:
+        """A text-only chunk relayed as its own text with the requested model; None: it must be parsed."""
+        if '"finish_reason":null' not in text or '"error"' in text or text.count('"delta"') != 1:
+            return None
+        if '"usage"' in text and not (self.include_usage and text.count('"usage"') == 1 and '"usage":null' in text):
+            return None  # usage to read or to hide
+        delta = _TEXT_DELTA.search(text)
+        start = text.find('"model":"') + 9
+        end = text.find('"', start)
+        if delta is None or start < 9 or end < 0 or "\\" in text[start:end]:
+            return None
+        content = delta.group(1)
+        if self.first_event_at is None:
+            self.first_event_at = time.perf_counter()
+        self.chars += len(jsonio.loads(f'"{content}"')) if "\\" in content else len(content)
+        self.started = True
+        return b"".join((b"data: ", text[:start].encode(), self._model, text[end:].encode(), b"\n\n"))
 
     def _usage_chunk(self) -> bytes:
         if self.normaliser is None or not self.include_usage or not self.meter.usage:
@@ -278,6 +317,14 @@ class OpenAIPassRelay(Relay):
     finish_reason = property(lambda self: self.meter.finish_reason)
     error = property(lambda self: self.meter.error)
     delivered = property(lambda self: self.started)
+
+
+def _object(text: str) -> dict[str, Any] | None:
+    try:
+        value = jsonio.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def stream_relay(
