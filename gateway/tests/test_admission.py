@@ -69,8 +69,8 @@ def test_a_late_event_loop_refuses_new_requests_before_calling_upstream(live, wo
 
 
 @e2e
-def test_a_stream_already_open_keeps_going_while_new_ones_are_refused(live, world, fake, settings):
-    fake.delay = 0.05
+def test_a_stream_already_open_keeps_going_while_new_ones_are_refused(live, world, fake, settings, monkeypatch):
+    monkeypatch.setattr(fake, "delay", 0.3)  # the first stream stays open for seconds, chunk after chunk
     settings.GATEWAY_MAX_OPEN_STREAMS = 1
     body = {"model": "slow", "max_tokens": 50, "stream": True, "messages": HI}
     with httpx.stream("POST", live.url + "/v1/messages", json=body, headers={"x-api-key": world.raw}) as first:
