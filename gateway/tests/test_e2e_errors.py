@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import anthropic
@@ -13,7 +15,7 @@ import pytest
 from accounts.keys import keys_changed, revoke_key
 from catalog import version
 from catalog.models import Provider
-from gateway import pipeline
+from gateway import pipeline, ratelimit
 from gateway.tests.conftest import E2E, wait_for_log
 from gateway.tests.e2e import anthropic_client, billed, expected_charge, fake_usage, openai_client
 from wallet.ledger import adjust
@@ -169,7 +171,11 @@ def test_a_key_spend_limit_answers_402(live, world):
 # --- rate limits ---------------------------------------------------------------------------------------
 
 
-def test_it_limits_requests_per_minute_per_key_with_retry_after(live, world):
+def test_it_limits_requests_per_minute_per_key_with_retry_after(live, world, monkeypatch):
+    # The limiter counts per calendar minute: freeze its clock mid-minute so the four requests share one window
+    # (a run crossing a minute boundary would otherwise start a fresh count and see 200 instead of 429).
+    frozen = (time.time() // ratelimit.WINDOW_SECONDS) * ratelimit.WINDOW_SECONDS + 20
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: frozen))
     world.key.rpm_limit = 2
     world.key.save()
     keys_changed()
@@ -178,7 +184,7 @@ def test_it_limits_requests_per_minute_per_key_with_retry_after(live, world):
     refused = post(live, "/v1/messages", body, world.raw)
     assert statuses == [200, 200]
     assert anthropic_error(refused) == (429, "rate_limit_error")
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert int(refused.headers["retry-after"]) == ratelimit.WINDOW_SECONDS - 20
     assert openai_error(post(live, "/v1/chat/completions", body, world.raw)) == (429, "rate_limit_error")
 
 
