@@ -49,6 +49,16 @@ def verified_model_ids() -> list[str]:
     return sorted(m.id for m in snap.models.values() if any(h.price_verified for h in m.hosts))
 
 
+def ready_model_ids() -> list[str]:
+    """`verified_model_ids()` narrowed to models a configured provider can answer now (not "not configured")."""
+    snap = snapshot()
+    if snap is None:
+        return []
+    return sorted(
+        m.id for m in snap.models.values() if any(h.price_verified and h.provider.configured for h in m.hosts)
+    )
+
+
 def host_prices(model_id: str) -> list[ModelPrice]:
     """Every enabled host's upstream prices for a model (cache prices None when the host has none)."""
     snap = snapshot()

@@ -16,6 +16,7 @@ from catalog import public
 KEY_PLACEHOLDER = "ak_your_key_here"
 # Snippet models in order of preference; only one with a live host whose price is verified is shown.
 EXAMPLE_MODELS = ("deepseek-flash", "claude-sonnet-5", "gpt-oss-120b")
+DEMO_MODEL = "qlaud/demo"  # the built-in demo (gateway/providers/demo.py): the fallback when no provider is configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,12 +257,27 @@ CLIENTS: tuple[Client, ...] = (
 CLIENTS_BY_SLUG = {c.slug: c for c in CLIENTS}
 
 
+def _preferred(ids: list[str]) -> str:
+    """The first of EXAMPLE_MODELS among ids, else a deepseek model, else the first id."""
+    return next((m for m in EXAMPLE_MODELS if m in ids), next((m for m in ids if m.startswith("deepseek")), ids[0]))
+
+
 def example_model() -> str:
-    """A real catalog model for snippets: the first of EXAMPLE_MODELS with a live, verified host."""
+    """A real catalog model for snippets, the playground and "Test this key": one that can answer.
+
+    The preferred model (EXAMPLE_MODELS, then a deepseek model) among those with a verified host on a configured
+    provider; with no provider configured (a fresh install without keys), the built-in DEMO_MODEL when the demo
+    is on (QLAUD_DEMO); else the preferred model among the verified ones, configured or not.
+    """
     ids = public.verified_model_ids()
     if not ids:
         return EXAMPLE_MODELS[0]
-    return next((m for m in EXAMPLE_MODELS if m in ids), next((m for m in ids if m.startswith("deepseek")), ids[0]))
+    ready = public.ready_model_ids()
+    if real := [m for m in ready if m != DEMO_MODEL]:
+        return _preferred(real)
+    if DEMO_MODEL in ready:
+        return DEMO_MODEL
+    return _preferred([m for m in ids if m != DEMO_MODEL] or ids)
 
 
 # The four ways to call one model, shown on model pages and beside a newly created key.
