@@ -118,6 +118,7 @@ class RequestLogSerializer(serializers.Serializer):
     output_tokens = serializers.IntegerField()
     reasoning_tokens = serializers.IntegerField()
     usage_estimated = serializers.BooleanField()
+    byok = serializers.BooleanField(help_text="Served on the org's own provider key (BYOK).")
     cost_micros = serializers.IntegerField(source="cost")
     cost_usd = UsdField(source="cost")
     upstream_cost_micros = serializers.IntegerField(source="upstream_cost")

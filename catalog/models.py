@@ -180,3 +180,31 @@ class SyncReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider or self.kind} {self.status} {self.created:%Y-%m-%d %H:%M}"
+
+
+class OrgCredential(models.Model):
+    """An org's own key for one provider (BYOK), encrypted at rest like operator keys (catalog.crypto).
+
+    Shown back only as its last four characters. Used only for requests of this org to this provider
+    (catalog.byok, gateway.pipeline).
+    """
+
+    class Mode(models.TextChoices):
+        MINE_FIRST = "mine_first", "Use mine first, fall back to qlaud's"
+        ONLY_MINE = "only_mine", "Only mine"
+
+    org = models.ForeignKey("accounts.Org", models.CASCADE, related_name="credentials")
+    provider = models.ForeignKey(Provider, models.CASCADE, related_name="org_credentials")
+    secret_encrypted = models.TextField(editable=False)
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.MINE_FIRST)
+    last4 = models.CharField(max_length=4)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["provider__name"]
+        constraints = [models.UniqueConstraint(fields=["org", "provider"], name="one_credential_per_org_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.org_id} {self.provider_id} ...{self.last4}"

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from catalog import version
-from catalog.models import Host, Model, ModelAlias, PriceVersion, Provider
+from catalog.models import Host, Model, ModelAlias, OrgCredential, PriceVersion, Provider
 
 
 def _changed(sender: Any, **kwargs: Any) -> None:
@@ -18,6 +18,6 @@ def _changed(sender: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    for model in (Provider, Model, Host, PriceVersion, ModelAlias):
+    for model in (Provider, Model, Host, PriceVersion, ModelAlias, OrgCredential):
         post_save.connect(_changed, sender=model, dispatch_uid=f"catalog-bump-save-{model.__name__}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"catalog-bump-delete-{model.__name__}")

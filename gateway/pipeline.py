@@ -22,13 +22,14 @@ import httpx
 from django.conf import settings
 
 from accounts.keys import KeyContext, KeyRefused, raw_key_from_headers, verify_key
-from catalog import health, routing, sticky
+from catalog import byok, health, routing, sticky
 from catalog.aliases import org_aliases
 from catalog.snapshot import HostInfo, get_snapshot, provider_api_key
 from gateway import errors, estimate, outbound, records
 from gateway.errors import GatewayError
 from gateway.providers import module_for
 from gateway.providers.base import Call, ProviderModule, UpstreamError
+from gateway.providers.common import error_message
 from gateway.translate.reasoning import Sealer
 from gateway.usage import Usage
 from lib import jsonio
@@ -266,16 +267,23 @@ class Upstream:
     content: bytes | None  # the whole body for non-streaming calls
     attempts: int
     started: float
+    byok: bool = False  # served on the org's own provider key
 
 
 def make_call(
-    host: HostInfo, body: dict[str, Any], stream: bool, headers: Mapping[str, str], tags: Mapping[str, Any]
+    host: HostInfo,
+    body: dict[str, Any],
+    stream: bool,
+    headers: Mapping[str, str],
+    tags: Mapping[str, Any],
+    own: byok.OrgKey | None = None,
 ) -> Call:
+    """One upstream call; `own`: the requesting org's own key for this host's provider (BYOK), else qlaud's."""
     return Call(
         host=host,
         body=body,
         stream=stream,
-        api_key=provider_api_key(host.provider),
+        api_key=own.secret if own is not None else provider_api_key(host.provider),
         incoming_headers=headers,
         metadata={**tags, "model": host.model_id},
         customer_prices=money.customer_prices(host.prices, settings.QLAUD_MARKUP_BPS),
@@ -330,32 +338,76 @@ async def _send(call: Call, module: ProviderModule, read_body: bool) -> tuple[ht
 BodyFor = Callable[[Any, Any], dict[str, Any]]  # (host, provider module) -> body in the module's dialect
 
 
+# An org's own key refused with one of these: fail over to qlaud's key (mine_first) or answer it (only_mine).
+OWN_KEY_REFUSALS = {401: "authentication", 403: "authentication", 429: "rate_limit"}
+
+
+async def _attempt(
+    host: HostInfo, module: ProviderModule, call: Call, stream: bool
+) -> tuple[httpx.Response | None, bytes | None, GatewayError | None, int]:
+    """(response, body, error, status): one upstream call; the error is set when no answer came."""
+    try:
+        response, content = await _send(call, module, read_body=not stream)
+    except httpx.TimeoutException:
+        return None, None, GatewayError("timeout", f"The upstream provider {host.provider.slug} timed out."), 504
+    except httpx.HTTPError:
+        return None, None, GatewayError("upstream", f"Could not reach the upstream provider {host.provider.slug}."), 502
+    except UpstreamError as refused:  # raised before sending: the host is misconfigured (credentials...)
+        log.warning("host %s cannot be called: %s", host.id, refused.message)
+        unavailable = GatewayError("upstream", f"The upstream provider {host.provider.slug} is not available.")
+        return None, None, unavailable, 502
+    return response, content, None, response.status_code
+
+
+def own_key_refused(host: HostInfo, own: byok.OrgKey, status: int, content: bytes) -> GatewayError:
+    """Note the refusal on the org's credential (the dashboard shows it); the error "only mine" answers."""
+    slug = host.provider.slug
+    background(byok.anote_failure(own.credential_id, f"{status}: {error_message(content)}"[:300]))
+    return GatewayError(
+        OWN_KEY_REFUSALS[status],
+        f"The upstream provider {slug} refused your organization's own {slug} key ({status}); "
+        "this organization uses only its own key for this provider, so qlaud's key was not tried.",
+    )
+
+
 async def call_with_failover(
-    route: routing.Route, body_for: BodyFor, *, stream: bool, headers: Mapping[str, str], tags: Mapping[str, Any]
+    route: routing.Route,
+    body_for: BodyFor,
+    *,
+    stream: bool,
+    headers: Mapping[str, str],
+    tags: Mapping[str, Any],
+    org_id: int | None = None,
 ) -> Upstream:
     """Try the route's hosts in order until one answers; failover on connection errors, timeouts,
-    429 and 5xx (and host-specific refusals) before any byte reached the client."""
+    429 and 5xx (and host-specific refusals) before any byte reached the client.
+
+    With `org_id`, a host whose provider that org holds its own key for is called with that key first (BYOK);
+    a 401/403/429 on it falls back to qlaud's key on the same host (mine_first) or is answered (only_mine)."""
     last: GatewayError | None = None
+    keys = await byok.org_keys(org_id) if org_id is not None else {}
     hosts = route.hosts[: settings.GATEWAY_MAX_ATTEMPTS]
     for attempt, host in enumerate(hosts, start=1):
         module = module_for(host.provider.protocol)
-        call = make_call(host, body_for(host, module), stream, headers, tags)
+        body = body_for(host, module)
+        own = keys.get(host.provider.id)
         started = time.perf_counter()
-        try:
-            response, content = await _send(call, module, read_body=not stream)
-        except httpx.TimeoutException:
-            last, status = GatewayError("timeout", f"The upstream provider {host.provider.slug} timed out."), 504
-        except httpx.HTTPError:
-            last, status = GatewayError("upstream", f"Could not reach the upstream provider {host.provider.slug}."), 502
-        except UpstreamError as refused:  # raised before sending: the host is misconfigured (credentials...)
-            log.warning("host %s cannot be called: %s", host.id, refused.message)
-            last = GatewayError("upstream", f"The upstream provider {host.provider.slug} is not available.")
-            status = 502
-        else:
+        response, content, last, status = await _attempt(
+            host, module, make_call(host, body, stream, headers, tags, own), stream
+        )
+        if own is not None and response is not None and status in OWN_KEY_REFUSALS:
+            refusal = own_key_refused(host, own, status, content or b"")
+            if own.mode == byok.ONLY_MINE:
+                raise refusal
+            own, started = None, time.perf_counter()
+            response, content, last, status = await _attempt(
+                host, module, make_call(host, body, stream, headers, tags), stream
+            )
+        if response is not None:
             if response.status_code < 400:
                 if route.conversation and sticky.caches_implicitly(host):
                     background(sticky.remember(route.conversation, host.id))
-                return Upstream(host, module, response, content, attempt, started)
+                return Upstream(host, module, response, content, attempt, started, byok=own is not None)
             err: UpstreamError = module.parse_error(response.status_code, content or b"")
             last, status = errors.from_upstream(err.status, err.type, err.message, _retry_after(response)), err.status
             if not err.retryable:
@@ -394,11 +446,21 @@ def billable_usage(reported: Usage, chars: int, input_estimate: int, delivered: 
     return Usage(input=input_estimate, output=output), True
 
 
-def charge_for(usage: Usage, host: HostInfo) -> money.Charge:
+@lru_cache(maxsize=4)
+def _fee_bps(rate: str) -> int:
+    return money.rate_to_bps(rate)
+
+
+def charge_for(usage: Usage, host: HostInfo, own_key: bool = False) -> money.Charge:
+    """What the request costs; served on the org's own key (BYOK): no upstream cost, only the BYOK fee."""
+    if own_key:
+        return money.byok_cost(usage, host.prices, settings.QLAUD_MARKUP_BPS, _fee_bps(str(settings.BYOK_FEE_RATE)))
     return money.cost(usage, host.prices, settings.QLAUD_MARKUP_BPS)
 
 
-def receipt(request_id: str, host: HostInfo, requested: str, usage: Usage, estimated: bool) -> dict[str, Any]:
+def receipt(
+    request_id: str, host: HostInfo, requested: str, usage: Usage, estimated: bool, own_key: bool = False
+) -> dict[str, Any]:
     return {
         "request_id": request_id,
         "requested_model": requested,
@@ -415,6 +477,7 @@ def receipt(request_id: str, host: HostInfo, requested: str, usage: Usage, estim
             "reasoning": usage.reasoning,
         },
         "usage_estimated": estimated,
+        "byok": own_key,
     }
 
 
@@ -436,13 +499,15 @@ async def settle(hold: HoldRef, charge: money.Charge | None, receipt_: dict[str,
         log.exception("could not settle hold %s; leaving it to the reconciler", hold)
 
 
-def checkpoint(hold: HoldRef, usage: Usage, host: HostInfo, request_id: str, requested: str) -> None:
+def checkpoint(
+    hold: HoldRef, usage: Usage, host: HostInfo, request_id: str, requested: str, own_key: bool = False
+) -> None:
     """Note on the hold what a stream has delivered so far (off the hot path), so a worker that
     dies mid-stream leaves the reconciler a charge to settle instead of a hold to release."""
     if hold is None:
         return
-    charge = charge_for(usage, host)
-    note = receipt(request_id, host, requested, usage, True)
+    charge = charge_for(usage, host, own_key)
+    note = receipt(request_id, host, requested, usage, True, own_key)
     if isinstance(hold, leases.Ticket):
         leases.checkpoint(hold, charge=charge.total, upstream_cost=charge.upstream, receipt=note)
     else:
@@ -475,6 +540,7 @@ def log_fields(
     started: float,
     upstream_ms: float,
     user_agent: str,
+    own_key: bool = False,
 ) -> dict[str, Any]:
     total_ms = (time.perf_counter() - started) * 1000
     u = outcome.usage
@@ -501,6 +567,7 @@ def log_fields(
         "output_tokens": u.output,
         "reasoning_tokens": u.reasoning,
         "usage_estimated": outcome.usage_estimated,
+        "byok": own_key,
         "upstream_cost": charge.upstream if charge else 0,
         "cost": charge.total if charge else 0,
         "ttft_ms": outcome.ttft_ms,

@@ -74,6 +74,7 @@ class RequestLog(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     reasoning_tokens = models.PositiveIntegerField(default=0)
     usage_estimated = models.BooleanField(default=False)
+    byok = models.BooleanField(default=False)  # served on the org's own provider key
     upstream_cost = models.BigIntegerField(default=0)  # micro-dollars
     cost = models.BigIntegerField(default=0)  # micro-dollars charged to the customer
     ttft_ms = models.FloatField(null=True, blank=True)

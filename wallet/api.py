@@ -122,6 +122,7 @@ def generation_receipt(org_id: int, request_id: str) -> dict[str, Any] | None:
             "reasoning": log.reasoning_tokens,
         },
         "usage_estimated": log.usage_estimated,
+        "byok": log.byok,  # served on the org's own provider key: no upstream cost, only the BYOK fee
         "price_version": price_version(log.price_version_id),
         **_money("upstream_cost", log.upstream_cost),
         **_money("markup", log.cost - log.upstream_cost),

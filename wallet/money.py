@@ -134,6 +134,24 @@ def cost(usage: UsageLike, prices: Prices, markup_bps: int) -> Charge:
 usage_cost = cost  # the name docs/architecture.md uses
 
 
+def rate_to_bps(rate: str | Decimal | int) -> int:
+    """A share written as a decimal ("0.05") -> basis points (500). Floats are refused, as for USD."""
+    if isinstance(rate, bool) or isinstance(rate, float):
+        raise TypeError("rate_to_bps takes str, Decimal or int, never float")
+    bps = Decimal(rate) * BPS
+    if not bps.is_finite() or bps < 0 or bps != bps.to_integral_value():
+        raise ValueError(f"{rate!r} is not a non-negative rate in whole basis points")
+    return int(bps)
+
+
+def byok_cost(usage: UsageLike, prices: Prices, markup_bps: int, fee_bps: int) -> Charge:
+    """A request served on the org's own provider key: no upstream cost; it pays `fee_bps` of what
+    it would have cost through qlaud (price plus markup), rounded up once from the exact sum."""
+    numerator = _exact_upstream_numerator(usage, prices)
+    total = _ceil_div(numerator * (BPS + markup_bps) * fee_bps, TOKENS_PER_MTOK * BPS * BPS)
+    return Charge(upstream=0, total=total, markup=total)
+
+
 def estimate_hold(input_tokens_estimate: int, max_tokens: int, prices: Prices, markup_bps: int) -> int:
     """The most a request can cost if upstream honours max_tokens.
 

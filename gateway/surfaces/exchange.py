@@ -196,6 +196,7 @@ def _record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float = 0.
             started=ex.started,
             upstream_ms=upstream_ms,
             user_agent=ex.request.headers.get("user-agent", ""),
+            own_key=ex.upstream.byok if ex.upstream else False,
         )
     )
 
@@ -205,7 +206,7 @@ async def finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: f
     client leaving, and never delaying the end of the response). Returns the charge."""
     up = ex.upstream
     assert up is not None
-    charge = pipeline.charge_for(outcome.usage, up.host) if (outcome.usage or delivered) else None
+    charge = pipeline.charge_for(outcome.usage, up.host, up.byok) if (outcome.usage or delivered) else None
     pipeline.background(_settle_and_record(ex, outcome, charge, upstream_ms))
     return charge
 
@@ -213,7 +214,7 @@ async def finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: f
 async def _settle_and_record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float) -> None:
     up = ex.upstream
     assert up is not None
-    note = pipeline.receipt(ex.request_id, up.host, ex.requested, outcome.usage, outcome.usage_estimated)
+    note = pipeline.receipt(ex.request_id, up.host, ex.requested, outcome.usage, outcome.usage_estimated, up.byok)
     try:
         await pipeline.settle(ex.hold, charge, note)
     finally:
@@ -235,7 +236,7 @@ def checkpoint(ex: Exchange, reported: Usage, chars: int) -> None:
     """Note on the hold what was delivered so far (crash recovery)."""
     assert ex.upstream is not None
     usage, _ = pipeline.billable_usage(reported, chars, ex.input_estimate, True)
-    pipeline.checkpoint(ex.hold, usage, ex.upstream.host, ex.request_id, ex.requested)
+    pipeline.checkpoint(ex.hold, usage, ex.upstream.host, ex.request_id, ex.requested, ex.upstream.byok)
 
 
 async def settle_stream(
@@ -288,6 +289,7 @@ async def serve(ex: Exchange, *, admitted: bool = False) -> HttpResponse | Strea
             stream=ex.stream,
             headers=ex.request.headers,
             tags=ex.tags,
+            org_id=ex.key.org_id,
         )
         if ex.stream:
             return _stream(ex)
@@ -373,7 +375,7 @@ def _price(ex: Exchange, r: Any, reported: Usage) -> int:
     """What settling this stream will charge for `reported`, when the final usage goes out before settlement."""
     assert ex.upstream is not None
     usage, _ = pipeline.billable_usage(reported, r.chars, ex.input_estimate, r.delivered)
-    return int(pipeline.charge_for(usage, ex.upstream.host).total)
+    return int(pipeline.charge_for(usage, ex.upstream.host, ex.upstream.byok).total)
 
 
 class DialectStream:

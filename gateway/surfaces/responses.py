@@ -179,7 +179,7 @@ async def create(ex: Exchange, *, as_chat: bool = False) -> HttpResponse | Strea
         amount = pipeline.hold_amount(route, ex.input_estimate, ex.body.get("max_output_tokens"))
         ex.hold = await pipeline.place_hold(ex.key, amount, ex.request_id)
         ex.upstream = await pipeline.call_with_failover(
-            route, turn.build, stream=ex.stream, headers=ex.request.headers, tags=ex.tags
+            route, turn.build, stream=ex.stream, headers=ex.request.headers, tags=ex.tags, org_id=ex.key.org_id
         )
         return _stream(ex, turn) if ex.stream else await _answer(ex, turn)
     except RequestError as err:
@@ -278,7 +278,7 @@ class ResponsesStream:
         ex = self.ex
         assert ex.upstream is not None
         usage, _ = pipeline.billable_usage(self._reported(), self.chars, ex.input_estimate, self.delivered)
-        return relay.cost_fields(pipeline.charge_for(usage, ex.upstream.host).total)
+        return relay.cost_fields(pipeline.charge_for(usage, ex.upstream.host, ex.upstream.byok).total)
 
     def _reported(self) -> Usage:
         raw = self.machine.upstream_usage or {}

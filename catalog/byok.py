@@ -1,0 +1,137 @@
+"""Bring your own key: an org's own provider keys (catalog.models.OrgCredential).
+
+The gateway asks `org_keys(org_id)` on every request: one query per org per catalog version, then memory
+(saving or deleting a credential bumps the catalog version, catalog.signals). A key is looked up by the
+requesting org's id only, so it is never used for another org. Secrets are never logged or returned: callers
+see `last4`. The dashboard and the management API both save and delete through this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx
+from django.utils import timezone
+
+from catalog import crypto
+from catalog.snapshot import expand_base_url, get_snapshot
+from lib.threads import in_pool
+
+if TYPE_CHECKING:
+    from accounts.models import Org
+    from catalog.models import OrgCredential, Provider
+
+MINE_FIRST = "mine_first"
+ONLY_MINE = "only_mine"
+# Protocols whose credential is one bearer-style key checked with GET {base}/models.
+VALIDATE_PATHS = {"openai": "/models", "anthropic": "/v1/models"}
+VALIDATE_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrgKey:
+    """One org's key for one provider, decrypted for the gateway. Never log it."""
+
+    credential_id: int
+    mode: str
+    secret: str = field(repr=False)
+
+
+_by_org: dict[int, tuple[int, dict[int, OrgKey]]] = {}
+
+
+def load_org_keys(org_id: int) -> dict[int, OrgKey]:
+    from catalog.models import OrgCredential
+
+    keys: dict[int, OrgKey] = {}
+    for cred_id, provider_id, token, mode in OrgCredential.objects.filter(org_id=org_id).values_list(
+        "id", "provider_id", "secret_encrypted", "mode"
+    ):
+        secret = crypto.decrypt(token)
+        if secret:
+            keys[provider_id] = OrgKey(cred_id, mode, secret)
+    return keys
+
+
+async def org_keys(org_id: int) -> dict[int, OrgKey]:
+    """provider id -> this org's own key for it."""
+    snap_version = (await get_snapshot()).version
+    cached = _by_org.get(org_id)
+    if cached is not None and cached[0] == snap_version:
+        return cached[1]
+    keys = await in_pool(load_org_keys)(org_id)
+    _by_org[org_id] = (snap_version, keys)
+    return keys
+
+
+def reset() -> None:
+    _by_org.clear()
+
+
+class CredentialRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def supports(provider: Provider) -> bool:
+    return provider.protocol in VALIDATE_PATHS
+
+
+def check_key(provider: Provider, secret: str) -> None:
+    """A cheap upstream call (GET the provider's model list) with the key; CredentialRefused if it fails."""
+    if not supports(provider):
+        raise CredentialRefused(f"Own keys for {provider.name} are not supported yet.")
+    url = expand_base_url(provider.base_url, provider.config).rstrip("/") + VALIDATE_PATHS[provider.protocol]
+    if provider.protocol == "anthropic":
+        headers = {"x-api-key": secret, "anthropic-version": "2023-06-01"}
+    else:
+        headers = {"authorization": f"Bearer {secret}"}
+    try:
+        response = httpx.get(url, headers=headers, timeout=VALIDATE_TIMEOUT)
+    except httpx.HTTPError:
+        raise CredentialRefused(f"Could not reach {provider.name} to check the key.") from None
+    if response.status_code in (401, 403):
+        raise CredentialRefused(f"{provider.name} refused this key ({response.status_code}).")
+    if response.status_code >= 400:
+        raise CredentialRefused(f"{provider.name} answered {response.status_code} when checking the key.")
+
+
+def save_credential(org: Org, provider: Provider, secret: str, mode: str = MINE_FIRST) -> OrgCredential:
+    """Check the key upstream, then store it (replacing this org's key for the provider)."""
+    from catalog.models import OrgCredential
+
+    secret = secret.strip()
+    if len(secret) < 8:
+        raise CredentialRefused("That does not look like a provider key.")
+    if mode not in (MINE_FIRST, ONLY_MINE):
+        raise CredentialRefused(f"mode must be {MINE_FIRST} or {ONLY_MINE}.")
+    check_key(provider, secret)
+    cred, _ = OrgCredential.objects.update_or_create(
+        org=org,
+        provider=provider,
+        defaults={
+            "secret_encrypted": crypto.encrypt(secret),
+            "last4": secret[-4:],
+            "mode": mode,
+            "last_error": "",
+            "last_error_at": None,
+        },
+    )
+    return cred
+
+
+def delete_credential(cred: OrgCredential) -> None:
+    cred.delete()
+
+
+def note_failure(credential_id: int, message: str) -> None:
+    """Record why the org's key was refused (shown on the dashboard). An update, not a save: no catalog bump."""
+    from catalog.models import OrgCredential
+
+    OrgCredential.objects.filter(pk=credential_id).update(last_error=message[:300], last_error_at=timezone.now())
+
+
+async def anote_failure(credential_id: int, message: str) -> None:
+    await in_pool(note_failure)(credential_id, message)
