@@ -76,13 +76,14 @@ def _fast_password_hashing(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_gateway_state() -> Iterator[None]:
     """No snapshot, key cache, circuit or rate-limit counter survives a test."""
-    from catalog import aliases, health, snapshot, sticky
+    from catalog import aliases, byok, health, snapshot, sticky
     from gateway import ratelimit
 
     def reset() -> None:
         cache.clear()
         snapshot.reset()
         aliases.reset()
+        byok.reset()
         health.reset()
         sticky.reset()
         ratelimit.reset()

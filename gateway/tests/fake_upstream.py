@@ -62,6 +62,7 @@ class Recorded:
 
 Handler = Callable[["FakeUpstream", web.Request, Any, str], Awaitable[web.StreamResponse]]
 ROUTES: dict[str, Handler] = {}
+REFUSED_KEY = "refused"  # any provider key containing this is answered 401
 ERROR_STATUSES = {"429": 429, "500": 500, "503": 503, "overloaded": 529, "401": 401, "400": 400}
 
 
@@ -125,6 +126,11 @@ class FakeUpstream:
         except ValueError:
             body = raw.decode(errors="replace")
         self.requests.append(Recorded(request.path, dict(request.headers), body))
+        credential = request.headers.get("authorization", "") + request.headers.get("x-api-key", "")
+        if REFUSED_KEY in credential:  # a provider key the provider refuses (BYOK tests)
+            return anthropic_error(401) if request.headers.get("x-api-key") else openai_error(401)
+        if request.method == "GET" and request.path.endswith("/models"):  # the cheap call that checks a key
+            return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
         scenario = scenario_of(request, body)
         for suffix, handler in ROUTES.items():
             if request.path.endswith(suffix):
