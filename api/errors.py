@@ -15,6 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.orgs import OrgRuleError
 from catalog.aliases import AliasTaken
+from catalog.byok import CredentialRefused
 from wallet.autotopup import WalletSettingsError
 
 # Exceptions raised by the shared write functions, as (status, code).
@@ -22,6 +23,7 @@ RULE_ERRORS: dict[type[Exception], tuple[int, str]] = {
     OrgRuleError: (status.HTTP_403_FORBIDDEN, "team_rule"),
     WalletSettingsError: (status.HTTP_400_BAD_REQUEST, "wallet_rule"),
     AliasTaken: (status.HTTP_409_CONFLICT, "alias_exists"),
+    CredentialRefused: (status.HTTP_400_BAD_REQUEST, "byok_key_refused"),
 }
 DEFAULT_CODES = {
     exceptions.NotFound: "not_found",

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from accounts.forms import MODEL_ID
 from accounts.models import ApiKey, Invitation, ManagementKey, Membership
 from catalog.aliases import ALIAS_PATTERN
-from catalog.models import Model, ModelAlias
+from catalog.models import Model, ModelAlias, OrgCredential, Provider
 from wallet.api import usd
 from wallet.models import LedgerEntry, UsageRollup, Wallet
 from wallet.money import usd_to_micros
@@ -241,3 +241,16 @@ class AliasSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelAlias
         fields = ["id", "alias", "model"]
+
+
+class ByokSerializer(serializers.ModelSerializer):
+    """An org's own provider key (BYOK). The key is write-only: answers show only its last four characters."""
+
+    provider = serializers.SlugRelatedField(slug_field="slug", queryset=Provider.objects.filter(enabled=True))
+    key = serializers.CharField(write_only=True, min_length=8, max_length=4000, trim_whitespace=True)
+    mode = serializers.ChoiceField(choices=OrgCredential.Mode.choices, default=OrgCredential.Mode.MINE_FIRST)
+
+    class Meta:
+        model = OrgCredential
+        fields = ["id", "provider", "key", "mode", "last4", "last_error", "last_error_at", "created"]
+        read_only_fields = ["last4", "last_error", "last_error_at", "created"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from api.views import keys, openrouter, team, usage, wallet
+from api.views import byok, keys, openrouter, team, usage, wallet
 
 urlpatterns = [
     path("keys/", keys.KeyList.as_view(), name="api_keys"),
@@ -26,6 +26,8 @@ urlpatterns = [
     path("team/invitations/<int:pk>/", team.InvitationDetail.as_view(), name="api_invitation_detail"),
     path("aliases/", team.AliasList.as_view(), name="api_aliases"),
     path("aliases/<int:pk>/", team.AliasDetail.as_view(), name="api_alias_detail"),
+    path("byok/", byok.ByokList.as_view(), name="api_byok"),
+    path("byok/<int:pk>/", byok.ByokDetail.as_view(), name="api_byok_detail"),
     path("key", openrouter.KeyInfo.as_view(), name="api_openrouter_key"),
     path("credits", openrouter.Credits.as_view(), name="api_openrouter_credits"),
     path(

@@ -9,14 +9,16 @@ import pytest
 from accounts.keys import mint_key
 from accounts.models import Invitation, ManagementKey, Membership
 from api.tests.conftest import bearer, mk
-from catalog.models import Model, ModelAlias
+from catalog.crypto import encrypt
+from catalog.models import Model, ModelAlias, OrgCredential, Provider
+from gateway.tests.conftest import fake_upstream  # noqa: F401 (the fixture: BYOK keys are checked against it)
 from requestlog.models import RequestLog
 from wallet.ledger import adjust
 from wallet.models import UsageRollup
 
 
 @pytest.fixture
-def world(alice, bob, charlie, org_a, org_b, settings):
+def world(alice, bob, charlie, org_a, org_b, settings, fake_upstream):  # noqa: F811
     settings.STRIPE_TEST_SECRET_KEY = settings.STRIPE_LIVE_SECRET_KEY = ""
     key_a, _ = mint_key(org_a, alice, "alice's")
     key_b, _ = mint_key(org_a, bob, "bob's")
@@ -25,6 +27,8 @@ def world(alice, bob, charlie, org_a, org_b, settings):
         RequestLog.objects.create(request_id=request_id, org=org_a, api_key=key, requested_model="m", model="m", cost=7)
         UsageRollup.objects.create(org=org_a, api_key=key, model="m", granularity="day", period_start=day, cost=7)
     adjust(org_id=org_a.pk, amount=5_000_000, reason="test", idempotency_key=None)
+    base_url = fake_upstream.url + "/v1"
+    provider = Provider.objects.create(slug="openai", name="OpenAI", protocol="openai", base_url=base_url)
     model = Model.objects.create(public_id="gpt-5", name="GPT-5", context_length=1000)
     clients = {"alice": bearer(mk(alice, org_a)), "bob": bearer(mk(bob, org_a)), "charlie": bearer(mk(charlie, org_b))}
     return {
@@ -36,9 +40,14 @@ def world(alice, bob, charlie, org_a, org_b, settings):
         "alice_m": Membership.objects.get(org=org_a, user=alice).pk,
         "invitation": Invitation.objects.create(org=org_a, email="dora@example.com", invited_by=alice).pk,
         "alias": ModelAlias.objects.create(org=org_a, alias="fast", model=model).pk,
+        "byok": OrgCredential.objects.create(
+            org=org_a, provider=provider, secret_encrypted=encrypt(ORG_SECRET), last4=ORG_SECRET[-4:]
+        ).pk,
     }
 
 
+ORG_SECRET = "sk-alice-org-secret-4321"
+NEW_BYOK = {"provider": "openai", "key": "sk-new-key-5678"}
 ALL_200 = {"alice": 200, "bob": 200, "charlie": 200}
 OWNERS_ONLY = {"alice": 200, "bob": 403, "charlie": 200}
 INVITE = {"email": "e@example.com", "role": "member"}
@@ -70,6 +79,10 @@ CASES = [
     ("get", "/api/v1/aliases/{alias}/", None, {"alice": 200, "bob": 200, "charlie": 404}),
     ("post", "/api/v1/aliases/", {"alias": "smart", "model": "gpt-5"}, {"alice": 201, "bob": 403, "charlie": 201}),
     ("delete", "/api/v1/aliases/{alias}/", None, {"alice": 204, "bob": 403, "charlie": 404}),
+    ("get", "/api/v1/byok/", None, {"alice": 200, "bob": 403, "charlie": 200}),
+    ("get", "/api/v1/byok/{byok}/", None, {"alice": 200, "bob": 403, "charlie": 404}),
+    ("post", "/api/v1/byok/", NEW_BYOK, {"alice": 201, "bob": 403, "charlie": 201}),
+    ("delete", "/api/v1/byok/{byok}/", None, {"alice": 204, "bob": 403, "charlie": 404}),
     ("get", "/api/v1/key", None, {"alice": 200, "bob": 200, "charlie": 200}),
     ("get", "/api/v1/credits", None, {"alice": 200, "bob": 200, "charlie": 200}),
 ]  # fmt: skip
@@ -129,3 +142,22 @@ def test_a_member_who_leaves_takes_their_management_keys_with_them(world):
     assert bob_api.delete(f"/api/v1/team/members/{world['bob_m']}/").status_code == 204
     refused = bob_api.get("/api/v1/keys/")
     assert refused.status_code == 401 and "revoked" in refused.json()["error"]["message"]
+
+
+def test_the_byok_api_never_returns_the_secret(world):
+    alice = world["clients"]["alice"]
+    listed = alice.get("/api/v1/byok/")
+    created = alice.post("/api/v1/byok/", {"provider": "openai", "key": "sk-brand-new-key-8765"}, format="json")
+    assert created.status_code == 201, created.content
+    for response in (listed, created, alice.get(f"/api/v1/byok/{world['byok']}/")):
+        assert ORG_SECRET.encode() not in response.content and b"sk-brand-new-key" not in response.content
+    assert created.json()["last4"] == "8765" and "key" not in created.json()
+    assert listed.json()[0]["last4"] == ORG_SECRET[-4:]
+
+
+def test_a_key_the_provider_refuses_is_not_stored(world):
+    refused = world["clients"]["alice"].post(
+        "/api/v1/byok/", {"provider": "openai", "key": "sk-refused-by-upstream"}, format="json"
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "byok_key_refused"
+    assert OrgCredential.objects.count() == 1
