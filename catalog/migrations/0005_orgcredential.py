@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_management_key'),
-        ('catalog', '0003_sync_retired_replacement_aig'),
+        ('catalog', '0004_demo_protocol'),
     ]
 
     operations = [
