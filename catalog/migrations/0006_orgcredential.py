@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_management_key'),
-        ('catalog', '0004_demo_protocol'),
+        ('catalog', '0005_host_fidelity'),
     ]
 
     operations = [
