@@ -26,7 +26,15 @@ no round trip on most requests and one (an MGET, plus any buffered writes) other
 when a cool-down has just ended. A success resets the count at once when this worker knows of
 failures, otherwise with the next flush (unless the circuit is open meanwhile).
 
-Client faults (4xx other than 408/429) say nothing about the host: they count as served.
+Client faults (4xx other than 408/429, and any answer whose provider error type says the request
+itself was at fault: invalid request, context too long) say nothing about the host: they count as
+served. A failure carries the request's fingerprint; the same request failing again while the
+host's count is running does not add a strike, so one tenant polling a poison request cannot open
+the circuit for everyone.
+
+The circuit only orders hosts (catalog.routing puts open ones last and still routes to them when
+no other is left), and a host is judged at its first byte: `answered()` closes its circuit as soon
+as an upstream answers with headers, so a long stream as the half-open probe keeps nobody waiting.
 
 For pages there is also `host_stats_table()`, computed from `requestlog.models.RequestLog` rows.
 Tests: `reset()` forgets everything (in-process state and this prefix's Redis keys).
@@ -54,6 +62,7 @@ from requestlog.models import RequestLog
 __all__ = [
     "HostHealth",
     "aflush",
+    "answered",
     "circuit_state_sync",
     "flush",
     "host_health",
@@ -74,6 +83,8 @@ STATS_TTL = 15.0  # seconds a process reuses computed stats
 CIRCUIT_MEMO_SECONDS = 0.3  # seconds a worker reuses circuit states read from Redis
 FLUSH_SECONDS = 1.0  # buffered outcomes reach Redis at most this late
 HOST_FAULT_4XX = {408, 429}
+# Provider error types that say the request itself was at fault, whatever the status.
+REQUEST_FAULT_TYPES = frozenset({"invalid_request_error", "request_too_large", "context_length_exceeded"})
 
 
 def failure_threshold() -> int:
@@ -81,7 +92,7 @@ def failure_threshold() -> int:
 
 
 def cooldown_seconds() -> float:
-    return getattr(settings, "CIRCUIT_COOLDOWN_SECONDS", 30)
+    return getattr(settings, "CIRCUIT_COOLDOWN_SECONDS", 3.0)
 
 
 def _minute_key(host_id: int, minute: int) -> str:
@@ -92,8 +103,10 @@ def _hour_key(host_id: int, hour: int) -> str:
     return f"hh:{host_id}:{hour}"
 
 
-def is_host_fault(ok: bool, status: int) -> bool:
-    return not ok and not (400 <= status < 500 and status not in HOST_FAULT_4XX)
+def is_host_fault(ok: bool, status: int, error_type: str = "") -> bool:
+    if ok or error_type in REQUEST_FAULT_TYPES:
+        return False
+    return not (400 <= status < 500 and status not in HOST_FAULT_4XX)
 
 
 def _tps(output_tokens: int, duration_ms: float, ttft_ms: float | None) -> float | None:
@@ -164,6 +177,7 @@ class _LocalStore:
         self.buckets: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (expires_at, bucket)
         self.breakers: dict[int, tuple[float, int, float | None]] = {}  # host -> (expires_at, failures, opened_at)
         self.probes: dict[int, float] = {}  # host -> claim expires_at
+        self.seen: dict[int, set[str]] = {}  # host -> fingerprints of the failures counted since the last success
         self.pruned_at = 0.0
 
     def write(self, batch: _Batch, now: float) -> None:
@@ -186,6 +200,7 @@ class _LocalStore:
             for host_id in batch.succeeded:
                 if self._breaker(host_id, now)[1] is None:
                     self.breakers.pop(host_id, None)
+                    self.seen.pop(host_id, None)
 
     def _get(self, key: str, now: float) -> dict[str, Any] | None:
         entry = self.buckets.get(key)
@@ -205,9 +220,14 @@ class _LocalStore:
                     found[key] = {k: list(v) if isinstance(v, list) else v for k, v in bucket.items()}
             return breakers, found
 
-    def fail(self, host_id: int, now: float) -> _Breaker:
+    def fail(self, host_id: int, now: float, fingerprint: str = "") -> _Breaker:
         with self.lock:
             failures, opened_at = self._breaker(host_id, now)
+            seen = self.seen.setdefault(host_id, set())
+            if fingerprint and fingerprint in seen:
+                return failures, opened_at  # the same request failing again: no new strike
+            if fingerprint and len(seen) < 1000:
+                seen.add(fingerprint)
             failures += 1
             # A failure while open/half-open is a failed probe: start a new cool-down.
             if opened_at is not None or failures >= failure_threshold():
@@ -220,6 +240,7 @@ class _LocalStore:
         with self.lock:
             self.breakers.pop(host_id, None)
             self.probes.pop(host_id, None)
+            self.seen.pop(host_id, None)
 
     def claim_probe(self, host_id: int, now: float) -> bool:
         with self.lock:
@@ -229,8 +250,15 @@ class _LocalStore:
             return True
 
 
-# Atomic failure: count it; open (or re-open, for a failed probe) the circuit; free the probe.
+# Atomic failure: count it (unless this request's fingerprint was counted already); open (or
+# re-open, for a failed probe) the circuit; free the probe.
 _FAIL_LUA = """
+if ARGV[4] ~= '' then
+  if redis.call('SADD', KEYS[4], ARGV[4]) == 0 then
+    return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('GET', KEYS[2])}
+  end
+  redis.call('EXPIRE', KEYS[4], ARGV[3])
+end
 local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 local opened = redis.call('GET', KEYS[2])
@@ -244,7 +272,7 @@ return {n, opened}
 
 # A success resets the consecutive-failure count, unless the circuit opened meanwhile.
 _RESET_LUA = """
-if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1], KEYS[3]) end
 return 0
 """
 
@@ -267,6 +295,9 @@ class _RedisStore:
 
     def _probe_key(self, h: int) -> str:
         return f"{self.ns}cb:probe:{h}"
+
+    def _seen_key(self, h: int) -> str:
+        return f"{self.ns}cb:seen:{h}"
 
     def _async(self) -> Any:
         return async_redis(self.url)
@@ -297,7 +328,7 @@ class _RedisStore:
             pipe.hincrby(ns + key, "ok", ok)
             pipe.expire(ns + key, HOUR_TTL)
         for h in batch.succeeded:
-            pipe.eval(_RESET_LUA, 2, self._fail_key(h), self._open_key(h))
+            pipe.eval(_RESET_LUA, 3, self._fail_key(h), self._open_key(h), self._seen_key(h))
 
     def _queue_read(self, pipe: Any, circuit_ids: list[int], stat_keys: list[str]) -> None:
         if circuit_ids:
@@ -358,11 +389,11 @@ class _RedisStore:
             results = pipe.execute()
         return self._parse_read(results, circuit_ids, stat_keys)
 
-    async def afail(self, batch: _Batch, host_id: int, now: float) -> _Breaker:
+    async def afail(self, batch: _Batch, host_id: int, now: float, fingerprint: str = "") -> _Breaker:
         async with self._async().pipeline(transaction=True) as pipe:
             self._queue_write(pipe, batch)
-            keys = (self._fail_key(host_id), self._open_key(host_id), self._probe_key(host_id))
-            pipe.eval(_FAIL_LUA, 3, *keys, failure_threshold(), repr(now), BREAKER_TTL)
+            keys = (self._fail_key(host_id), self._open_key(host_id), self._probe_key(host_id), self._seen_key(host_id))
+            pipe.eval(_FAIL_LUA, 4, *keys, failure_threshold(), repr(now), BREAKER_TTL, fingerprint)
             results = await pipe.execute()
         failures, opened = results[-1]
         return int(failures), float(opened) if opened is not None else None
@@ -370,7 +401,8 @@ class _RedisStore:
     async def aclose(self, batch: _Batch, host_id: int) -> None:
         async with self._async().pipeline(transaction=True) as pipe:
             self._queue_write(pipe, batch)
-            pipe.delete(self._fail_key(host_id), self._open_key(host_id), self._probe_key(host_id))
+            keys = (self._fail_key(host_id), self._open_key(host_id), self._probe_key(host_id), self._seen_key(host_id))
+            pipe.delete(*keys)
             await pipe.execute()
 
     async def aclaim_probe(self, host_id: int, now: float) -> bool:
@@ -424,9 +456,11 @@ class _Worker:
         output_tokens: int = 0,
         duration_ms: float = 0.0,
         status: int = 200,
+        error_type: str = "",
+        fingerprint: str = "",
     ) -> None:
         now = time.time()
-        fault = is_host_fault(ok, status)
+        fault = is_host_fault(ok, status, error_type)
         tps = _tps(output_tokens, duration_ms, ttft_ms)
         with self.lock:
             self.pending.add(host_id, now, served=not fault, ttft_ms=ttft_ms, tps=tps)
@@ -438,12 +472,12 @@ class _Worker:
         if isinstance(store, _LocalStore):
             store.write(self._drain(), now)
             if fault:
-                failures, opened_at = store.fail(host_id, now)
+                failures, opened_at = store.fail(host_id, now, fingerprint)
             else:
                 failures, opened_at = 0, None
                 store.close(host_id)
         elif fault:
-            failures, opened_at = await store.afail(self._drain(), host_id, now)
+            failures, opened_at = await store.afail(self._drain(), host_id, now, fingerprint)
         elif known_clean:
             self._schedule_flush()
             return
@@ -451,6 +485,20 @@ class _Worker:
             await store.aclose(self._drain(), host_id)
             failures, opened_at = 0, None
         self.circuits[host_id] = (now, failures, opened_at)
+        self.probe_taken.pop(host_id, None)
+
+    async def answered(self, host_id: int) -> None:
+        """The host answered with headers: it is up. Closes its circuit at once (no stats: the
+        outcome of the whole request is recorded when it ends)."""
+        memo = self.circuits.get(host_id)
+        if memo is not None and memo[1] == 0 and memo[2] is None:
+            return  # known clean: nothing to write
+        store = self.store
+        if isinstance(store, _LocalStore):
+            store.close(host_id)
+        else:
+            await store.aclose(self._drain(), host_id)
+        self.circuits[host_id] = (time.time(), 0, None)
         self.probe_taken.pop(host_id, None)
 
     def _drain(self) -> _Batch:
@@ -595,11 +643,29 @@ async def record_outcome(
     output_tokens: int = 0,
     duration_ms: float = 0.0,
     status: int = 200,
+    error_type: str = "",
+    fingerprint: str = "",
 ) -> None:
-    """Count one upstream attempt. A failure reaches the store at once; a success usually within ~1 s."""
+    """Count one upstream attempt. A failure reaches the store at once; a success usually within ~1 s.
+
+    `error_type` is the provider's (a request fault never counts against the host); `fingerprint`
+    names the request, so the same request failing again adds no strike.
+    """
     await _worker().record_outcome(
-        host_id, ok=ok, ttft_ms=ttft_ms, output_tokens=output_tokens, duration_ms=duration_ms, status=status
+        host_id,
+        ok=ok,
+        ttft_ms=ttft_ms,
+        output_tokens=output_tokens,
+        duration_ms=duration_ms,
+        status=status,
+        error_type=error_type,
+        fingerprint=fingerprint,
     )
+
+
+async def answered(host_id: int) -> None:
+    """The host answered (headers, status < 400): close its circuit now, before the stream ends."""
+    await _worker().answered(host_id)
 
 
 async def host_health(host_ids: Iterable[int], *, with_stats: bool = True) -> dict[int, HostHealth]:

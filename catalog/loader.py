@@ -28,7 +28,15 @@ PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
 PROVIDER_DESCRIPTIVE = ("name", "protocol", "cf_segment", "website", "pricing_url")
 PROVIDER_OPERATOR = ("base_url", "api_key_env", "via_cloudflare", "enabled", "config")
 MODEL_FIELDS = ("name", "family", "author", "context_length", "capabilities", "description", "created", "enabled")
-HOST_FIELDS = ("max_output_tokens", "context_length", "quantization", "priority", "capabilities")
+HOST_FIELDS = (
+    "max_output_tokens",
+    "context_length",
+    "quantization",
+    "priority",
+    "capabilities",
+    "first_byte_timeout",
+    "idle_timeout",
+)
 
 
 class CatalogFileError(ValueError):
@@ -144,6 +152,8 @@ def _upsert_host(model: Model, provider: Provider, spec: dict[str, Any], result:
         "quantization": spec.get("quantization", ""),
         "priority": spec.get("priority", 100),
         "capabilities": list(spec.get("capabilities", [])),
+        "first_byte_timeout": spec.get("first_byte_timeout"),  # seconds; a slow reasoner's host may wait longer
+        "idle_timeout": spec.get("idle_timeout"),
     }
     host = Host.objects.filter(model=model, provider=provider, upstream_model=spec["upstream"]).first()
     if host is None:

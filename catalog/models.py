@@ -90,6 +90,9 @@ class Host(models.Model):
     )
     max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
     context_length = models.PositiveIntegerField(null=True, blank=True)  # null: the model's
+    # Seconds a stream may wait for its first event / between events (null: GATEWAY_*_TIMEOUT).
+    first_byte_timeout = models.FloatField(null=True, blank=True)
+    idle_timeout = models.FloatField(null=True, blank=True)
     quantization = models.CharField(max_length=20, blank=True)
     # Lower is tried first.
     priority = models.IntegerField(default=100)

@@ -8,8 +8,11 @@ whose hosts the gateway tries in order. Rules:
   `{model}:floor`: lowest customer price first.
 - `RoutingOptions` mirrors OpenRouter's request fields: `models` (fallback models, tried after the
   requested one) and `provider` (`order`, `only`, `ignore`, `sort`, `allow_fallbacks`).
-- Only hosts that fit `Needs` (tools, vision, context) are kept. Open circuits are skipped;
-  half-open hosts go last, as a last resort.
+- Only hosts that fit `Needs` (tools, vision, context) are kept. A prompt longer than every
+  host's context window raises `PromptTooLong` (a 400 naming the limit: no host can ever serve it).
+- Hosts with a closed circuit go first, then half-open ones, then open ones: the breaker orders,
+  it never refuses. When every host is open the request goes to them anyway (Envoy's panic mode),
+  so a model whose only host recovered is served at once, not after a cool-down.
 - A model whose every host was retired upstream (catalog sync) raises `ModelRetired`, an
   `UnknownModel` whose message names the catalog's replacement.
 - Names resolve through the org's aliases first, then the catalog, then `DEFAULT_ALIASES` (the
@@ -23,7 +26,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from lib.jsonio import chars
@@ -78,9 +81,10 @@ class ModelRetired(UnknownModel):
 
 
 class NoHostAvailable(LookupError):
-    def __init__(self, requested: str, reason: str) -> None:
+    def __init__(self, requested: str, reason: str, *, request_fault: bool = False) -> None:
         self.requested = requested
         self.reason = reason
+        self.request_fault = request_fault  # the request asks what no host offers: retrying cannot help
         super().__init__(f"No host can serve {requested!r} right now: {reason}.")
 
 
@@ -93,6 +97,19 @@ class ProviderNotConfigured(NoHostAvailable):
         super().__init__(requested, hints)
         lead = "" if len(self.providers) == 1 else f"No provider of {requested!r} is configured: "
         self.args = (f"{lead}{hints}.",)
+
+
+class PromptTooLong(ValueError):
+    """The prompt is longer than the context window of every host that could serve it."""
+
+    def __init__(self, requested: str, tokens: int, limit: int) -> None:
+        self.requested = requested
+        self.tokens = tokens
+        self.limit = limit
+        super().__init__(
+            f"The prompt (about {tokens} tokens) is longer than the largest context window of {requested!r} "
+            f"({limit} tokens). Shorten the prompt or choose a model with a longer context."
+        )
 
 
 class InvalidRoutingOptions(ValueError):
@@ -273,14 +290,21 @@ def resolve(
     base, variant = split_variant(name)
     model, pinned = lookup(snapshot, base, aliases)
     chain = [(model, pinned)] + [m for m in _fallback_models(snapshot, options.models, aliases) if m[0] != model]
-    hosts: list[Any] = []
+    tiers: tuple[list[Any], list[Any], list[Any]] = ([], [], [])  # closed, half-open, open
     reasons: list[str] = []
     for candidate, pin in _unique(chain):
-        hosts.extend(_order(candidate.hosts, pin, variant, needs, options, health, reasons))
+        for tier, found in zip(
+            tiers, _order(candidate.hosts, pin, variant, needs, options, health, reasons), strict=True
+        ):
+            tier.extend(found)
+    hosts = [*tiers[0], *tiers[1], *tiers[2]]  # a fallback model's live host before an open one
     if not hosts:
-        if "not_configured" in reasons and "circuit" not in reasons:
+        too_long = _context_limit(chain, needs)
+        if too_long is not None:
+            raise PromptTooLong(label, needs.min_context, too_long)
+        if "not_configured" in reasons:
             raise ProviderNotConfigured(label, _unconfigured(_unique(chain)))
-        raise NoHostAvailable(label, _reason(reasons))
+        raise NoHostAvailable(label, _reason(reasons), request_fault=bool({"needs", "provider"} & set(reasons)))
     return Route(
         model=model,
         hosts=tuple(hosts),
@@ -328,15 +352,26 @@ def _order(
     options: RoutingOptions,
     health: Mapping[int, HostHealth],
     reasons: list[str],
-) -> list[Any]:
+) -> tuple[list[Any], list[Any], list[Any]]:
     kept = _filter(hosts, pinned, needs, options, reasons)
     kept.sort(key=_sort_key(variant, options.sort, health))
     kept = _apply_order(kept, options)
     live = [h for h in kept if _circuit(h, health) == CIRCUIT_CLOSED]
     half_open = [h for h in kept if _circuit(h, health) == CIRCUIT_HALF_OPEN]
-    if kept and not live and not half_open:
-        reasons.append("circuit")
-    return live + half_open
+    opened = [h for h in kept if _circuit(h, health) == CIRCUIT_OPEN]
+    return live, half_open, opened  # open hosts last, never dropped (panic mode)
+
+
+def _context_limit(chain: list[tuple[Any, str | None]], needs: Needs) -> int | None:
+    """The largest context window among the hosts that fit everything but the prompt's length,
+    when the prompt is longer than all of them (else None: something else ruled them out)."""
+    if not needs.min_context:
+        return None
+    shorter = replace(needs, min_context=0)
+    windows = [h.context_length for model, _ in _unique(chain) for h in model.hosts if shorter.fits(h)]
+    if windows and max(windows) < needs.min_context:
+        return max(windows)
+    return None
 
 
 def _filter(
@@ -400,8 +435,6 @@ def _sort_key(variant: str | None, sort: str | None, health: Mapping[int, HostHe
 
 
 def _reason(reasons: list[str]) -> str:
-    if "circuit" in reasons:
-        return "every host of this model is failing (circuit open); retry shortly or add a fallback model"
     if "needs" in reasons:
         return "no host supports what the request needs (tools, images or its context length)"
     if "provider" in reasons:

@@ -78,6 +78,9 @@ class HostInfo:
         """The host passed the tool cases of the fidelity suite at its last run."""
         return fidelity.tools_passed(self.fidelity)
 
+    first_byte_timeout: float | None = None  # seconds; None: settings.GATEWAY_FIRST_BYTE_TIMEOUT
+    idle_timeout: float | None = None  # seconds; None: settings.GATEWAY_IDLE_TIMEOUT
+
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
@@ -166,6 +169,8 @@ def _host_info(h: Any, model: Any, provider: ProviderInfo) -> HostInfo:
         price_as_of=pv.as_of,
         retired_at=h.retired_at,
         fidelity=h.fidelity or {},
+        first_byte_timeout=h.first_byte_timeout,
+        idle_timeout=h.idle_timeout,
     )
 
 

@@ -187,8 +187,10 @@ async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
         raise GatewayError("not_found", str(exc), param="model") from None
     except routing.ProviderNotConfigured as exc:
         raise GatewayError("not_configured", str(exc), param="model") from None
+    except routing.PromptTooLong as exc:
+        raise GatewayError("invalid_request", str(exc), param="messages") from None
     except routing.NoHostAvailable as exc:
-        raise GatewayError("overloaded", str(exc)) from None
+        raise GatewayError("invalid_request" if exc.request_fault else "overloaded", str(exc)) from None
     if options.order:  # the client chose the order itself
         return route
     return await _sticky(key, route, body, health)
@@ -297,22 +299,27 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-async def report_outcome(
-    host_id: int,
-    *,
-    ok: bool,
-    status: int,
-    ttft_ms: float | None = None,
-    output_tokens: int = 0,
-    duration_ms: float = 0.0,
-) -> None:
-    """Feed the host's live stats and circuit breaker; never fails the request."""
+async def report_outcome(host_id: int, *, ok: bool, status: int, ttft_ms: float | None = None, **more: Any) -> None:
+    """Feed the host's live stats and circuit breaker; never fails the request. `more`: the rest of
+    `health.record_outcome`'s keywords (output_tokens, duration_ms, error_type, fingerprint)."""
     try:
-        await health.record_outcome(
-            host_id, ok=ok, ttft_ms=ttft_ms, output_tokens=output_tokens, duration_ms=duration_ms, status=status
-        )
+        await health.record_outcome(host_id, ok=ok, ttft_ms=ttft_ms, status=status, **more)
     except Exception:
         log.exception("could not record the outcome of host %s", host_id)
+
+
+async def report_answered(host_id: int) -> None:
+    """The host answered with headers: its circuit closes now, not when a long stream ends."""
+    try:
+        await health.answered(host_id)
+    except Exception:
+        log.exception("could not note that host %s answered", host_id)
+
+
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """Names a request for the breaker (only on the failure path): the same request failing again
+    adds no strike against the host."""
+    return hashlib.blake2b(jsonio.dumps(body), digest_size=12).hexdigest()
 
 
 async def prepare(call: Call, module: ProviderModule) -> None:
@@ -335,6 +342,16 @@ async def _send(call: Call, module: ProviderModule, read_body: bool) -> tuple[ht
     return response, None
 
 
+def first_byte_timeout(host: HostInfo) -> float:
+    """Seconds a stream may wait for the upstream's first event (headers included)."""
+    return host.first_byte_timeout or settings.GATEWAY_FIRST_BYTE_TIMEOUT
+
+
+def idle_timeout(host: HostInfo) -> float:
+    """Seconds a stream may wait between two upstream events."""
+    return host.idle_timeout or settings.GATEWAY_IDLE_TIMEOUT
+
+
 BodyFor = Callable[[Any, Any], dict[str, Any]]  # (host, provider module) -> body in the module's dialect
 
 
@@ -347,8 +364,12 @@ async def _attempt(
 ) -> tuple[httpx.Response | None, bytes | None, GatewayError | None, int]:
     """(response, body, error, status): one upstream call; the error is set when no answer came."""
     try:
-        response, content = await _send(call, module, read_body=not stream)
-    except httpx.TimeoutException:
+        if stream:  # the first-byte deadline covers the wait for the headers too
+            async with asyncio.timeout(first_byte_timeout(host)):
+                response, content = await _send(call, module, read_body=False)
+        else:
+            response, content = await _send(call, module, read_body=True)
+    except (httpx.TimeoutException, TimeoutError):
         return None, None, GatewayError("timeout", f"The upstream provider {host.provider.slug} timed out."), 504
     except httpx.HTTPError:
         return None, None, GatewayError("upstream", f"Could not reach the upstream provider {host.provider.slug}."), 502
@@ -405,14 +426,24 @@ async def call_with_failover(
             )
         if response is not None:
             if response.status_code < 400:
+                background(report_answered(host.id))
                 if route.conversation and sticky.caches_implicitly(host):
                     background(sticky.remember(route.conversation, host.id))
                 return Upstream(host, module, response, content, attempt, started, byok=own is not None)
             err: UpstreamError = module.parse_error(response.status_code, content or b"")
-            last, status = errors.from_upstream(err.status, err.type, err.message, _retry_after(response)), err.status
-            if not err.retryable:
-                background(report_outcome(host.id, ok=False, status=err.status))  # the request's fault: no strike
+            last = errors.from_upstream(
+                err.status, err.type, err.message, _retry_after(response), host.provider.slug, err.provider_type
+            )
+            status = err.status
+            if not err.retryable or err.type in health.REQUEST_FAULT_TYPES:
+                # The request's fault (a bad or too long prompt): no strike, and no other host will differ.
+                background(report_outcome(host.id, ok=False, status=err.status, error_type=err.type))
                 raise last
+            strike = report_outcome(
+                host.id, ok=False, status=status, error_type=err.type, fingerprint=fingerprint(body)
+            )
+            background(strike)
+            continue
         background(report_outcome(host.id, ok=False, status=status))
     raise last or GatewayError("overloaded", "No upstream host could serve this request.")
 

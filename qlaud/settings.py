@@ -244,9 +244,14 @@ QLAUD_DEMO = env.bool("QLAUD_DEMO", default=DEBUG or DATABASES["default"]["ENGIN
 # The default is measured (docs/benchmarks.md, "Open streams"); the upstream pool (outbound.py) is at least this.
 GATEWAY_MAX_OPEN_STREAMS = env.int("GATEWAY_MAX_OPEN_STREAMS", default=500)
 GATEWAY_MAX_LOOP_LAG_MS = env.float("GATEWAY_MAX_LOOP_LAG_MS", default=250.0)
+# A stream whose upstream sends nothing this long ends with the surface's error event (billing what
+# was delivered): before its first event (headers included), and between events. A host may
+# override either (catalog Host.first_byte_timeout / Host.idle_timeout, e.g. for slow reasoners).
+GATEWAY_FIRST_BYTE_TIMEOUT = env.float("GATEWAY_FIRST_BYTE_TIMEOUT", default=45.0)
+GATEWAY_IDLE_TIMEOUT = env.float("GATEWAY_IDLE_TIMEOUT", default=30.0)
 # Circuit breaker per host: open after this many consecutive failures, probe again after the cool-down.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
-CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=30)
+CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=3.0)  # then one half-open probe
 # aiohttp (httpx over httpx-aiohttp's transport, the fast default) or httpx (httpx's own transport).
 GATEWAY_HTTP_TRANSPORT = env.str("GATEWAY_HTTP_TRANSPORT", default="aiohttp")
 RESPONSES_SEAL_KEY = secret("RESPONSES_SEAL_KEY", SECRET_KEY)  # seals reasoning in /v1/responses encrypted_content

@@ -14,6 +14,7 @@ from catalog.routing import (
     InvalidRoutingOptions,
     Needs,
     NoHostAvailable,
+    PromptTooLong,
     RoutingOptions,
     UnknownModel,
     model_allowed,
@@ -102,22 +103,29 @@ def test_ties_in_priority_break_by_host_id_so_the_order_is_stable():
     assert [h.id for h in route(snap(model("t", a, b)), "t").hosts] == [901, 902]
 
 
-def test_an_open_circuit_is_skipped_and_a_half_open_one_goes_last():
+def test_an_open_circuit_goes_last_and_a_half_open_one_just_before_it():
     health = {101: HostHealth(101, circuit=CIRCUIT_OPEN), 102: HostHealth(102, circuit=CIRCUIT_HALF_OPEN)}
-    assert slugs(route(CATALOG, "oss", health=health)) == ["workers-ai", "openrouter", "cerebras"]
+    assert slugs(route(CATALOG, "oss", health=health)) == ["workers-ai", "openrouter", "cerebras", "groq"]
 
 
-def test_it_raises_no_host_available_when_every_circuit_is_open():
+def test_every_circuit_open_still_routes_to_every_host_in_order_as_envoy_panic_mode_does():
     health = {h.id: HostHealth(h.id, circuit=CIRCUIT_OPEN) for h in OSS.hosts}
-    with pytest.raises(NoHostAvailable, match="circuit open"):
-        route(CATALOG, "oss", health=health)
+    assert slugs(route(CATALOG, "oss", health=health)) == slugs(route(CATALOG, "oss"))
 
 
-def test_a_half_open_host_is_still_tried_when_it_is_the_only_one_left():
+def test_a_half_open_host_goes_before_the_open_ones_when_no_circuit_is_closed():
     health = {h.id: HostHealth(h.id, circuit=CIRCUIT_OPEN) for h in OSS.hosts} | {
         104: HostHealth(104, circuit=CIRCUIT_HALF_OPEN)
     }
-    assert slugs(route(CATALOG, "oss", health=health)) == ["openrouter"]
+    assert slugs(route(CATALOG, "oss", health=health))[0] == "openrouter"
+
+
+def test_a_prompt_longer_than_every_context_window_is_refused_naming_the_limit():
+    small = host("small", "a", context=8_000, hid=451)
+    bigger = host("small", "b", context=16_000, hid=452)
+    with pytest.raises(PromptTooLong, match="16000 tokens") as refused:
+        route(snap(model("small", small, bigger)), "small", needs=Needs(min_context=20_000))
+    assert (refused.value.tokens, refused.value.limit) == (20_000, 16_000)
 
 
 def test_nitro_puts_the_hosts_that_passed_the_tool_cases_first_then_the_highest_throughput():
@@ -186,8 +194,10 @@ def test_only_hosts_with_the_needed_capabilities_are_kept():
     assert [h.id for h in route(catalog, "mixed", needs=Needs(tools=True)).hosts] == [402, 403]
     assert [h.id for h in route(catalog, "mixed", needs=Needs(vision=True)).hosts] == [403]
     assert [h.id for h in route(catalog, "mixed", needs=Needs(min_context=64_000)).hosts] == [401, 402]
-    with pytest.raises(NoHostAvailable, match="tools, images or its context"):
+    with pytest.raises(PromptTooLong, match="32000 tokens"):  # the only vision host holds 32k
         route(catalog, "mixed", needs=Needs(vision=True, min_context=64_000))
+    with pytest.raises(NoHostAvailable, match="tools, images or its context"):
+        route(snap(model("mixed", text_only)), "mixed", needs=Needs(vision=True))
 
 
 def test_needs_are_derived_from_both_request_shapes():
@@ -245,7 +255,7 @@ def test_fallback_models_follow_the_requested_models_hosts_and_unknown_ones_are_
 def test_fallback_models_are_used_when_the_requested_model_has_no_live_host():
     health = {201: HostHealth(201, circuit=CIRCUIT_OPEN)}
     r = route(CATALOG, "claude-haiku-4.5", options=RoutingOptions(models=("cheap",)), health=health)
-    assert slugs(r) == ["deepseek"] and r.model is CLAUDE
+    assert slugs(r) == ["deepseek", "anthropic"] and r.model is CLAUDE  # the open host last, not dropped
 
 
 def test_the_models_list_alone_names_the_model():

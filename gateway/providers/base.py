@@ -51,6 +51,7 @@ class UpstreamError(Exception):
     message: str
     retryable: bool  # try the next host?
     retry_after: float | None = None
+    provider_type: str = ""  # the provider's own error type or code, as it said it (for the client and the breaker)
 
 
 class ProviderModule(Protocol):

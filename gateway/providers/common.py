@@ -72,9 +72,42 @@ def error_message(content: bytes) -> str:
     return str(err)[:300]
 
 
+# Provider error codes that say the request itself is at fault, whatever the status: no other host
+# will answer differently, and the host is not to blame.
+REQUEST_FAULT_CODES = frozenset({"context_length_exceeded", "string_above_max_length", "invalid_prompt"})
+
+
+def provider_error_type(content: bytes) -> str:
+    """The provider's own error code or type (`error.code`, else `error.type`), "" if none."""
+    try:
+        body: Any = json.loads(content)
+    except ValueError:
+        return ""
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, list) and err:
+        err = err[0]
+    if not isinstance(err, dict):
+        return ""
+    for name in ("code", "type", "status"):
+        value = err.get(name)
+        if isinstance(value, str) and value and len(value) <= 60:
+            return value
+    return ""
+
+
 def classify(status: int, content: bytes, type_: str | None = None) -> UpstreamError:
+    provider_type = provider_error_type(content)
+    retryable = status in RETRYABLE
+    if provider_type in REQUEST_FAULT_CODES:
+        type_, retryable = "invalid_request_error", False
     kind = type_ or STATUS_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
-    return UpstreamError(status=status, type=kind, message=error_message(content), retryable=status in RETRYABLE)
+    return UpstreamError(
+        status=status,
+        type=kind,
+        message=error_message(content),
+        retryable=retryable,
+        provider_type=provider_type or kind,
+    )
 
 
 def loads(data: str) -> dict[str, Any] | None:

@@ -1,8 +1,11 @@
 """THE stream loop every surface uses: upstream events in, client bytes out.
 
 `loop(upstream, translator, request_id)` reads the upstream's events in batches (`paced`), hands each batch to the
-surface's `StreamTranslator`, keeps the connection alive through long upstream silences, notes what was delivered on
-the hold every CHECKPOINT_SECONDS, and settles in `finally`, even when the client leaves (asyncio cancellation).
+surface's `StreamTranslator`, keeps the connection alive through long upstream silences, ends a stalled stream (no
+event for the host's first-byte timeout before output, or its idle timeout after) with the surface's error event,
+notes what was delivered on the hold every CHECKPOINT_SECONDS, and settles in `finally`, even when the client leaves
+(asyncio cancellation). The stall deadlines are counted on the keep-alive ticks: nothing is added per chunk but
+resetting one local.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import httpx
 from django.http import StreamingHttpResponse
 
 from gateway import admission
-from gateway.pipeline import Upstream
+from gateway.pipeline import Upstream, first_byte_timeout, idle_timeout
 from gateway.translate import relay
 
 log = logging.getLogger(__name__)
@@ -77,18 +80,25 @@ async def loop(
     error_type = ""
     next_checkpoint = 0.0  # the first one as soon as output reaches the client
     admission.counts.streams += 1
+    first_byte, idle = first_byte_timeout(up.host), idle_timeout(up.host)
+    tick = min(KEEPALIVE_SECONDS, first_byte, idle)
+    quiet = 0.0  # seconds of upstream silence so far, counted in ticks
     try:
         opening = t.opening()
         if opening:
             yield opening
         try:
             upstream = events if events is not None else up.module.iter_events(up.response)
-            async for batch in paced(upstream, KEEPALIVE_SECONDS):
-                if batch is None:  # a long upstream silence (a reasoning model thinking)
+            async for batch in paced(upstream, tick):
+                if batch is None:  # an upstream silence (a reasoning model thinking, or a stall)
+                    quiet += tick
+                    if quiet >= (idle if t.delivered else first_byte):
+                        raise Stalled(quiet)
                     keepalive = t.keepalive()
                     if keepalive:
                         yield keepalive
                     continue
+                quiet = 0.0
                 out = t.feed_all(batch)
                 if out:
                     yield out
@@ -96,6 +106,9 @@ async def loop(
                         next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
                         t.checkpoint()
             tail = t.finish()
+        except Stalled as stall:
+            log.warning("upstream stalled for %.0f s (request %s, host %s)", stall.seconds, request_id, up.host.id)
+            tail = t.fail(f"The upstream provider sent nothing for {stall.seconds:.0f} seconds; the stream was ended.")
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("upstream stream broke (request %s): %s", request_id, type(exc).__name__)
             tail = t.fail("The upstream connection broke mid-stream.")
@@ -109,6 +122,14 @@ async def loop(
         admission.counts.streams -= 1
         await close_quietly(up.response)
         await t.settle(error_type)
+
+
+class Stalled(Exception):
+    """The upstream sent nothing for longer than the host's first-byte or idle timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no upstream event for {seconds:.0f} s")
+        self.seconds = seconds
 
 
 async def paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[list[Any] | None]:

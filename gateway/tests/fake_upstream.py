@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ class FakeUpstream:
         self.agent_tool: tuple[str, dict] = ("Bash", {"command": "echo hello-from-qlaud", "description": "Say hi"})
         self.delay = 0.05  # between chunks in the `slow` scenario
         self.aborted = 0  # streams whose client (qlaud) went away before the end
+        self.broken = False  # the `flip` scenario answers 500 while this is set
+        self.stall_seconds = 30.0  # how long the `stall` scenarios stay silent
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -114,6 +117,8 @@ class FakeUpstream:
 
     def reset(self) -> None:
         self.requests.clear()
+        self.broken = False
+        self.stall_seconds = 30.0
 
     def bodies(self, suffix: str = "") -> list[Any]:
         return [r.body for r in self.requests if r.path.endswith(suffix)]
@@ -143,9 +148,23 @@ class FakeUpstream:
             return await self._anthropic(request, body, scenario)
         return web.json_response({"error": {"message": "no such fake route"}}, status=404)
 
-    async def _openai(self, request: web.Request, body: dict, scenario: str) -> web.StreamResponse:
+    def fault(self, scenario: str, body: Any) -> int | None:
+        """The error status this request gets, if any (fixed and stateful error scenarios)."""
         if scenario in ERROR_STATUSES:
-            return openai_error(ERROR_STATUSES[scenario])
+            return ERROR_STATUSES[scenario]
+        if scenario == "flip" and self.broken:
+            return 500
+        prompt = json.dumps(body.get("messages") if isinstance(body, dict) else body)
+        if scenario == "poisonable" and "poison" in prompt:
+            return 500  # the upstream chokes on this one prompt; every other prompt is fine
+        return None
+
+    async def _openai(self, request: web.Request, body: dict, scenario: str) -> web.StreamResponse:
+        if scenario == "leaky":
+            return web.json_response({"error": LEAKY_ERROR}, status=500)
+        status = self.fault(scenario, body)
+        if status is not None:
+            return openai_error(status)
         refusal = deepseek_refusal(body)
         if refusal is not None:
             return refusal
@@ -159,8 +178,9 @@ class FakeUpstream:
         return await self._stream(request, [*chunks, b"data: [DONE]\n\n"], scenario)
 
     async def _anthropic(self, request: web.Request, body: dict, scenario: str) -> web.StreamResponse:
-        if scenario in ERROR_STATUSES:
-            return anthropic_error(ERROR_STATUSES[scenario])
+        status = self.fault(scenario, body)
+        if status is not None:
+            return anthropic_error(status)
         answer = self.answer(scenario, body, anthropic_has_tool_result(body))
         if not body.get("stream"):
             return web.json_response(anthropic_message(answer, body))
@@ -174,6 +194,15 @@ class FakeUpstream:
         if scenario == "disconnect":
             frames = frames[: max(2, len(frames) // 2)]
         try:
+            if scenario in ("stall", "stall-mid"):  # headers (and maybe some output), then silence
+                for frame in frames[: 3 if scenario == "stall-mid" else 0]:
+                    await response.write(frame)
+                deadline = time.monotonic() + self.stall_seconds
+                while time.monotonic() < deadline:  # silent, until the time is up or the caller left
+                    if request.transport is None or request.transport.is_closing():
+                        self.aborted += 1
+                        return response
+                    await asyncio.sleep(0.05)
             for frame in frames:
                 await response.write(frame)
                 if scenario == "slow":
@@ -447,6 +476,19 @@ def _halves(text: str) -> list[str]:
         return []
     mid = max(1, len(text) // 2)
     return [p for p in (text[:mid], text[mid:]) if p]
+
+
+# A provider error quoting what must never reach a customer (the operator's key, org, account, email).
+LEAKY_ERROR = {
+    "message": (
+        "Incorrect API key provided: sk-proj-abcDEF1234567890xyz. Organization org-AbC123xyz456 "
+        "(account_id=998877665544, owner ops@operator.example) exceeded quota; AWS key AKIAIOSFODNN7EXAMPLE, "
+        "header Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig, "
+        "url ?key=AIzaSyA1234567890abcdefghijklmnop"
+    ),
+    "type": "insufficient_quota",
+    "code": "insufficient_quota",
+}
 
 
 def openai_error(status: int) -> web.Response:

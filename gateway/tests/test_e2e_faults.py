@@ -1,0 +1,186 @@
+"""Faults that must not become outages: the breaker orders hosts and never refuses, a tenant's own
+bad request is not the host's fault, a prompt no host can hold is a 400, a stalled upstream ends
+the stream, and provider error text reaches customers only redacted."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from catalog import health
+from catalog.models import Model
+from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN
+from gateway.tests.conftest import E2E
+from gateway.tests.e2e import anthropic_client, billed, expected_charge, fake_usage, openai_client
+
+pytestmark = E2E
+
+
+@pytest.fixture
+def world(catalog: Any, tenant: Any) -> Any:
+    ds = catalog.provider("deepseek")
+    an = catalog.provider("anthropic", "anthropic")
+    catalog.model("solo", (ds, "fake-flip"))  # one host, 500s while fake.broken
+    catalog.model("poisonable", (ds, "fake-poisonable"))  # one host, chokes on one prompt only
+    catalog.model("leaky", (ds, "fake-leaky"))
+    catalog.model("stall", (ds, "fake-stall"))
+    catalog.model("stall-mid", (ds, "fake-stall-mid"))
+    catalog.model("claude-stall-mid", (an, "fake-stall-mid"))
+    small = catalog.model("small", (ds, "fake-text"))
+    Model.objects.filter(pk=small.pk).update(context_length=1_000)
+    return tenant
+
+
+def ask(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def post(live: Any, path: str, body: Any, key: str) -> httpx.Response:
+    return httpx.post(live.url + path, content=json.dumps(body).encode(), headers={"x-api-key": key}, timeout=30)
+
+
+def host_of(model: str) -> int:
+    return Model.objects.get(public_id=model).hosts.get().id
+
+
+# --- the breaker -----------------------------------------------------------------------------------
+
+
+def test_five_upstream_500s_then_recovery_give_zero_seconds_of_refusal_for_a_single_host_model(live, world, fake):
+    client = openai_client(live, world.raw)
+    fake.broken = True
+    for i in range(5):  # five different requests fail: the circuit opens
+        with pytest.raises(openai.APIStatusError) as failed:
+            client.chat.completions.create(model="solo", messages=ask(f"attempt {i}"))
+        assert failed.value.status_code == 502
+    time.sleep(0.2)  # the outcomes are recorded in the background
+    assert health.circuit_state_sync([host_of("solo")]) == {host_of("solo"): CIRCUIT_OPEN}
+    fake.broken = False
+    started = time.monotonic()
+    answer = client.chat.completions.create(model="solo", messages=ask("after recovery"))
+    assert answer.choices[0].message.content  # served at once, inside the cool-down
+    assert time.monotonic() - started < 5
+    time.sleep(0.2)
+    assert health.circuit_state_sync([host_of("solo")]) == {host_of("solo"): CIRCUIT_CLOSED}
+
+
+def test_one_tenants_poison_request_repeated_does_not_open_the_circuit_nor_refuse_others(live, world, fake):
+    client = openai_client(live, world.raw)
+    for _ in range(12):  # one tenant polls its broken request
+        with pytest.raises(openai.APIStatusError):
+            client.chat.completions.create(model="poisonable", messages=ask("poison pill"))
+    time.sleep(0.2)
+    assert health.circuit_state_sync([host_of("poisonable")]) == {host_of("poisonable"): CIRCUIT_CLOSED}
+    answer = client.chat.completions.create(model="poisonable", messages=ask("a healthy prompt"))
+    assert answer.choices[0].message.content
+
+
+def test_an_upstream_answer_caused_by_the_request_never_counts_against_the_host():
+    assert not health.is_host_fault(False, 400)
+    assert not health.is_host_fault(False, 500, "invalid_request_error")  # the provider says the prompt was bad
+    assert not health.is_host_fault(False, 400, "context_length_exceeded")
+    assert health.is_host_fault(False, 500, "api_error")
+    assert health.is_host_fault(False, 429, "rate_limit_error")  # our key's rate at the provider: everyone's
+
+
+def test_a_stream_that_probes_a_host_closes_its_circuit_at_the_first_byte(live, world, fake, settings):
+    settings.CIRCUIT_FAILURE_THRESHOLD = 1
+    fake.broken = True
+    with pytest.raises(anthropic.APIStatusError):
+        anthropic_client(live, world.raw).messages.create(model="solo", max_tokens=5, messages=ask("x"))
+    time.sleep(0.2)
+    assert health.circuit_state_sync([host_of("solo")]) == {host_of("solo"): CIRCUIT_OPEN}
+    fake.broken = False
+    body = {"model": "solo", "max_tokens": 50, "stream": True, "messages": ask("a stream")}
+    with httpx.stream("POST", live.url + "/v1/messages", json=body, headers={"x-api-key": world.raw}) as stream:
+        assert stream.status_code == 200
+        chunks = stream.iter_bytes()
+        next(chunks)  # first bytes in hand, the stream not finished
+        time.sleep(0.2)
+        assert health.circuit_state_sync([host_of("solo")]) == {host_of("solo"): CIRCUIT_CLOSED}
+        assert b"message_stop" in b"".join(chunks)
+
+
+# --- a prompt no host can hold ------------------------------------------------------------------------
+
+
+def test_a_prompt_longer_than_every_context_window_is_a_400_naming_the_limit_not_overloaded(live, world):
+    long = ask("word " * 2_000)  # ~10,000 characters: more than 1,000 tokens by any count
+    response = post(live, "/v1/messages", {"model": "small", "max_tokens": 5, "messages": long}, world.raw)
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert "1000 tokens" in response.json()["error"]["message"]
+    response = post(live, "/v1/chat/completions", {"model": "small", "messages": long}, world.raw)
+    assert response.status_code == 400 and "1000 tokens" in response.json()["error"]["message"]
+    assert response.json()["error"]["param"] == "messages"
+
+
+# --- upstream stalls ------------------------------------------------------------------------------------
+
+
+def test_an_upstream_that_sends_headers_then_nothing_is_ended_after_the_first_byte_timeout(live, world, settings):
+    settings.GATEWAY_FIRST_BYTE_TIMEOUT = 1.0
+    body = {"model": "stall", "max_tokens": 50, "stream": True, "messages": ask("hi")}
+    started = time.monotonic()
+    response = post(live, "/v1/messages", body, world.raw)
+    assert time.monotonic() - started < 10  # not the fake's 30 s of silence, nor 10 minutes
+    events = [line.removeprefix("event: ") for line in response.text.splitlines() if line.startswith("event: ")]
+    assert events[-1] == "error" and "message_stop" not in events
+    assert "sent nothing" in response.text
+    (row,) = billed()
+    assert row.cost == 0  # nothing delivered, nothing billed
+
+
+@pytest.mark.parametrize("model", ["stall-mid", "claude-stall-mid"])
+def test_an_upstream_that_goes_silent_mid_stream_is_ended_after_the_idle_timeout_and_bills_what_was_delivered(
+    live, world, settings, model
+):
+    settings.GATEWAY_IDLE_TIMEOUT = 1.0
+    body = {"model": model, "stream": True, "messages": ask("hi"), "stream_options": {"include_usage": True}}
+    started = time.monotonic()
+    response = post(live, "/v1/chat/completions", body, world.raw)
+    assert time.monotonic() - started < 10
+    assert response.status_code == 200
+    assert '"error"' in response.text and "sent nothing for 1 seconds" in response.text
+    (row,) = billed()
+    assert row.error_type == "api_error"
+    assert 0 < row.cost <= expected_charge(fake_usage())
+
+
+def test_a_host_may_wait_longer_than_the_default_for_its_first_byte(live, world, settings, fake):
+    from catalog.models import Host
+
+    settings.GATEWAY_FIRST_BYTE_TIMEOUT = 0.5
+    Host.objects.filter(model__public_id="stall").update(first_byte_timeout=3.0)
+    fake.stall_seconds = 1.5  # longer than the default, shorter than the host's own
+    body = {"model": "stall", "max_tokens": 50, "stream": True, "messages": ask("hi")}
+    response = post(live, "/v1/messages", body, world.raw)
+    assert "message_stop" in response.text and "sent nothing" not in response.text
+
+
+# --- errors from upstreams ------------------------------------------------------------------------------
+
+
+def test_an_upstream_error_reaches_the_client_with_its_type_and_status_and_no_credentials_or_account_ids(live, world):
+    response = post(live, "/v1/chat/completions", {"model": "leaky", "messages": ask("hi")}, world.raw)
+    assert response.status_code == 502
+    message = response.json()["error"]["message"]
+    assert "500" in message and "insufficient_quota" in message and "deepseek" in message
+    for secret in (
+        "sk-proj",
+        "abcDEF1234567890xyz",
+        "org-AbC123xyz456",
+        "998877665544",
+        "ops@operator.example",
+        "AKIAIOSFODNN7EXAMPLE",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "AIzaSyA1234567890",
+    ):
+        assert secret not in message, secret
+    assert "[redacted]" in message and "Incorrect API key provided" in message
