@@ -26,6 +26,12 @@ def _urlconf_loaded():
 
 
 @pytest.fixture(autouse=True)
+def _own_shared_state_dir(settings, tmp_path_factory):
+    """Embedded-mode shared files (key epoch, catalog version) of tests never touch a dev server's."""
+    settings.SHARED_STATE_DIR = str(tmp_path_factory.getbasetemp() / "shared-state")
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Tests render templates without running collectstatic first."""
     settings.STORAGES = {

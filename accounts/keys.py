@@ -9,9 +9,18 @@ a key) replaces the epoch with a fresh random token; a worker whose cached entri
 epoch drops them and reads the database again. The epoch lives in Redis when REDIS_URL is set
 (read with a native `redis.asyncio` client: no thread hop; at most once per KEY_EPOCH_MAX_AGE_MS,
 so a revocation reaches every other worker within that, 50 ms by default, and the revoking
-process at once) and in the process otherwise. If the
-shared epoch is lost (Redis restarted) a new random one is created, which also invalidates every
-cache: the design fails closed.
+process at once) and otherwise in a file shared by the server and `manage.py` commands
+(`lib.shared_state.FileValue`, read with one `os.stat` at most once per KEY_EPOCH_MAX_AGE_MS). If
+the shared epoch is lost (Redis restarted) a new random one is created, which also invalidates
+every cache: the design fails closed.
+
+The database is the truth; the epoch only says "re-read it". So a revocation is durable when Redis
+is down: a bump that fails is remembered and retried (by a retry thread, the renewer thread and
+the next request of the process, and by the Celery task `accounts.tasks.land_key_changes`, which
+bumps whenever a key was revoked after the epoch's last bump), and a worker that cannot read the
+epoch (Redis unreachable for longer than KEY_EPOCH_MAX_AGE_MS) stops trusting its cache: it checks
+every key against the database on every request until it reads the epoch again, and then starts
+with an empty cache.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import transaction
+from django.db.models import Max
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -161,7 +171,8 @@ def revoke_key(key: ApiKey) -> None:
 
 
 def keys_changed() -> None:
-    """Invalidate every worker's key cache (after any change to keys, e.g. limits edited)."""
+    """Invalidate every worker's key cache (after any change to keys, e.g. limits edited). Never
+    fails: a bump that cannot land now is retried until it does (the database is the truth)."""
     _epoch_store().bump()
     # Inside a transaction a worker could re-cache the old row before the commit; bump again after it.
     if transaction.get_connection().in_atomic_block:
@@ -189,9 +200,32 @@ def raw_key_from_headers(headers: Mapping[str, str]) -> str | None:
 
 
 class EpochStore(Protocol):
-    async def current(self) -> str: ...
+    async def current(self) -> str:
+        """The shared epoch; raises when it cannot be read (the verifier then fails closed)."""
+        ...
 
     def bump(self) -> None: ...
+
+
+class FileEpochStore:
+    """The epoch in a file shared by every process of an embedded deployment (no Redis): the server
+    of `make run` sees a key revoked by a `manage.py` command within KEY_EPOCH_MAX_AGE_MS."""
+
+    def __init__(self, file: shared_state.FileValue) -> None:
+        self.file = file
+        self._value = ""
+        self._read_at = -1e9
+
+    async def current(self) -> str:
+        now = time.monotonic()
+        if now - self._read_at >= settings.KEY_EPOCH_MAX_AGE_MS / 1000:
+            self._value = self.file.read_or_start(lambda: secrets.token_hex(8))
+            self._read_at = now
+        return self._value
+
+    def bump(self) -> None:
+        self.file.write(secrets.token_hex(8))
+        self._read_at = -1e9  # this process sees its own change at once
 
 
 class LocalEpochStore:
@@ -224,6 +258,8 @@ class RedisEpochStore:
         self._bumps = 0
         self._renewer: threading.Thread | None = None
         self._wanted = 0.0  # when a request last asked
+        self.pending_bump = False  # a bump that has not reached Redis yet: retried until it does
+        self._retrier: threading.Thread | None = None
 
     def _client(self) -> Any:
         return async_redis(self.url)
@@ -239,6 +275,8 @@ class RedisEpochStore:
         now = time.monotonic()
         self._wanted = now
         max_age = settings.KEY_EPOCH_MAX_AGE_MS / 1000
+        if self.pending_bump:
+            self._keep_retrying()  # the request that finds one waiting makes sure a retrier runs
         if self._value and now - self._read_at < max_age:
             self._keep_renewing()
             return self._value
@@ -276,7 +314,9 @@ class RedisEpochStore:
             time.sleep(settings.KEY_EPOCH_MAX_AGE_MS / 4000)
 
     def renew(self) -> None:
-        """Read the epoch into the copy (the renewer thread's step)."""
+        """Read the epoch into the copy (the renewer thread's step); land a pending bump first."""
+        if self.pending_bump and not self.land_pending_bump():
+            return
         started, bumps = time.monotonic(), self._bumps
         try:
             value = self.sync_client().get(self.name)
@@ -291,10 +331,48 @@ class RedisEpochStore:
                 self._read_at = started  # after the value: a reader never sees a new time on an old value
 
     def bump(self) -> None:
-        self.sync_client().set(self.name, secrets.token_hex(8))
+        """Replace the epoch. If Redis cannot be reached the bump is kept pending and retried (by a
+        retry thread, the renewer and this process's next request) until it lands."""
         with self._lock:
             self._bumps += 1
             self._read_at = -1e9  # this process sees its own change at once
+        self.pending_bump = True
+        if not self.land_pending_bump():
+            self._keep_retrying()
+
+    def land_pending_bump(self) -> bool:
+        """Try the pending bump once; True when there is none left."""
+        if not self.pending_bump:
+            return True
+        try:
+            with self.sync_client().pipeline(transaction=True) as pipe:
+                pipe.set(self.name, secrets.token_hex(8))
+                pipe.set(self.name + ":bumped-at", repr(time.time()))
+                pipe.execute()
+        except Exception:
+            log.warning("could not bump the key epoch; retrying until it lands", exc_info=True)
+            return False
+        self.pending_bump = False
+        with self._lock:
+            self._read_at = -1e9
+        return True
+
+    RETRY_SECONDS = 0.2
+
+    def _keep_retrying(self) -> None:
+        retrier = self._retrier
+        if retrier is None or not retrier.is_alive():
+            self._retrier = threading.Thread(target=self._retry_until_landed, name="qlaud-epoch-bump", daemon=True)
+            self._retrier.start()
+
+    def _retry_until_landed(self) -> None:
+        while not self.land_pending_bump():
+            time.sleep(self.RETRY_SECONDS)
+
+    def bumped_at(self) -> float | None:
+        """When the epoch was last bumped (wall clock), if known."""
+        value = self.sync_client().get(self.name + ":bumped-at")
+        return float(value) if value is not None else None
 
 
 # --- Verification -------------------------------------------------------------------------
@@ -324,7 +402,16 @@ class KeyVerifier:
             raise KeyRefused(MANAGEMENT_KEY_ON_MODEL_API)
         if not _well_formed(raw):
             raise KeyRefused("Invalid API key.")
-        epoch = await self.store.current()
+        try:
+            epoch = await self.store.current()
+        except Exception:
+            # The epoch cannot be read, so a revocation could be missed: trust no cached key. Every
+            # request is checked against the database (the truth) until the epoch is back, and the
+            # cache starts empty then ("" is never an epoch).
+            log.warning("key epoch unreachable: checking keys against the database", exc_info=True)
+            self.entries.clear()
+            self.epoch = ""
+            return _check(await in_pool(_entry_from_db)(prefix_of(raw), ""), raw)
         if epoch != self.epoch:
             self.entries.clear()
             self.epoch = epoch
@@ -405,7 +492,8 @@ def _epoch_store() -> EpochStore:
     global _store
     if _store is None:
         _store = shared_state.choose_store(
-            LocalEpochStore, lambda url, prefix: RedisEpochStore(url, f"{prefix}:accounts:key-epoch")
+            lambda: FileEpochStore(shared_state.file_value("key-epoch")),
+            lambda url, prefix: RedisEpochStore(url, f"{prefix}:accounts:key-epoch"),
         )
     return _store
 
@@ -417,6 +505,24 @@ def _get_verifier() -> KeyVerifier:
     return _verifier
 
 
+def land_key_changes() -> bool:
+    """Bump the epoch if a key was revoked after its last bump (a bump lost with the process that
+    failed to make it). The Celery task `accounts.tasks.land_key_changes` runs this every minute."""
+    from accounts.models import ApiKey
+
+    store = _epoch_store()
+    if not isinstance(store, RedisEpochStore):
+        return False  # a file epoch is bumped with the revocation itself, or the command fails
+    latest = ApiKey.objects.aggregate(latest=Max("revoked_at"))["latest"]
+    if latest is None:
+        return False
+    bumped = store.bumped_at()
+    if bumped is not None and bumped >= latest.timestamp():
+        return False
+    store.bump()
+    return True
+
+
 async def verify_key(raw: str) -> KeyContext:
     """The KeyContext of a valid key, or KeyRefused. No database write; no query on a cache hit."""
     return await _get_verifier().verify(raw)
@@ -425,7 +531,7 @@ async def verify_key(raw: str) -> KeyContext:
 @receiver(setting_changed)
 def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
     global _verifier, _store
-    if setting in ("REDIS_URL", "CACHES", "API_KEY_SECRET"):
+    if setting in ("REDIS_URL", "CACHES", "API_KEY_SECRET", "SHARED_STATE_DIR"):
         _verifier = _store = None
 
 

@@ -156,6 +156,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Celery ------------------------------------------------------------------------
+# Without Redis, the few values other processes must see (the API-key epoch, the catalog version)
+# live in files here, shared by `make run` and every `manage.py` command of this checkout.
+SHARED_STATE_DIR = env.str("SHARED_STATE_DIR", default=str(BASE_DIR / "var" / "shared-state"))
 CELERY_BROKER_URL = redis_db(REDIS_URL, 0) if REDIS_URL else "memory://"
 CELERY_RESULT_BACKEND = redis_db(REDIS_URL, 3) if REDIS_URL else None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)

@@ -278,6 +278,18 @@ def test_a_renewal_that_may_predate_this_process_own_bump_is_dropped(monkeypatch
         def set(self, name: str, value: str) -> None:
             pass
 
+        def pipeline(self, transaction: bool = True) -> Redis:
+            return self
+
+        def __enter__(self) -> Redis:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def execute(self) -> list[bool]:
+            return [True, True]
+
     monkeypatch.setattr(store, "sync_client", lambda: Redis())
     store._value, store._read_at = "old", time.monotonic()
     store.renew()

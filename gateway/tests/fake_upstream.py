@@ -119,6 +119,7 @@ class FakeUpstream:
         self.requests.clear()
         self.broken = False
         self.stall_seconds = 30.0
+        self.aborted = 0
 
     def bodies(self, suffix: str = "") -> list[Any]:
         return [r.body for r in self.requests if r.path.endswith(suffix)]

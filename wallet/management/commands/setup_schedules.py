@@ -11,6 +11,7 @@ SCHEDULES = {
     "wallet: sync Stripe checkout sessions": ("wallet.tasks.sync_stripe", 15),
     "wallet: roll up usage": ("wallet.tasks.rollup_usage", 60),
     "wallet: verify ledgers": ("wallet.tasks.verify_ledgers", 60),
+    "accounts: land key revocations whose epoch bump was lost": ("accounts.tasks.land_key_changes", 1),
     "catalog: sync with the providers' model lists and prices": ("catalog.tasks.sync_catalog", 360),
 }
 
