@@ -24,6 +24,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponseBase
 from django.urls import Resolver404, resolve
 
+from accounts.keys import KeyContext
 from gateway import admission, errors, outbound, pipeline, records, surfaces
 from gateway.errors import GatewayError
 from gateway.surfaces import View
@@ -42,24 +43,33 @@ ROUTES: dict[str, tuple[View, str]] = surfaces.fast_paths()
 SITE_API_METHODS = ("GET",)
 
 
-async def read_body(receive: Any, limit: int) -> bytes:
-    """The whole request body, except that past `limit` bytes the rest is read and dropped.
-
-    The views answer 413 on the length alone (pipeline.parse_body), so a truncated body that is
-    still over the limit says all they need, and a huge upload never sits in memory.
-    """
+async def read_body(receive: Any, limit: int) -> tuple[bytes, bool]:
+    """(the request body, whether it is over `limit`). Reading stops at the first chunk past the limit: the rest is
+    never kept (the disconnect watcher reads and drops it), so a huge upload never sits in memory."""
     chunks: list[bytes] = []
-    kept = 0
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise RequestAborted()
         chunk = message.get("body", b"")
-        if kept <= limit:
-            chunks.append(chunk)
-            kept += len(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return b"".join(chunks), False
+
+
+def declared_length(scope: dict[str, Any]) -> int:
+    """The Content-Length the client declared (0 when absent or unreadable: the streamed size is checked anyway)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
 
 
 class ApiRequest:
@@ -70,9 +80,9 @@ class ApiRequest:
     in lower case; repeated headers are joined with a comma, as Django joins them.
     """
 
-    __slots__ = ("body", "headers", "method", "path")
+    __slots__ = ("body", "headers", "key", "method", "path", "too_large")
 
-    def __init__(self, scope: dict[str, Any], body: bytes) -> None:
+    def __init__(self, scope: dict[str, Any], body: bytes = b"") -> None:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         headers: dict[str, str] = {}
@@ -81,6 +91,8 @@ class ApiRequest:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         self.headers = headers
         self.body = body
+        self.key: KeyContext | None = None  # verified before the body was read (POST only)
+        self.too_large = False  # the body was over GATEWAY_MAX_BODY_BYTES and was not read
 
 
 # After this many requests the caches the first requests filled (catalog snapshot, keys, clients) are
@@ -114,23 +126,30 @@ class GatewayHandler(ASGIHandler):
         self.served += 1
         if self.served == WARM_REQUESTS:
             freeze_heap()
-        try:
-            body = await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES)
-        except RequestAborted:
-            return
         refused = admission.refusal()
         if refused is not None:  # before any key lookup, hold or upstream call
             await self.send_response(errors.render(refused, dialect), send)
             return
+        request = ApiRequest(scope)
+        refusal = await admit(request, dialect)
+        if refusal is not None:
+            await self.send_response(refusal, send)
+            return
+        limit = settings.GATEWAY_MAX_BODY_BYTES
+        try:
+            if declared_length(scope) > limit:
+                request.too_large = True
+            else:
+                request.body, request.too_large = await read_body(receive, limit)
+        except RequestAborted:
+            return
         admission.counts.open += 1
         try:
-            await self.serve(view, dialect, scope, body, receive, send)
+            await self.serve(view, dialect, request, receive, send)
         finally:
             admission.counts.open -= 1
 
-    async def serve(
-        self, view: View, dialect: str, scope: dict[str, Any], body: bytes, receive: Any, send: Any
-    ) -> None:
+    async def serve(self, view: View, dialect: str, request: ApiRequest, receive: Any, send: Any) -> None:
         # As ASGIHandler.handle does, a client that leaves cancels the view or its response iterator
         # (the views settle what they started, shielded from that cancellation). Django runs the
         # response in a second task and joins both with asyncio.wait; here it runs in this task and
@@ -139,7 +158,7 @@ class GatewayHandler(ASGIHandler):
         assert this is not None
         watcher = asyncio.create_task(_cancel_on_disconnect(receive, this))
         try:
-            await self.respond(view, dialect, scope, body, send)
+            await self.respond(view, dialect, request, send)
         except asyncio.CancelledError:
             if not watcher.done() or watcher.cancelled():
                 raise  # cancelled from outside (server shutdown), not by the client leaving
@@ -149,8 +168,8 @@ class GatewayHandler(ASGIHandler):
             else:
                 watcher.cancel()
 
-    async def respond(self, view: View, dialect: str, scope: dict[str, Any], body: bytes, send: Any) -> None:
-        response = await answer(view, dialect, scope, body)
+    async def respond(self, view: View, dialect: str, request: ApiRequest, send: Any) -> None:
+        response = await answer(view, dialect, request)
         try:
             await self.send_response(response, send)
         except asyncio.CancelledError:
@@ -179,12 +198,27 @@ async def _cancel_on_disconnect(receive: Any, task: asyncio.Task[Any]) -> None:
     task.cancel()
 
 
-async def answer(view: View, dialect: str, scope: dict[str, Any], body: bytes) -> HttpResponseBase:
+async def admit(request: ApiRequest, dialect: str) -> HttpResponseBase | None:
+    """Authenticate a POST before its body is read: a request without a valid key never makes the worker hold its
+    upload. The refusal to send, or None (the key, if any, is on `request.key` for the view)."""
+    if request.method != "POST":
+        return None  # the views answer other methods without reading a body
+    try:
+        request.key = await pipeline.authenticate(request.headers)
+    except GatewayError as err:
+        return errors.render(err, dialect)
+    except Exception:
+        log.exception("authentication for %s failed", request.path)
+        return errors.render(GatewayError("api_error", "Internal error."), dialect)
+    return None
+
+
+async def answer(view: View, dialect: str, request: ApiRequest) -> HttpResponseBase:
     """The view's response; anything escaping it becomes a 500 in the surface's shape, never an HTML page."""
     try:
-        return await view(ApiRequest(scope, body))
+        return await view(request)
     except Exception:
-        log.exception("gateway view for %s failed", scope["path"])
+        log.exception("gateway view for %s failed", request.path)
         return errors.render(GatewayError("api_error", "Internal error."), dialect)
 
 
@@ -235,10 +269,43 @@ def api_refusal(method: str, path: str) -> HttpResponseBase | None:
     return refusal
 
 
+# The site's own API paths (account API, catalog, stored responses): their bodies are limited here too, before Django
+# reads them.
+API_PREFIXES = ("/v1/", "/api/")
+
+
+def limit_body(site: Any, handler: ASGIHandler) -> Any:
+    """Wrap the site's ASGI app so an API path's body over GATEWAY_MAX_BODY_BYTES (declared or streamed) is a JSON
+    413 before Django has read it."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        limit = settings.GATEWAY_MAX_BODY_BYTES
+        refusal = errors.render(GatewayError("too_large", f"Request body exceeds {limit} bytes."), errors.OPENAI)
+        if declared_length(scope) > limit:
+            await handler.send_response(refusal, send)
+            return
+        size = 0
+
+        async def counted() -> dict[str, Any]:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > limit:
+                if size - len(message.get("body", b"")) <= limit:  # the first chunk past the limit: answer once
+                    await handler.send_response(refusal, send)
+                return {"type": "http.disconnect"}  # Django stops reading and answers nothing more
+            return message
+
+        await site(scope, counted, send)
+
+    return app
+
+
 def with_fast_path(site: Any) -> Any:
     """Wrap the site's ASGI app so the gateway's paths bypass Django's request cycle, and no /v1/ path answers
     with the site's HTML."""
     gateway = GatewayHandler()
+    api = limit_body(site, gateway)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -247,6 +314,8 @@ def with_fast_path(site: Any) -> Any:
             await gateway(scope, receive, send)
         elif scope["path"].startswith("/v1/") and (refusal := api_refusal(scope["method"], scope["path"])):
             await gateway.send_response(refusal, send)
+        elif scope["path"].startswith(API_PREFIXES):
+            await api(scope, receive, send)
         else:
             await site(scope, receive, send)
 

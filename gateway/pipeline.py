@@ -89,12 +89,20 @@ async def authenticate(headers: Mapping[str, str]) -> KeyContext:
 # --- parse and validate ----------------------------------------------------------------------
 
 
+def too_large() -> GatewayError:
+    return GatewayError("too_large", f"Request body exceeds {settings.GATEWAY_MAX_BODY_BYTES} bytes.")
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     if len(raw) > settings.GATEWAY_MAX_BODY_BYTES:
-        raise GatewayError("too_large", f"Request body exceeds {settings.GATEWAY_MAX_BODY_BYTES} bytes.")
+        raise too_large()
     try:
-        body = jsonio.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = jsonio.loads(raw, max_depth=settings.GATEWAY_MAX_JSON_DEPTH)
+    except jsonio.InvalidJSON as exc:
+        raise GatewayError("invalid_request", f"Request body refused: {exc}") from None
+    except UnicodeDecodeError:
+        raise GatewayError("invalid_request", "Request body is not valid UTF-8.") from None
+    except ValueError:
         raise GatewayError("invalid_request", "Request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise GatewayError("invalid_request", "Request body must be a JSON object.")

@@ -6,25 +6,90 @@ compact UTF-8 JSON, as `json.dumps(obj, ensure_ascii=False, separators=(",", ":"
 except for the spelling of some floats (1e-7 for 1e-07). What orjson refuses takes the standard
 library's path: the NaN/Infinity literals when parsing, integers beyond 64 bits when writing.
 orjson reads an integer beyond 64 bits as a float; no provider accepts one anyway.
+
+`loads` refuses, on both paths, what would break something further in: nesting deeper than its
+`max_depth` (orjson itself stops at 1024, the standard library recurses until RecursionError) and
+lone surrogates (`"\\ud800"` or the raw bytes), which no encoder can write back out.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from copy import deepcopy
 from typing import Any
 
 import orjson
 
-__all__ = ["chars", "copy", "dumps", "loads"]
+__all__ = ["InvalidJSON", "chars", "copy", "deeper_than", "dumps", "loads"]
 
 
-def loads(data: bytes | str) -> Any:
-    """Parse JSON; raises ValueError (json.JSONDecodeError) on invalid input, as `json.loads` does."""
+class InvalidJSON(ValueError):
+    """Input that parses but may not be used (too deep, a lone surrogate); `str()` says why, for the client."""
+
+
+# deeper_than(): escapes out, then only quotes and brackets kept, string contents out, then matched pairs
+# removed from the inside, one level per pass: all at C speed, a few passes for an ordinary body.
+_ESCAPED_PAIR = re.compile(rb'\\[\\"]')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+
+
+def deeper_than(data: bytes, limit: int) -> bool:
+    """Does well-formed JSON `data` nest arrays and objects more than `limit` levels deep?"""
+    if b"\\" in data:
+        data = _ESCAPED_PAIR.sub(b"", data)
+    brackets = b"".join(data.translate(None, _NOT_STRUCTURE).split(b'"')[::2])
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = brackets.replace(b"[]", b"").replace(b"{}", b"")
+    return bool(brackets)
+
+
+def loads(data: bytes | str, *, max_depth: int | None = None) -> Any:
+    """Parse JSON; raises ValueError (json.JSONDecodeError) on invalid input, as `json.loads` does, and
+    InvalidJSON (a ValueError) on nesting deeper than `max_depth` or a lone surrogate."""
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise InvalidJSON(f"JSON nested deeper than {max_depth or 1024} levels.") from None
+        return _stdlib_loads(data, max_depth)
+    if max_depth is not None:
+        _check_depth(data.encode() if isinstance(data, str) else data, max_depth)
+    return value
+
+
+def _check_depth(data: bytes, max_depth: int) -> None:
+    # Fewer brackets than the limit (most bodies) cannot nest deeper than it: no need to look closer.
+    if data.count(b"[") + data.count(b"{") > max_depth and deeper_than(data, max_depth):
+        raise InvalidJSON(f"JSON nested deeper than {max_depth} levels.")
+
+
+def _stdlib_loads(data: bytes | str, max_depth: int | None) -> Any:
+    """What orjson refused (NaN literals, or invalid input): the standard library, kept to the same limits.
+    Strict UTF-8 (json.loads would let surrogate bytes through), no recursion past the limit."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data  # UnicodeDecodeError is a ValueError
+    _check_depth(text.encode("utf-8", "surrogatepass"), min(max_depth or 512, 512))
+    value = json.loads(text)
+    _refuse_surrogates(value)
+    return value
+
+
+def _refuse_surrogates(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidJSON("A string holds a lone surrogate (an unpaired \\ud800-\\udfff).") from None
 
 
 def dumps(obj: Any) -> bytes:

@@ -163,7 +163,10 @@ async def admit(ex: Exchange) -> None:
     """authenticate, then parse and validate the body."""
     if ex.request.method != "POST":
         raise GatewayError("method", f"{ex.request.method} is not allowed here; use POST.")
-    ex.key = await pipeline.authenticate(ex.request.headers)
+    # gateway.asgi verifies the key before it reads the body, and says if the body was too large to read.
+    ex.key = getattr(ex.request, "key", None) or await pipeline.authenticate(ex.request.headers)
+    if getattr(ex.request, "too_large", False):
+        raise pipeline.too_large()
     ex.body = pipeline.parse_body(ex.request.body)
     ex.surface.validate(ex.body)
 

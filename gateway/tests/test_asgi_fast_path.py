@@ -14,7 +14,7 @@ from django.core import signals
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import resolve, reverse
 
-from gateway import asgi, errors, outbound
+from gateway import asgi, errors, outbound, pipeline
 
 
 async def the_site(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -22,7 +22,26 @@ async def the_site(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"site"})
 
 
-def scope_for(path: str, method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+KEY = b"ak_fast_path_test"
+
+
+@pytest.fixture(autouse=True)
+def _a_test_key_is_valid(monkeypatch):
+    """The fast path verifies a POST's key before it reads the body; these tests' views need no real tenant."""
+    real = pipeline.authenticate
+
+    async def authenticate(headers: Any) -> Any:
+        return object() if headers.get("x-api-key") == KEY.decode() else await real(headers)
+
+    monkeypatch.setattr(pipeline, "authenticate", authenticate)
+
+
+def scope_for(
+    path: str, method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None, key: bool = True
+) -> dict[str, Any]:
+    headers = list(headers or [])
+    if key and not any(name.lower() == b"x-api-key" for name, _ in headers):
+        headers.append((b"x-api-key", KEY))
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -33,7 +52,7 @@ def scope_for(path: str, method: str = "POST", headers: list[tuple[bytes, bytes]
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-type", b"application/json"), *(headers or [])],
+        "headers": [(b"content-type", b"application/json"), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
@@ -74,7 +93,7 @@ async def serve(path: str, *chunks: bytes, **scope: Any) -> Exchange:
 
 async def test_only_the_gateways_paths_take_the_fast_path():
     assert (await serve("/v1/models", method="GET")).status == 299
-    assert (await serve("/v1/chat/completions")).status == 401
+    assert (await serve("/v1/chat/completions", key=False)).status == 401
 
 
 async def test_a_v1_path_no_view_serves_is_refused_in_json_before_the_site_sees_it():
@@ -103,7 +122,7 @@ async def test_a_gateway_request_sends_no_request_signals():
     signals.request_started.connect(started)
     signals.request_finished.connect(finished)
     try:
-        exchange = await serve("/v1/chat/completions", b"{}")
+        exchange = await serve("/v1/chat/completions", b"{}", key=False)
     finally:
         signals.request_started.disconnect(started)
         signals.request_finished.disconnect(finished)
@@ -140,20 +159,59 @@ async def test_the_view_gets_the_whole_body_sent_in_chunks(monkeypatch):
     assert (exchange.status, exchange.body) == (200, b'{"a": "b"}')
 
 
-async def test_a_body_over_the_limit_is_not_kept_past_it_and_djangos_upload_limit_does_not_apply(monkeypatch, settings):
+@pytest.mark.parametrize("declared", [True, False])
+async def test_a_body_over_the_limit_is_never_kept_and_djangos_upload_limit_does_not_apply(
+    monkeypatch, settings, declared
+):
     settings.GATEWAY_MAX_BODY_BYTES = 1000
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10  # Django's own check would raise RequestDataTooBig on request.body
-    lengths: list[int] = []
+    seen: list[tuple[int, bool]] = []
 
-    async def measure(request: HttpRequest) -> HttpResponse:
-        lengths.append(len(request.body))
+    async def measure(request: Any) -> HttpResponse:
+        seen.append((len(request.body), request.too_large))
         return HttpResponse(status=413)
 
     monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (measure, errors.ANTHROPIC))
-    headers = [(b"content-length", b"10000")]
+    headers = [(b"content-length", b"6000")] if declared else []
     exchange = await serve("/v1/messages", *[b"x" * 600] * 10, headers=headers)
     assert exchange.status == 413
-    assert 1000 < lengths[0] <= 1600  # over the limit, so the view refuses it, but not all 6000 bytes
+    assert seen == [(0, True)]  # the view refuses it (after authentication, so it is logged) and holds none of it
+
+
+async def test_an_unauthenticated_post_is_refused_before_its_body_is_read(monkeypatch):
+    exchange = Exchange(*[b"x" * 1000] * 20)
+    await asgi.with_fast_path(the_site)(
+        scope_for("/v1/chat/completions", key=False), exchange.receive, exchange.send
+    )
+    assert exchange.status == 401 and json.loads(exchange.body)["error"]["type"] == "authentication_error"
+    assert len(exchange.inbox) == 20  # not one chunk of the upload was read
+
+
+async def test_a_declared_body_over_the_limit_on_a_site_api_path_is_a_json_413_before_django_reads_it(settings):
+    settings.GATEWAY_MAX_BODY_BYTES = 1000
+    exchange = Exchange(*[b"x" * 600] * 10)
+    scope = scope_for("/v1/credits", "GET", [(b"content-length", b"6000")])
+    await asgi.with_fast_path(the_site)(scope, exchange.receive, exchange.send)
+    assert exchange.status == 413 and json.loads(exchange.body)["error"]["type"] == "invalid_request_error"
+    assert len(exchange.inbox) == 10
+
+
+async def test_a_streamed_body_over_the_limit_on_a_site_api_path_is_a_json_413_and_the_site_reads_no_more(settings):
+    settings.GATEWAY_MAX_BODY_BYTES = 1000
+    read: list[int] = []
+
+    async def reading_site(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while (message := await receive())["type"] == "http.request":
+            read.append(len(message["body"]))
+            if not message.get("more_body"):
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"site"})
+                return
+
+    exchange = Exchange(*[b"x" * 600] * 10)
+    await asgi.with_fast_path(reading_site)(scope_for("/v1/credits", "GET"), exchange.receive, exchange.send)
+    assert exchange.status == 413 and read == [600]
+    assert len(exchange.inbox) == 8
 
 
 async def test_a_client_disconnect_cancels_a_streaming_response(monkeypatch):
@@ -227,13 +285,13 @@ async def test_the_view_reads_the_method_the_body_and_headers_by_lower_case_name
         return HttpResponse()
 
     monkeypatch.setitem(asgi.ROUTES, "/v1/messages", (view, errors.ANTHROPIC))
-    headers = [(b"X-Api-Key", b"ak_1"), (b"anthropic-beta", b"a"), (b"anthropic-beta", b"b"), (b"user-agent", b"\xe9")]
+    headers = [(b"X-Api-Key", KEY), (b"anthropic-beta", b"a"), (b"anthropic-beta", b"b"), (b"user-agent", b"\xe9")]
     await serve("/v1/messages", b'{"a":', b"1}", headers=headers)
     method, body, got = seen[0]
     assert (method, body) == ("POST", b'{"a":1}')
     assert got == {
         "content-type": "application/json",
-        "x-api-key": "ak_1",
+        "x-api-key": KEY.decode(),
         "anthropic-beta": "a,b",  # repeated headers joined, as Django joins them
         "user-agent": "\xe9",
     }
