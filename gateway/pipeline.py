@@ -30,6 +30,8 @@ from gateway.errors import GatewayError
 from gateway.providers import module_for
 from gateway.providers.base import Call, ProviderModule, UpstreamError
 from gateway.providers.common import error_message
+from gateway.translate import schema
+from gateway.translate.history import TranslationError
 from gateway.translate.reasoning import Sealer
 from gateway.usage import Usage
 from lib import jsonio
@@ -114,6 +116,14 @@ def _require(condition: bool, param: str, message: str) -> None:
         raise GatewayError("invalid_request", f"{param}: {message}", param=param)
 
 
+def conforms(body: dict[str, Any], spec: schema.Obj) -> None:
+    """The types every translator reads (gateway.translate.schema), checked once, before any of them runs."""
+    try:
+        schema.check(body, spec)
+    except TranslationError as exc:
+        raise GatewayError("invalid_request", exc.message, param=exc.param) from None
+
+
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -134,6 +144,7 @@ def validate_messages(body: dict[str, Any], *, count_only: bool = False) -> None
         body.get("system") is None or isinstance(body["system"], str | list), "system", "must be a string or a list."
     )
     _require(body.get("tools") is None or isinstance(body["tools"], list), "tools", "must be a list.")
+    conforms(body, schema.ANTHROPIC)
 
 
 def validate_chat(body: dict[str, Any]) -> None:
@@ -151,6 +162,7 @@ def validate_chat(body: dict[str, Any]) -> None:
         _require(body.get(name) is None or _positive_int(body[name]), name, "must be a non-negative integer.")
     _require(body.get("n") in (None, 1), "n", "only n=1 is supported.")
     _require(body.get("tools") is None or isinstance(body["tools"], list), "tools", "must be a list.")
+    conforms(body, schema.OPENAI)
 
 
 def requested_max_tokens(body: dict[str, Any]) -> int | None:

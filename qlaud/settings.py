@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentOrgMiddleware",
+    "qlaud.middleware.ApiUnavailableMiddleware",  # last: first to see a view's exception
 ]
 
 ROOT_URLCONF = "qlaud.urls"

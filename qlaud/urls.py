@@ -43,3 +43,4 @@ urlpatterns = [
 urlpatterns.append(re_path(r"^v1/", views.v1_not_found, name="v1_not_found"))
 
 handler404 = "qlaud.views.page_not_found"
+handler500 = "qlaud.views.server_error"

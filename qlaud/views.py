@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_safe
 
 from catalog import public
@@ -18,6 +19,7 @@ from gateway.errors import ANTHROPIC, KINDS, status_for
 from gateway.surfaces.stored import TTL_SECONDS
 from lib.site_url import site_url
 from qlaud import clients, dashboard, stats
+from qlaud.middleware import is_api
 
 DOC_TOPICS: dict[str, str] = {
     "api": "The two API surfaces",
@@ -188,6 +190,15 @@ def v1_not_found(request: HttpRequest, exception: Exception | None = None) -> Js
     """API paths answer in JSON, never with the HTML 404 page."""
     message = f"No API route {request.method} {request.path}. See {site_url(request)}/docs/api/."
     return JsonResponse({"type": "error", "error": {"type": "not_found_error", "message": message}}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """API paths answer a JSON 500, never the HTML page (the database or Redis being down is already a JSON 503
+    from qlaud.middleware when a view met it)."""
+    if is_api(request):
+        body = {"error": {"code": 500, "type": "api_error", "message": "Internal error."}}
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -27,7 +27,7 @@ from gateway.errors import GatewayError
 from gateway.providers.base import ProviderModule
 from gateway.surfaces import exchange, stored, streaming
 from gateway.surfaces.exchange import Exchange, Incoming, Surface, admit, cache_breakpoints, refuse, target_for
-from gateway.translate import relay, sse
+from gateway.translate import relay, schema, sse
 from gateway.translate.request import shape_anthropic, shape_openai
 from gateway.translate.responses import blob, chat_output
 from gateway.translate.responses.answer import (
@@ -56,6 +56,7 @@ def validate_responses(body: dict[str, Any]) -> None:
     limit = body.get("max_output_tokens")
     require(limit is None or (isinstance(limit, int) and limit > 0), "max_output_tokens", "must be a positive integer.")
     require(body.get("tools") is None or isinstance(body["tools"], list), "tools", "must be a list.")
+    pipeline.conforms(body, schema.RESPONSES)
 
 
 RESPONSES = Surface("responses", relay.OPENAI, validate_responses)

@@ -180,9 +180,7 @@ async def test_a_body_over_the_limit_is_never_kept_and_djangos_upload_limit_does
 
 async def test_an_unauthenticated_post_is_refused_before_its_body_is_read(monkeypatch):
     exchange = Exchange(*[b"x" * 1000] * 20)
-    await asgi.with_fast_path(the_site)(
-        scope_for("/v1/chat/completions", key=False), exchange.receive, exchange.send
-    )
+    await asgi.with_fast_path(the_site)(scope_for("/v1/chat/completions", key=False), exchange.receive, exchange.send)
     assert exchange.status == 401 and json.loads(exchange.body)["error"]["type"] == "authentication_error"
     assert len(exchange.inbox) == 20  # not one chunk of the upload was read
 

@@ -136,6 +136,8 @@ def _add_tool(flat: list, names: dict, tool: dict, namespace: str | None, ns_des
     kind = tool.get("type", "function")
     if kind not in ("function", "custom"):
         return
+    if not tool.get("name") or not isinstance(tool["name"], str):
+        raise RequestError("Function and custom tools need a name (a string).", param="tools")
     upstream = _flat_name(namespace, tool["name"])
     description = tool.get("description") or ""
     if ns_description:

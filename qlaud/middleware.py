@@ -1,0 +1,34 @@
+"""API paths answer JSON, never the site's HTML, when the database or Redis is down."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
+
+from lib import outages
+
+API_PREFIXES = ("/v1/", "/api/")
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def unavailable_response() -> JsonResponse:
+    """A 503 with Retry-After, in the shape of the account API's errors (OpenAI-like: `error.message`, `type`)."""
+    message = "The service is briefly unavailable (a backing store is not answering). Retry shortly."
+    body = {"error": {"code": 503, "type": "service_unavailable", "message": message}}
+    return JsonResponse(body, status=503, headers={"Retry-After": str(outages.RETRY_AFTER_SECONDS)})
+
+
+class ApiUnavailableMiddleware(MiddlewareMixin):
+    """A view under /v1/ or /api/ that fails because the database or Redis is unreachable answers a JSON 503 with
+    Retry-After instead of the HTML 500 page. (Exceptions in other middleware reach `qlaud.views.server_error`.)"""
+
+    sync_capable = True
+    async_capable = True
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_api(request) and outages.unavailable(exception):
+            return unavailable_response()
+        return None
