@@ -31,6 +31,7 @@ class InvalidJSON(ValueError):
 # deeper_than(): escapes out, then only quotes and brackets kept, string contents out, then matched pairs
 # removed from the inside, one level per pass: all at C speed, a few passes for an ordinary body.
 _ESCAPED_PAIR = re.compile(rb'\\[\\"]')
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
@@ -42,7 +43,7 @@ def deeper_than(data: bytes, limit: int) -> bool:
     for _ in range(limit):
         if not brackets:
             return False
-        brackets = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        brackets = _INNERMOST.sub(b"", brackets)  # one level per pass (two str.replace calls could drop two)
     return bool(brackets)
 
 

@@ -257,3 +257,23 @@ def wait_for_log(request_id: str | None = None, count: int = 1, timeout: float =
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+@pytest.fixture
+def fuzz_world(catalog: Any, tenant: Any) -> Any:
+    """A tenant and two models on the fake upstream: `text` (OpenAI protocol) and `claude-text` (Anthropic)."""
+    ds = catalog.provider("deepseek")
+    an = catalog.provider("anthropic", "anthropic")
+    catalog.model("text", (ds, "fake-text"), caps=("tools", "reasoning", "vision"))
+    catalog.model("claude-text", (an, "fake-text"), caps=("tools", "reasoning", "vision"))
+    return tenant
+
+
+@pytest.fixture
+def asgi_driver(fuzz_world: Any) -> Iterator[Any]:
+    """qlaud's ASGI app in-process (gateway.tests.fuzz.Driver), for a fuzz_world tenant."""
+    from gateway.tests.fuzz import Driver
+
+    d = Driver()
+    yield d
+    d.close()

@@ -7,12 +7,14 @@ that most mutations land one step away from a request the gateway serves, where 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from hypothesis import strategies as st
 
 MODELS = ("text", "claude-text")  # an OpenAI-protocol host and an Anthropic-protocol host (test_fuzz's world)
@@ -401,3 +403,34 @@ def _account_case(rnd: random.Random, key: str) -> Case:
         path += "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
     body = b"" if rnd.randrange(5) else rnd.choice(WHOLE_BODIES[:12])
     return Case(rnd.choice(ACCOUNT_METHODS), path, body, auth_headers(rnd, key))
+
+
+class Driver:
+    """qlaud's ASGI app on one event loop for a whole test: one request per hypothesis example."""
+
+    def __init__(self) -> None:
+        from qlaud.asgi import application
+
+        self.loop = asyncio.new_event_loop()
+        transport = httpx.ASGITransport(app=application)
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=30)
+        self.cases = 0
+
+    def send(self, case: Case) -> httpx.Response:
+        self.cases += 1
+        request = self.client.request(case.method, case.path, content=case.body, headers=case.headers)
+        return self.loop.run_until_complete(request)
+
+    def close(self) -> None:
+        from gateway import outbound, pipeline, records
+        from wallet import leases
+
+        async def drain() -> None:
+            await asyncio.gather(*list(pipeline._background), return_exceptions=True)
+            await records.aflush()
+            await leases.close()
+            await self.client.aclose()
+            await outbound.aclose()
+
+        self.loop.run_until_complete(drain())
+        self.loop.close()

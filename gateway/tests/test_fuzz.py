@@ -9,10 +9,8 @@ is fuzz.PER_EXAMPLE of them (a schema body, its structural mutations, its nestin
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -43,53 +41,6 @@ def fuzz_settings(budget: int) -> Any:
         suppress_health_check=list(HealthCheck),
         phases=[Phase.explicit, Phase.generate],  # no shrinking: the failing request is printed as it was sent
     )
-
-
-class Driver:
-    """qlaud's ASGI app on one event loop for a whole test: one request per hypothesis example."""
-
-    def __init__(self) -> None:
-        from qlaud.asgi import application
-
-        self.loop = asyncio.new_event_loop()
-        transport = httpx.ASGITransport(app=application)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=30)
-        self.cases = 0
-
-    def send(self, case: fuzz.Case) -> httpx.Response:
-        self.cases += 1
-        request = self.client.request(case.method, case.path, content=case.body, headers=case.headers)
-        return self.loop.run_until_complete(request)
-
-    def close(self) -> None:
-        from gateway import outbound, pipeline, records
-        from wallet import leases
-
-        async def drain() -> None:
-            await asyncio.gather(*list(pipeline._background), return_exceptions=True)
-            await records.aflush()
-            await leases.flush()
-            await self.client.aclose()
-            await outbound.aclose()
-
-        self.loop.run_until_complete(drain())
-        self.loop.close()
-
-
-@pytest.fixture
-def world(catalog: Any, tenant: Any) -> Any:
-    ds = catalog.provider("deepseek")
-    an = catalog.provider("anthropic", "anthropic")
-    catalog.model("text", (ds, "fake-text"), caps=("tools", "reasoning", "vision"))
-    catalog.model("claude-text", (an, "fake-text"), caps=("tools", "reasoning", "vision"))
-    return tenant
-
-
-@pytest.fixture
-def driver(world: Any) -> Iterator[Driver]:
-    d = Driver()
-    yield d
-    d.close()
 
 
 def violation(case: fuzz.Case, response: httpx.Response) -> str | None:
@@ -138,7 +89,7 @@ def _shape_violation(path: str, body: Any) -> str | None:
     return None if ok else f"an error out of the surface's shape: {body!r:.200}"
 
 
-def check(driver: Driver, cases: list[fuzz.Case]) -> None:
+def check(driver: fuzz.Driver, cases: list[fuzz.Case]) -> None:
     for case in cases:
         response = driver.send(case)
         problem = violation(case, response)
@@ -146,21 +97,21 @@ def check(driver: Driver, cases: list[fuzz.Case]) -> None:
 
 
 @pytest.mark.parametrize("path", [p for p in fuzz.SURFACES])
-def test_no_request_to_a_model_surface_gets_a_5xx_or_a_non_json_answer(driver, world, path):
+def test_no_request_to_a_model_surface_gets_a_5xx_or_a_non_json_answer(asgi_driver, fuzz_world, path):
     @fuzz_settings(BUDGET[path])
-    @given(fuzz.surface_cases(path, world.raw))
+    @given(fuzz.surface_cases(path, fuzz_world.raw))
     def run(cases: list[fuzz.Case]) -> None:
-        check(driver, cases)
+        check(asgi_driver, cases)
 
     run()
-    assert driver.cases >= BUDGET[path] * SCALE * 0.9  # hypothesis ran the budget (it may stop a little early)
+    assert asgi_driver.cases >= BUDGET[path] * SCALE * 0.9  # hypothesis ran the budget (it may stop a little early)
 
 
-def test_no_request_to_the_account_api_gets_a_5xx_or_a_non_json_answer(driver, world):
+def test_no_request_to_the_account_api_gets_a_5xx_or_a_non_json_answer(asgi_driver, fuzz_world):
     @fuzz_settings(BUDGET["account"])
-    @given(fuzz.account_cases(world.raw))
+    @given(fuzz.account_cases(fuzz_world.raw))
     def run(cases: list[fuzz.Case]) -> None:
-        check(driver, cases)
+        check(asgi_driver, cases)
 
     run()
-    assert driver.cases >= BUDGET["account"] * SCALE * 0.9
+    assert asgi_driver.cases >= BUDGET["account"] * SCALE * 0.9

@@ -45,3 +45,35 @@ def test_copy_is_a_deep_copy_of_json_data_and_falls_back_for_what_orjson_refuses
     assert body["messages"][0]["content"][0]["text"] == "héllo"
     big = {"seed": 2**70, "tags": ("a", "b")}
     assert jsonio.copy(big) == big and jsonio.copy(big)["seed"] == 2**70  # exact, not a float
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"a":"\\ud800"}', b'{"a":"x\\udfffy"}', b'["\\udc00\\ud800"]', b'{"a":"\xed\xa0\x80"}', b'["\\ud800", NaN]'],
+)
+def test_a_lone_surrogate_is_refused_on_both_parse_paths(raw):
+    with pytest.raises(ValueError):  # InvalidJSON, or UnicodeDecodeError for the raw bytes: both ValueErrors
+        jsonio.loads(raw)
+
+
+def test_a_surrogate_pair_is_one_character_and_is_kept():
+    assert jsonio.loads(b'"\\ud83d\\ude42"') == "\U0001f642"
+
+
+@pytest.mark.parametrize("levels", [65, 1100, 100_000])
+def test_nesting_deeper_than_the_limit_is_refused_without_a_recursion_error(levels):
+    for raw in (b"[" * levels + b"]" * levels, b"[NaN," + b"[" * levels + b"]" * levels + b"]"):
+        with pytest.raises(jsonio.InvalidJSON, match="nested deeper than 64"):
+            jsonio.loads(raw, max_depth=64)
+
+
+def test_nesting_at_the_limit_is_read_and_brackets_inside_strings_do_not_count():
+    assert jsonio.loads(b"[" * 64 + b"]" * 64, max_depth=64)
+    raw = b'[{"a": "[[[[{{{{\\"\\\\[[[[", "b": [1]}]'
+    assert jsonio.loads(raw, max_depth=3) == [{"a": '[[[[{{{{"\\[[[[', "b": [1]}]
+    assert not jsonio.deeper_than(raw, 3) and jsonio.deeper_than(raw, 2)
+
+
+def test_without_a_limit_orjsons_own_depth_limit_is_an_invalid_json_error_not_a_recursion_error():
+    with pytest.raises(jsonio.InvalidJSON):
+        jsonio.loads(b"[" * 5000 + b"]" * 5000)
