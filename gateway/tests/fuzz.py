@@ -382,8 +382,8 @@ def surface_cases(draw: Any, path: str, key: str) -> list[Case]:
 ACCOUNT_PATHS = ["/v1/credits", "/v1/key", "/v1/generation", "/v1/models", "/v1/catalog", "/v1/status"]
 ID_PATHS = ["/v1/models/{}", "/v1/responses/{}"]
 QUERY_NAMES = ["id", "include_latency", "limit", "after", "model", "x"]
-# What the site's API paths accept today; wrong methods on them are gateway.asgi's api_refusal (issue 18).
-ACCOUNT_METHODS = ["GET", "GET", "GET", "HEAD"]
+# Mostly GET, what they serve; the rest are answered by gateway.asgi's api_refusal (a JSON 405) before CSRF.
+ACCOUNT_METHODS = ["GET", "GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
 
 
 @st.composite

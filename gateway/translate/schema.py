@@ -25,6 +25,7 @@ class Obj:
 
     fields: dict[str, Any]
     required: tuple[str, ...] = ()
+    by_type: dict[str, dict[str, Any]] | None = None  # field specs that differ with the object's "type"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,10 @@ def check(value: Any, spec: Any, path: str = "") -> None:
         for name in spec.required:
             if value.get(name) is None:
                 raise TranslationError(f"{_join(path, name)}: Field required.", _join(path, name))
-        for name, field_spec in spec.fields.items():
+        fields = spec.fields
+        if spec.by_type and isinstance(value.get("type"), str) and value["type"] in spec.by_type:
+            fields = {**fields, **spec.by_type[value["type"]]}
+        for name, field_spec in fields.items():
             field = value.get(name)
             if field is not None:
                 check(field, field_spec, _join(path, name))
@@ -106,14 +110,17 @@ _A_BLOCK = Obj(
         "name": STR,
         "input": ANY_OBJ,
         "tool_use_id": STR,
-        "content": OneOf((STR, Seq(Obj({"type": STR, "text": STR, "source": OneOf((_A_SOURCE, STR))})))),
+        "content": OneOf(
+            (STR, Seq(Obj({"type": STR, "text": STR, "source": _A_SOURCE}, by_type={"search_result": {"source": STR}})))
+        ),
         "is_error": BOOL,
         "thinking": STR,
         "signature": STR,
         "data": STR,
-        "source": OneOf((_A_SOURCE, STR)),  # a search_result block's source is its URL
+        "source": _A_SOURCE,
     },
     required=("type",),
+    by_type={"search_result": {"source": STR}},  # a search_result block's source is its URL
 )
 _A_CONTENT = OneOf((STR, Seq(_A_BLOCK)))
 ANTHROPIC = Obj(

@@ -309,7 +309,7 @@ def _chat_user_content(content: object) -> object:
     for part in content if isinstance(content, list) else []:
         kind = part.get("type")
         if kind in _TEXT_PARTS:
-            parts.append({"type": "text", "text": part.get("text", "")})
+            parts.append({"type": "text", "text": part.get("text") or ""})
         elif kind == "input_image":
             parts.append(_chat_image(part))
         elif kind == "input_file" and part.get("file_data"):
@@ -517,7 +517,7 @@ def _anthropic_user_blocks(content: object) -> list[dict[str, Any]]:
     for part in content if isinstance(content, list) else []:
         kind = part.get("type")
         if kind in _TEXT_PARTS:
-            blocks.append({"type": "text", "text": part.get("text", "")})
+            blocks.append({"type": "text", "text": part.get("text") or ""})
         elif kind == "input_image":
             blocks.append(_anthropic_image(part))
         elif kind == "input_file" and str(part.get("file_data", "")).startswith("data:application/pdf;base64,"):
