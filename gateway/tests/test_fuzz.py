@@ -64,7 +64,8 @@ def violation(case: fuzz.Case, response: httpx.Response) -> str | None:
 
 
 def _stream_violation(response: httpx.Response) -> str | None:
-    events = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
+    # split("\n"), not splitlines(): a raw U+2028 inside a JSON string does not end an SSE line
+    events = [line[5:].strip() for line in response.text.split("\n") if line.startswith("data:")]
     if not events:
         return "a stream with no events"
     for data in events:
