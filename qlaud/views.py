@@ -204,6 +204,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/v1/"):
         return v1_not_found(request)
+    if is_api(request):  # the management API's own error shape (api/errors.py), never the HTML page
+        message = f"No API route {request.method} {request.path}. See {settings.SITE_URL}/docs/api/."
+        return JsonResponse({"error": {"code": "not_found", "message": message, "status": 404}}, status=404)
     return render(request, "404.html", {"path": request.path}, status=404)
 
 

@@ -380,7 +380,9 @@ def surface_cases(draw: Any, path: str, key: str) -> list[Case]:
 # --- the account API -----------------------------------------------------------------------------------------
 
 ACCOUNT_PATHS = ["/v1/credits", "/v1/key", "/v1/generation", "/v1/models", "/v1/catalog", "/v1/status"]
-ID_PATHS = ["/v1/models/{}", "/v1/responses/{}"]
+# The management API (api/urls.py), reached here with the tenant's gateway key or none: its refusals must be JSON too.
+ACCOUNT_PATHS += ["/api/v1/keys/", "/api/v1/usage/", "/api/v1/wallet/", "/api/v1/byok/", "/api/v1/credits"]
+ID_PATHS = ["/v1/models/{}", "/v1/responses/{}", "/api/v1/usage/{}/", "/api/v1/keys/{}/"]
 QUERY_NAMES = ["id", "include_latency", "limit", "after", "model", "x"]
 # Mostly GET, what they serve; the rest are answered by gateway.asgi's api_refusal (a JSON 405) before CSRF.
 ACCOUNT_METHODS = ["GET", "GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]

@@ -85,6 +85,8 @@ def _shape_violation(path: str, body: Any) -> str | None:
         ok = (
             body.get("type") == "error" and isinstance(error.get("type"), str) and isinstance(error.get("message"), str)
         )
+    elif path.startswith("/api/"):  # the management API's own shape: error.code, error.message, error.status
+        ok = isinstance(error.get("message"), str) and isinstance(error.get("code"), str)
     else:
         ok = isinstance(error.get("message"), str) and isinstance(error.get("type"), str)
     return None if ok else f"an error out of the surface's shape: {body!r:.200}"

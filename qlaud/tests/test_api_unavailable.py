@@ -60,3 +60,9 @@ def test_any_other_failure_on_an_api_path_is_a_json_500_not_the_html_page(client
     response = client.get("/v1/credits")
     assert response.status_code == 500
     assert response.json()["error"]["message"] == "Internal error."
+
+
+def test_an_unknown_management_api_path_is_a_json_404_in_its_shape_not_the_html_page(client):
+    response = client.get("/api/v1/keys/resp_0000/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
