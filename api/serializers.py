@@ -21,6 +21,16 @@ from wallet.money import usd_to_micros
 MIN_SPEND_LIMIT = 10_000  # $0.01, as on the dashboard
 
 
+
+class CatalogSlugField(serializers.SlugRelatedField):
+    """A catalog object named by its slug. PostgreSQL refuses NUL in text, so a value holding one is
+    "does not exist" here instead of a database error."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\0"))
+        return super().to_internal_value(data)
+
 class UsdField(serializers.ReadOnlyField):
     """Integer micro-dollars read from `source`, shown as an exact decimal string in USD."""
 
@@ -236,7 +246,7 @@ class InvitationSerializer(serializers.ModelSerializer):
 
 class AliasSerializer(serializers.ModelSerializer):
     alias = serializers.RegexField(ALIAS_PATTERN, max_length=100)
-    model = serializers.SlugRelatedField(slug_field="public_id", queryset=Model.objects.filter(enabled=True))
+    model = CatalogSlugField(slug_field="public_id", queryset=Model.objects.filter(enabled=True))
 
     class Meta:
         model = ModelAlias
@@ -246,7 +256,7 @@ class AliasSerializer(serializers.ModelSerializer):
 class ByokSerializer(serializers.ModelSerializer):
     """An org's own provider key (BYOK). The key is write-only: answers show only its last four characters."""
 
-    provider = serializers.SlugRelatedField(slug_field="slug", queryset=Provider.objects.filter(enabled=True))
+    provider = CatalogSlugField(slug_field="slug", queryset=Provider.objects.filter(enabled=True))
     key = serializers.CharField(write_only=True, min_length=8, max_length=4000, trim_whitespace=True)
     mode = serializers.ChoiceField(choices=OrgCredential.Mode.choices, default=OrgCredential.Mode.MINE_FIRST)
 

@@ -161,3 +161,11 @@ def test_a_key_the_provider_refuses_is_not_stored(world):
     )
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "byok_key_refused"
     assert OrgCredential.objects.count() == 1
+
+
+def test_a_provider_slug_holding_a_nul_character_is_a_400_not_a_database_error(world):
+    answer = world["clients"]["alice"].post(
+        "/api/v1/byok/", {"provider": "open\u0000ai", "key": "sk-brand-new-key-8765"}, format="json"
+    )
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["fields"]["provider"]
