@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
 from lib.bulk import insert_rows
@@ -32,6 +32,11 @@ _in_flight = 0
 BATCH = 500
 # How long a row may wait for company: one INSERT per ~LINGER seconds instead of one per few rows.
 LINGER = 0.2
+# While the database is away, rows wait here (retried every RETRY seconds) up to MAX_WAITING of them;
+# beyond that the oldest are dropped and counted in `dropped` (log line `qlaud.requestlog.rows_dropped`).
+RETRY = 0.5
+MAX_WAITING = 200_000
+dropped = 0
 
 
 class _Drain:
@@ -54,7 +59,9 @@ class _Drain:
             batch = _take()
             if not batch:
                 return
-            await sync_to_async(_write_in_worker, thread_sensitive=False)(batch)
+            if not await sync_to_async(_write_in_worker, thread_sensitive=False)(batch, keep=True):
+                await asyncio.sleep(RETRY)  # the database is away: the rows went back to the buffer
+                continue
             await _publish(batch)
 
     def hurry_up(self) -> None:
@@ -102,15 +109,44 @@ def _take() -> list[dict[str, Any]]:
     return batch
 
 
-def _write(batch: list[dict[str, Any]]) -> None:
+def _write(batch: list[dict[str, Any]], *, keep: bool = False) -> bool:
+    """Write `batch`; False if the database could not be reached and, with `keep`, the rows went
+    back to the front of the buffer to be retried (rows the database refuses are counted by
+    lib.bulk, never retried)."""
     global _in_flight
     try:
         insert(batch)
+        return True
+    except (OperationalError, InterfaceError) as exc:  # the database is away; the connection is marked
+        log.warning("could not write %d request log rows (%s); %s", len(batch), exc, "retrying" if keep else "dropping")
+        if keep:
+            _requeue(batch)
+        else:
+            _drop(len(batch))
+        return False
     except Exception:  # bookkeeping must never take a request down with it
         log.exception("could not write %d request log rows", len(batch))
+        _drop(len(batch))
+        return True
     finally:
         with _lock:
             _in_flight -= len(batch)
+
+
+def _requeue(batch: list[dict[str, Any]]) -> None:
+    with _lock:
+        _pending[:0] = batch
+        excess = len(_pending) - MAX_WAITING
+        if excess > 0:
+            del _pending[:excess]
+    if excess > 0:
+        _drop(excess)
+
+
+def _drop(count: int) -> None:
+    global dropped
+    dropped += count
+    log.error("qlaud.requestlog.rows_dropped count=%d total=%d", count, dropped)
 
 
 def insert(rows: list[dict[str, Any]]) -> None:
@@ -119,9 +155,9 @@ def insert(rows: list[dict[str, Any]]) -> None:
     insert_rows(RequestLog, rows, skip_conflicts=True)
 
 
-def _write_in_worker(batch: list[dict[str, Any]]) -> None:
-    close_old_connections()  # a worker thread's connection may have gone stale, as in a request cycle
-    _write(batch)
+def _write_in_worker(batch: list[dict[str, Any]], *, keep: bool = False) -> bool:
+    close_old_connections()  # a broken, marked or expired connection is closed, as in a request cycle
+    return _write(batch, keep=keep)
 
 
 async def _publish(batch: list[dict[str, Any]]) -> None:
