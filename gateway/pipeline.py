@@ -543,33 +543,35 @@ async def settle(hold: HoldRef, charge: money.Charge | None, receipt_: dict[str,
             else:
                 leases.settle(hold, charge=charge.total, upstream_cost=charge.upstream, receipt=receipt_)
         elif charge is None:
+            leases.unwatch_hold(hold)
             await ledger.arelease(hold)
         else:
+            leases.unwatch_hold(hold)
             await ledger.asettle(hold, charge=charge.total, upstream_cost=charge.upstream, receipt=receipt_)
     except Exception:  # the reconciler settles or releases an open hold later
         log.exception("could not settle hold %s; leaving it to the reconciler", hold)
 
 
-def checkpoint(
-    hold: HoldRef, usage: Usage, host: HostInfo, request_id: str, requested: str, own_key: bool = False
+def watch(
+    hold: HoldRef, usage: Callable[[], Usage], host: HostInfo, request_id: str, requested: str, own_key: bool = False
 ) -> None:
-    """Note on the hold what a stream has delivered so far (off the hot path), so a worker that
-    dies mid-stream leaves the reconciler a charge to settle instead of a hold to release."""
+    """Meter a stream on its hold from now on: the wallet's flusher samples `usage` (what was
+    delivered) every flush and writes it when it changed, so a worker that dies mid-stream leaves
+    the reconciler a charge to settle (at most one flush interval short) instead of a hold to
+    release. Nothing here runs per chunk."""
     if hold is None:
         return
-    charge = charge_for(usage, host, own_key)
-    note = receipt(request_id, host, requested, usage, True, own_key)
+
+    def point() -> dict[str, Any]:
+        delivered = usage()
+        charge = charge_for(delivered, host, own_key)
+        note = receipt(request_id, host, requested, delivered, True, own_key)
+        return {"charge": charge.total, "upstream_cost": charge.upstream, "receipt": note}
+
     if isinstance(hold, leases.Ticket):
-        leases.checkpoint(hold, charge=charge.total, upstream_cost=charge.upstream, receipt=note)
+        leases.watch(hold, point)
     else:
-        background(_checkpoint(hold, charge, note))
-
-
-async def _checkpoint(hold_id: int, charge: money.Charge, note: dict[str, Any]) -> None:
-    try:
-        await ledger.acheckpoint(hold_id, charge=charge.total, upstream_cost=charge.upstream, receipt=note)
-    except Exception:  # a missed checkpoint only weakens crash recovery; the stream goes on
-        log.warning("could not checkpoint hold %s", hold_id, exc_info=True)
+        leases.watch_hold(hold, point)
 
 
 async def settle_shielded(hold: HoldRef, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:

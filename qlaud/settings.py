@@ -224,7 +224,12 @@ WALLET_LEASE_MAX_MICROS = env.int("WALLET_LEASE_MAX_MICROS", default=5_000_000)
 WALLET_LEASE_SHARE = env.int("WALLET_LEASE_SHARE", default=4)
 WALLET_FLUSH_SECONDS = env.float("WALLET_FLUSH_SECONDS", default=0.2)
 WALLET_LEASE_IDLE_SECONDS = env.float("WALLET_LEASE_IDLE_SECONDS", default=10.0)
-WALLET_LEASE_TTL_SECONDS = env.int("WALLET_LEASE_TTL_SECONDS", default=120)
+# With the reconciler every RECONCILE_EVERY_SECONDS (setup_schedules), a dead worker's lease is
+# settled within TTL + that: 40 + 15 = 55 s. Live workers renew every TTL/4 (10 s) or flush.
+WALLET_LEASE_TTL_SECONDS = env.int("WALLET_LEASE_TTL_SECONDS", default=40)
+RECONCILE_EVERY_SECONDS = env.int("RECONCILE_EVERY_SECONDS", default=15)
+# How far back the reconciler looks for RequestLog rows with a cost and no usage entry.
+RECONCILE_LOOKBACK_SECONDS = env.int("RECONCILE_LOOKBACK_SECONDS", default=3600)
 
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
 STRIPE_TEST_SECRET_KEY = secret("STRIPE_TEST_SECRET_KEY", "")

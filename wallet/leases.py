@@ -13,8 +13,12 @@ and renews the lease's expiry. A lease nobody used for WALLET_LEASE_IDLE_SECONDS
 
 Crash safety: the lease is in the database, so the money stays reserved; if the worker dies the
 lease stops being renewed, and the reconciler charges each of its streams in flight from its last
-checkpoint (or from its RequestLog row) and releases the rest (wallet/reconcile.py). What a dead
-worker had settled but not yet written (at most one flush interval) is the window left.
+checkpoint (or from its RequestLog row) and releases the rest (wallet/reconcile.py). A stream is
+*watched* from its first output: the flusher samples what it has delivered (`watch`: a callable
+the stream hands over once, so a chunk costs nothing) and writes it with the lease whenever it
+changed; per-request holds are watched the same way (`watch_hold`, one batched UPDATE per flush).
+What a dead worker delivered or settled but had not yet written (at most one flush interval) is
+the window left.
 
 Keys with a spend limit keep per-request holds (ledger.place_hold): their limit is checked
 against entries and open holds in the database, which lease spends would not show in time.
@@ -30,6 +34,7 @@ import atexit
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +46,22 @@ from wallet import ledger
 from wallet.ledger import InsufficientFunds, LedgerError, Spend
 
 log = logging.getLogger(__name__)
-__all__ = ["InsufficientFunds", "Ticket", "checkpoint", "flush", "release", "reserve", "settle", "wait_idle"]
+__all__ = [
+    "InsufficientFunds",
+    "Ticket",
+    "checkpoint",
+    "flush",
+    "release",
+    "reserve",
+    "settle",
+    "unwatch_hold",
+    "wait_idle",
+    "watch",
+    "watch_hold",
+]
+
+# What a stream has delivered so far: {"charge", "upstream_cost", "receipt"}, sampled at each flush.
+Meter = Callable[[], dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -55,6 +75,8 @@ class Lease:
     inflight: dict[str, int] = field(default_factory=dict)  # request id -> amount it reserved
     pending: list[Spend] = field(default_factory=list)
     metered: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> last checkpoint
+    meters: dict[str, tuple[Meter, int | None]] = field(default_factory=dict)  # request id -> (meter, key id)
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)  # the checkpoints the last flush wrote
     dirty: bool = False  # checkpoints changed since the last flush
     renewed: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
@@ -123,6 +145,7 @@ def settle(ticket: Ticket, *, charge: int, upstream_cost: int, receipt: dict) ->
     ticket.done = True
     lease.committed += charge - lease.inflight.pop(ticket.request_id, 0)
     lease.metered.pop(ticket.request_id, None)
+    lease.meters.pop(ticket.request_id, None)
     with _guard:
         lease.pending.append(Spend(ticket.request_id, ticket.key_id, charge, upstream_cost, receipt))
     lease.last_used = time.monotonic()
@@ -135,6 +158,7 @@ def release(ticket: Ticket) -> None:
     ticket.done = True
     lease = ticket.lease
     lease.committed -= lease.inflight.pop(ticket.request_id, 0)
+    lease.meters.pop(ticket.request_id, None)
     if lease.metered.pop(ticket.request_id, None) is not None:
         lease.dirty = True
 
@@ -145,6 +169,68 @@ def checkpoint(ticket: Ticket, *, charge: int, upstream_cost: int, receipt: dict
         point = {"charge": charge, "upstream_cost": upstream_cost, "receipt": receipt, "key_id": ticket.key_id}
         ticket.lease.metered[ticket.request_id] = point
         ticket.lease.dirty = True
+
+
+def watch(ticket: Ticket, meter: Meter) -> None:
+    """From now on every flush samples `meter` (what the stream has delivered) and writes it on the
+    lease's row when it changed: a hard kill loses at most one flush interval of a stream."""
+    if not ticket.done:
+        ticket.lease.meters[ticket.request_id] = (meter, ticket.key_id)
+
+
+_hold_meters: dict[int, dict[int, Meter]] = {}  # id of the event loop -> {hold id: meter}
+_hold_written: dict[int, dict[str, Any]] = {}  # hold id -> the checkpoint last written
+
+
+def watch_hold(hold_id: int, meter: Meter) -> None:
+    """`watch` for a per-request hold (keys with a spend limit): written by this loop's flusher."""
+    loop = asyncio.get_running_loop()
+    _hold_meters.setdefault(id(loop), {})[hold_id] = meter
+    _ensure_flusher(loop)
+
+
+def unwatch_hold(hold_id: int) -> None:
+    for meters in _hold_meters.values():
+        meters.pop(hold_id, None)
+    _hold_written.pop(hold_id, None)
+
+
+def _sample(lease: Lease) -> dict[str, dict[str, Any]]:
+    """The lease's checkpoints now: the noted ones, and a fresh sample of every watched stream."""
+    if not lease.meters:
+        return dict(lease.metered)
+    points = dict(lease.metered)
+    for request_id, (meter, key_id) in list(lease.meters.items()):
+        try:
+            points[request_id] = {**meter(), "key_id": key_id}
+        except Exception:  # a meter must never stop a flush
+            log.exception("could not meter request %s", request_id)
+    return points
+
+
+async def _flush_hold_meters(loop_id: int) -> None:
+    meters = _hold_meters.get(loop_id)
+    if not meters:
+        return
+    changed = {}
+    for hold_id, meter in list(meters.items()):
+        try:
+            point = meter()
+        except Exception:
+            log.exception("could not meter hold %s", hold_id)
+            continue
+        if point != _hold_written.get(hold_id):
+            changed[hold_id] = point
+    if not changed:
+        return
+    try:
+        await in_pool(ledger.checkpoint_many)(changed)
+    except Exception:  # the database is away: the next flush tries again
+        log.warning("could not checkpoint %d holds", len(changed), exc_info=True)
+        return
+    for hold_id, point in changed.items():
+        if hold_id in meters:
+            _hold_written[hold_id] = point
 
 
 # --- the flusher ---------------------------------------------------------------------------------
@@ -163,7 +249,8 @@ async def _flusher(loop_id: int) -> None:
         leases = _loop_leases(loop_id)
         for lease in leases:
             await _flush_one(lease)
-        if not any(lease.hold_id is not None or lease.pending for lease in leases):
+        await _flush_hold_meters(loop_id)
+        if not _hold_meters.get(loop_id) and not any(lease.hold_id is not None or lease.pending for lease in leases):
             return
 
 
@@ -172,6 +259,9 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
     renew = now - lease.renewed > settings.WALLET_LEASE_TTL_SECONDS / 4
     idle = not lease.inflight and not lease.pending and now - lease.last_used > settings.WALLET_LEASE_IDLE_SECONDS
     idle = idle or (closing and not lease.inflight)
+    metered = _sample(lease)
+    if metered != lease.written:
+        lease.dirty = True
     if lease.hold_id is None:  # closed under requests still in flight: their spends are written all the same
         lease.dirty = False
         if not lease.pending:
@@ -183,7 +273,7 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
         with _guard:
             spends, lease.pending = lease.pending, []
             _flushing += 1
-        metered, lease.dirty = dict(lease.metered), False
+        lease.dirty = False
         try:
             remaining = await in_pool(ledger.lease_flush)(lease.wallet_id, lease.hold_id, spends, metered, release=idle)
         except (LedgerError, ObjectDoesNotExist):  # its wallet was deleted: nothing left to write
@@ -200,6 +290,7 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
             with _guard:
                 _flushing -= 1
         lease.committed -= sum(s.charge for s in spends)
+        lease.written = metered
         lease.renewed = time.monotonic()
         if remaining is None:  # released (idle) or closed by the reconciler: the next request takes a new one
             lease.hold_id, lease.amount = None, 0
@@ -210,12 +301,14 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
 async def flush() -> None:
     """Write every lease of this loop now (tests): when it returns, what was settled before the call
     is written, or kept for the next flush if the database failed."""
-    for lease in _loop_leases(id(asyncio.get_running_loop())):
+    loop_id = id(asyncio.get_running_loop())
+    for lease in _loop_leases(loop_id):
         if lease.lock.locked():  # the background flusher took the spends and is writing them: wait for it
             async with lease.lock:
                 pass
-        if lease.pending or lease.dirty:
+        if lease.pending or lease.dirty or lease.meters:
             await _flush_one(lease, force=True)
+    await _flush_hold_meters(loop_id)
 
 
 async def close() -> None:
@@ -241,6 +334,8 @@ def reset() -> None:
     """Forget every lease (tests: the database was rolled back under them)."""
     with _guard:
         _leases.clear()
+    _hold_meters.clear()
+    _hold_written.clear()
     for task in list(_flushers.values()):
         try:
             task.get_loop().call_soon_threadsafe(task.cancel)

@@ -283,6 +283,17 @@ def checkpoint(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) 
     )
 
 
+def checkpoint_many(points: dict[int, dict[str, Any]]) -> None:
+    """`checkpoint` for several holds in one transaction ({hold id: {charge, upstream_cost, receipt}})."""
+    with transaction.atomic(durable=True):
+        for hold_id, point in points.items():
+            Hold.objects.filter(pk=hold_id, status=Hold.Status.OPEN).update(
+                metered_charge=point["charge"],
+                metered_upstream_cost=point["upstream_cost"],
+                metered_receipt=point["receipt"],
+            )
+
+
 def _locked_hold(hold_id: int) -> tuple[Hold, Wallet]:
     """Lock a hold, then its wallet. Holds are always locked before wallets, so no lock cycle.
 
@@ -570,7 +581,3 @@ async def asettle(hold_id: int, *, charge: int, upstream_cost: int, receipt: dic
 
 async def arelease(hold_id: int) -> None:
     await _in_pool(release)(hold_id)
-
-
-async def acheckpoint(hold_id: int, *, charge: int, upstream_cost: int, receipt: dict) -> None:
-    await _in_pool(checkpoint)(hold_id, charge=charge, upstream_cost=upstream_cost, receipt=receipt)

@@ -1,8 +1,11 @@
 """Reconciliation jobs (plain functions; wallet/tasks.py wraps them for Celery).
 
 - reconcile_holds: holds left open (a crashed worker, a lost settle) are settled from the request's
-  recorded cost if the gateway logged it, else released. The ledger's idempotency keeps each
-  request charged at most once, whoever gets there first.
+  recorded cost if the gateway logged it, else released; leases a dead worker stopped renewing are
+  settled the same way; and every RequestLog row with a cost that has no usage entry once a live
+  worker would surely have written it (a worker killed between a request's end and its lease's
+  next flush) is charged from the row. The ledger's idempotency keeps each request charged at
+  most once, whoever gets there first.
 - verify_ledgers: recompute balances from entries; record drift, never fix it silently.
 - sync_stripe: credit paid Checkout Sessions a lost webhook never delivered.
 - rollup_usage: hourly and daily aggregates of RequestLog, rebuilt idempotently for a window.
@@ -18,7 +21,7 @@ from datetime import datetime, timedelta
 import stripe
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, OuterRef, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 
 def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
     counts = _reconcile_leases(now or timezone.now())
+    counts["settled"] += _charge_unbilled_logs(now or timezone.now())
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.HOLD_TIMEOUT_SECONDS)
     stale = list(
         Hold.objects.filter(status=Hold.Status.OPEN, lease=False, created__lt=cutoff).values_list(
@@ -99,6 +103,41 @@ def _reconcile_leases(now: datetime) -> dict[str, int]:
         counts["settled"] += len(spends)
         counts["released"] += 1
     return counts
+
+
+def _charge_unbilled_logs(now: datetime) -> int:
+    """Charge every RequestLog row with a cost and neither a usage entry nor a hold of its own
+    (those are settled above), logged at least WALLET_LEASE_TTL_SECONDS ago: by then a live worker
+    has written its spend, or lost its lease. Looks back RECONCILE_LOOKBACK_SECONDS."""
+    grace = now - timedelta(seconds=settings.WALLET_LEASE_TTL_SECONDS)
+    since = grace - timedelta(seconds=settings.RECONCILE_LOOKBACK_SECONDS)
+    charged = LedgerEntry.objects.filter(reference=OuterRef("request_id"), kind=LedgerEntry.Kind.USAGE)
+    held = Hold.objects.filter(request_id=OuterRef("request_id"))
+    rows = (
+        RequestLog.objects.filter(created__gte=since, created__lt=grace, cost__gt=0)
+        .filter(~Exists(charged), ~Exists(held))
+        .values("org_id", "request_id", "cost", "upstream_cost", "api_key_id", "model", "price_version_id")
+    )
+    by_org: dict[int, list[ledger.Spend]] = {}
+    for row in rows:
+        receipt = {
+            "reconciled": True,
+            "from": "request_log",
+            "model": row["model"],
+            "price_version_id": row["price_version_id"],
+        }
+        spend = ledger.Spend(row["request_id"], row["api_key_id"], row["cost"], row["upstream_cost"], receipt)
+        by_org.setdefault(row["org_id"], []).append(spend)
+    done = 0
+    for org_id, spends in by_org.items():
+        try:
+            ledger.lease_flush(ledger._wallet_id(org_id), None, spends, {})
+        except Exception:
+            log.exception("could not charge %d logged requests of org %s", len(spends), org_id)
+            continue
+        log.warning("charged %d logged requests of org %s that no worker had written", len(spends), org_id)
+        done += len(spends)
+    return done
 
 
 def verify_ledgers() -> list[dict[str, int]]:

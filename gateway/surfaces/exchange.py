@@ -235,11 +235,15 @@ async def _settle_and_record(ex: Exchange, outcome: Outcome, charge: Any, upstre
         )
 
 
-def checkpoint(ex: Exchange, reported: Usage, chars: int) -> None:
-    """Note on the hold what was delivered so far (crash recovery)."""
+def watch(ex: Exchange, delivered: Callable[[], tuple[Usage, int]]) -> None:
+    """Meter the stream on its hold (crash recovery): `delivered` gives (reported usage, characters)."""
     assert ex.upstream is not None
-    usage, _ = pipeline.billable_usage(reported, chars, ex.input_estimate, True)
-    pipeline.checkpoint(ex.hold, usage, ex.upstream.host, ex.request_id, ex.requested, ex.upstream.byok)
+
+    def usage() -> Usage:
+        reported, chars = delivered()
+        return pipeline.billable_usage(reported, chars, ex.input_estimate, True)[0]
+
+    pipeline.watch(ex.hold, usage, ex.upstream.host, ex.request_id, ex.requested, ex.upstream.byok)
 
 
 async def settle_stream(
@@ -403,8 +407,9 @@ class DialectStream:
     def keepalive(self) -> bytes:
         return streaming.KEEPALIVE[self.ex.surface.dialect] if self.r.delivered else b""
 
-    def checkpoint(self) -> None:
-        checkpoint(self.ex, self.r.usage, self.r.chars)
+    def watch(self) -> None:
+        r = self.r
+        watch(self.ex, lambda: (r.usage, r.chars))
 
     def finish(self) -> bytes:
         r, ex = self.r, self.ex

@@ -300,8 +300,8 @@ class ResponsesStream:
     def keepalive(self) -> bytes:
         return streaming.KEEPALIVE[relay.OPENAI]  # an SSE comment keeps proxies from timing out
 
-    def checkpoint(self) -> None:
-        exchange.checkpoint(self.ex, Usage(), self.chars)
+    def watch(self) -> None:
+        exchange.watch(self.ex, lambda: (Usage(), self.chars))
 
     def finish(self) -> bytes:
         return self._emit(self.machine.finish())

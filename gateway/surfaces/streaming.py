@@ -3,16 +3,15 @@
 `loop(upstream, translator, request_id)` reads the upstream's events in batches (`paced`), hands each batch to the
 surface's `StreamTranslator`, keeps the connection alive through long upstream silences, ends a stalled stream (no
 event for the host's first-byte timeout before output, or its idle timeout after) with the surface's error event,
-notes what was delivered on the hold every CHECKPOINT_SECONDS, and settles in `finally`, even when the client leaves
-(asyncio cancellation). The stall deadlines are counted on the keep-alive ticks: nothing is added per chunk but
-resetting one local.
+has what was delivered metered on the hold from the first output (the wallet's flusher samples it), and settles
+in `finally`, even when the client leaves (asyncio cancellation). The stall deadlines are counted on the keep-alive
+ticks: nothing is added per chunk but resetting one local.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ log = logging.getLogger(__name__)
 
 # Streams stay alive through long upstream silences: Anthropic's own `ping`, an SSE comment for OpenAI.
 KEEPALIVE_SECONDS = 15.0
-# While streaming, what was delivered is noted on the hold this often (crash recovery).
-CHECKPOINT_SECONDS = 5.0
 KEEPALIVE = {relay.ANTHROPIC: b'event: ping\ndata: {"type":"ping"}\n\n', relay.OPENAI: b": keep-alive\n\n"}
 
 
@@ -39,7 +36,7 @@ class StreamTranslator(Protocol):
 
     @property
     def delivered(self) -> bool:
-        """Output has reached the client (so it is billable and worth a checkpoint)."""
+        """Output has reached the client (so it is billable and worth metering)."""
         ...
 
     def opening(self) -> bytes: ...
@@ -50,7 +47,9 @@ class StreamTranslator(Protocol):
         """What to send during an upstream silence (b"": nothing)."""
         ...
 
-    def checkpoint(self) -> None: ...
+    def watch(self) -> None:
+        """Have what was delivered metered on the hold from now on (called once, at the first output)."""
+        ...
 
     def finish(self) -> bytes: ...
 
@@ -78,7 +77,7 @@ async def loop(
     """Upstream events in (`events`, or the provider module's `iter_events`), client bytes out. Settles in
     `finally`, even when the client leaves."""
     error_type = ""
-    next_checkpoint = 0.0  # the first one as soon as output reaches the client
+    watched = False
     admission.counts.streams += 1
     first_byte, idle = first_byte_timeout(up.host), idle_timeout(up.host)
     tick = min(KEEPALIVE_SECONDS, first_byte, idle)
@@ -102,9 +101,9 @@ async def loop(
                 out = t.feed_all(batch)
                 if out:
                     yield out
-                    if t.delivered and time.monotonic() >= next_checkpoint:
-                        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
-                        t.checkpoint()
+                    if not watched and t.delivered:
+                        watched = True
+                        t.watch()
             tail = t.finish()
         except Stalled as stall:
             log.warning("upstream stalled for %.0f s (request %s, host %s)", stall.seconds, request_id, up.host.id)

@@ -67,6 +67,35 @@ def test_a_stream_notes_what_it_delivered_on_its_hold_while_it_runs(live, world,
     assert row.cost >= lease.metered_charge
 
 
+def test_what_a_stream_delivered_reaches_its_lease_within_a_flush_or_two_not_at_the_next_5_s_checkpoint(
+    live, world, fake
+):
+    """A hard kill loses at most one flush interval of a stream: the metered point follows the output."""
+    fake.delay = 0.8
+    body = {"model": "slow", "max_tokens": 50, "stream": True, "messages": HI}
+
+    def metered_output(lease: Hold, above: int) -> int:
+        deadline = time.monotonic() + 0.6  # three flush intervals
+        while time.monotonic() < deadline:
+            lease.refresh_from_db()
+            points = list(lease.metered_receipt.get("requests", {}).values())
+            if points and points[0]["receipt"]["usage"]["output"] > above:
+                break
+            time.sleep(0.02)
+        return points[0]["receipt"]["usage"]["output"] if points else 0
+
+    with httpx.stream("POST", live.url + "/v1/chat/completions", json=body, headers={"x-api-key": world.raw}) as r:
+        chunks = r.iter_bytes()
+        while b"Slow" not in next(chunks):
+            pass
+        lease = Hold.objects.get(lease=True)
+        first = metered_output(lease, 0)
+        while b"steady" not in next(chunks):
+            pass
+        later = metered_output(lease, first)
+    assert 0 < first < later
+
+
 def test_a_long_silence_on_the_responses_surface_is_bridged_with_comments(live, world, fake, monkeypatch):
     monkeypatch.setattr(streaming, "KEEPALIVE_SECONDS", 0.05)
     fake.delay = 0.3

@@ -282,3 +282,60 @@ async def test_a_stopping_worker_writes_what_it_spent_and_gives_its_leases_back(
     wallet = await _wallet(org)
     assert (wallet.balance, wallet.held) == (10 * DOLLAR - 12_000, 0)
     assert (await Hold.objects.aget(lease=True)).status == Hold.Status.RELEASED
+
+
+async def test_a_request_that_ended_in_the_last_flush_window_before_a_kill_is_charged_once_from_its_log_row(
+    request_log_factory,
+):
+    org = await _funded(10 * DOLLAR)
+    done = await _reserve(org, 200_000, "req_done")
+    await leases.flush()  # the lease is written; the request is in flight
+    leases.settle(done, charge=5_000, upstream_cost=4_600, receipt={})  # ...and ends: its spend waits in memory
+    await sync_to_async(request_log_factory)(org, "req_done", cost=5_000, upstream_cost=4_600)
+    leases.reset()  # kill -9 before the next flush
+    hold = await Hold.objects.aget(lease=True)
+    later = hold.expires + timedelta(seconds=1)
+
+    await sync_to_async(reconcile.reconcile_holds)(later)
+    await sync_to_async(reconcile.reconcile_holds)(later)
+
+    entries = [(e.reference, e.amount, e.receipt.get("reconciled")) async for e in LedgerEntry.objects.all()]
+    assert [e for e in entries if e[0] == "req_done"] == [("req_done", -5_000, True)]
+    wallet = await _wallet(org)
+    assert (wallet.balance, wallet.held) == (10 * DOLLAR - 5_000, 0)
+    await sync_to_async(ledger.assert_ledger_invariant)()
+
+
+async def test_a_watched_stream_is_written_on_its_lease_at_every_flush_where_it_delivered_more():
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 200_000, "req_stream")
+    delivered = {"charge": 100, "upstream_cost": 90, "receipt": {"usage": {"output": 1}}}
+    leases.watch(ticket, lambda: dict(delivered))
+    await leases.flush()
+    hold = await Hold.objects.aget(lease=True)
+    assert hold.metered_charge == 100
+    delivered.update(charge=1_400, upstream_cost=1_300, receipt={"usage": {"output": 14}})
+    await leases.flush()
+    await hold.arefresh_from_db()
+    assert hold.metered_charge == 1_400
+    assert hold.metered_receipt["requests"]["req_stream"]["receipt"] == {"usage": {"output": 14}}
+    leases.settle(ticket, charge=1_500, upstream_cost=1_400, receipt={})
+    await leases.flush()
+    await hold.arefresh_from_db()
+    assert (hold.metered_charge, hold.metered_receipt["requests"]) == (0, {})
+
+
+async def test_a_watched_stream_on_a_per_request_hold_is_written_in_one_update_per_flush():
+    org = await _funded(10 * DOLLAR)
+    hold_id = await ledger.aplace_hold(org_id=org.pk, key_id=None, amount=200_000, request_id="req_limited")
+    delivered = {"charge": 900, "upstream_cost": 800, "receipt": {"usage": {"output": 9}}}
+    leases.watch_hold(hold_id, lambda: dict(delivered))
+    await leases.flush()
+    hold = await Hold.objects.aget(pk=hold_id)
+    assert (hold.metered_charge, hold.metered_receipt) == (900, {"usage": {"output": 9}})
+    delivered.update(charge=1_400)
+    await leases.flush()
+    await hold.arefresh_from_db()
+    assert hold.metered_charge == 1_400
+    leases.unwatch_hold(hold_id)
+    await ledger.arelease(hold_id)

@@ -108,13 +108,20 @@ def test_setup_schedules_creates_the_periodic_tasks_idempotently(db):
     call_command("setup_schedules", stdout=StringIO())
     out = StringIO()
     call_command("setup_schedules", stdout=out)
-    assert "updated: wallet: reconcile stale holds every 5 min" in out.getvalue()
-    assert PeriodicTask.objects.count() == 5
+    assert "updated: wallet: reconcile stale holds every 15 s" in out.getvalue()
+    assert PeriodicTask.objects.count() == 6
     tasks = set(PeriodicTask.objects.values_list("task", flat=True))
     assert tasks == {
+        "accounts.tasks.land_key_changes",
         "catalog.tasks.sync_catalog",
         "wallet.tasks.reconcile_holds",
         "wallet.tasks.sync_stripe",
         "wallet.tasks.rollup_usage",
         "wallet.tasks.verify_ledgers",
     }
+
+
+def test_a_dead_workers_lease_is_settled_within_a_minute_with_the_default_settings():
+    from django.conf import settings
+
+    assert settings.WALLET_LEASE_TTL_SECONDS + settings.RECONCILE_EVERY_SECONDS <= 60
