@@ -269,9 +269,7 @@ async def place_hold(key: KeyContext, amount: int, request_id: str) -> HoldRef:
     try:
         if key.spend_limit is None:
             return await leases.reserve(org_id=key.org_id, key_id=key.key_id, amount=amount, request_id=request_id)
-        return await ledger.aplace_hold(
-            org_id=key.org_id, key_id=key.key_id, amount=amount, request_id=request_id, key_limited=True
-        )
+        return await leases.place_hold(org_id=key.org_id, key_id=key.key_id, amount=amount, request_id=request_id)
     except ledger.InsufficientFunds as exc:
         raise GatewayError("billing", exc.message) from None
 

@@ -35,10 +35,11 @@ class Bar:
 
 
 def wallet_numbers(org) -> dict[str, int] | None:
-    wallet = Wallet.objects.filter(org=org).only("balance", "held").first()
+    wallet = Wallet.objects.filter(org=org).only("balance").first()
     if wallet is None:
         return None
-    return {"balance": wallet.balance, "held": wallet.held, "available": wallet.available}
+    # Never a worker's unused lease: only the holds of requests in flight (Wallet.on_hold).
+    return {"balance": wallet.balance, "held": wallet.on_hold, "available": wallet.spendable}
 
 
 class UTCDate(Func):

@@ -49,10 +49,15 @@ async def credits(request: HttpRequest) -> JsonResponse:
     ctx = await _authenticate(request)
     if isinstance(ctx, JsonResponse):
         return ctx
-    wallet = await Wallet.objects.filter(org_id=ctx.org_id).afirst()
-    balance, held = (wallet.balance, wallet.held) if wallet else (0, 0)
+    balance, held = await sync_to_async(balance_and_holds)(ctx.org_id)
     data = {"currency": "USD", **_money("balance", balance), **_money("on_hold", held)}
     return JsonResponse({"data": {**data, **_money("available", balance - held)}})
+
+
+def balance_and_holds(org_id: int) -> tuple[int, int]:
+    """The settled balance and the holds of requests in flight (never a worker's unused lease)."""
+    wallet = Wallet.objects.filter(org_id=org_id).only("pk", "balance").first()
+    return (wallet.balance, ledger.on_hold(wallet.pk)) if wallet else (0, 0)
 
 
 @require_GET

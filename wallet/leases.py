@@ -20,6 +20,12 @@ changed; per-request holds are watched the same way (`watch_hold`, one batched U
 What a dead worker delivered or settled but had not yet written (at most one flush interval) is
 the window left.
 
+Leases never starve a request: a worker refused for want of money other workers' leases hold
+unused raises the wallet's *lease pressure* (a cache key, shared through Redis in production) and
+tries again for up to RECLAIM_SECONDS; every flusher that sees the pressure on a wallet it leases
+gives back all but what its requests in flight reserved. Customers see only those in-flight
+reservations as on hold (`Hold.in_flight`, written by each flush; `ledger.on_hold`).
+
 Keys with a spend limit keep per-request holds (ledger.place_hold): their limit is checked
 against entries and open holds in the database, which lease spends would not show in time.
 
@@ -38,7 +44,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 
 from lib.threads import in_pool
@@ -98,6 +106,10 @@ class Ticket:
     done: bool = False
 
 
+# How long a request short of money waits for other workers to give back their unused leases.
+RECLAIM_SECONDS = 1.5
+PRESSURE_SECONDS = 5  # how long a wallet's lease pressure lasts once raised
+
 _leases: dict[tuple[int, int], Lease] = {}  # (id of the event loop, wallet id) -> lease
 _flushers: dict[int, asyncio.Task[None]] = {}
 _guard = threading.Lock()
@@ -122,17 +134,62 @@ async def reserve(*, org_id: int, key_id: int | None, amount: int, request_id: s
         with _guard:
             lease = _leases.setdefault(slot, Lease(wallet_id))
     if lease.free < amount:
-        async with lease.lock:
-            if lease.free < amount:
-                lease.hold_id, lease.amount = await in_pool(ledger.lease_grow)(
-                    wallet_id, lease.hold_id, amount - lease.free
-                )
-                lease.renewed = time.monotonic()
+
+        async def grow() -> None:
+            async with lease.lock:
+                if lease.free < amount:
+                    lease.hold_id, lease.amount = await in_pool(ledger.lease_grow)(
+                        wallet_id, lease.hold_id, amount - lease.free, amount
+                    )
+                    lease.renewed = time.monotonic()
+
+        await reclaiming(wallet_id, grow)
     lease.inflight[request_id] = amount
     lease.committed += amount
     lease.last_used = time.monotonic()
     _ensure_flusher(loop)
     return Ticket(lease, request_id, amount, key_id)
+
+
+async def reclaiming(wallet_id: int, reserve: Callable[[], Any]) -> Any:
+    """`await reserve()`; refused while other workers' leases hold unused money that would cover
+    it, raise the wallet's lease pressure and try again each flush interval for RECLAIM_SECONDS."""
+    deadline = time.monotonic() + RECLAIM_SECONDS
+    while True:
+        try:
+            return await reserve()
+        except InsufficientFunds as short:
+            if not short.reclaimable or time.monotonic() >= deadline:
+                raise
+        await sync_to_async(cache.set, thread_sensitive=False)(_pressure_key(wallet_id), 1, PRESSURE_SECONDS)
+        await asyncio.sleep(settings.WALLET_FLUSH_SECONDS)
+
+
+async def place_hold(*, org_id: int, key_id: int | None, amount: int, request_id: str) -> int:
+    """`ledger.place_hold` (a per-request hold, for keys with a spend limit), asking leases back when short."""
+    wallet_id = ledger._wallet_ids.get(org_id) or await in_pool(ledger._wallet_id)(org_id)
+
+    async def hold() -> int:
+        return await in_pool(ledger.place_hold)(org_id=org_id, key_id=key_id, amount=amount, request_id=request_id)
+
+    return await reclaiming(wallet_id, hold)
+
+
+def _pressure_key(wallet_id: int) -> str:
+    return f"lease-pressure:{wallet_id}"
+
+
+async def _pressured(leases: list[Lease]) -> set[int]:
+    """The wallets, among those these leases have unused money on, whose lease pressure is up."""
+    wallets = {lease.wallet_id for lease in leases if lease.free > 0}
+    if not wallets:
+        return set()
+    try:
+        # Off the loop (Redis in production) but not on the DB pool: no connection bookkeeping.
+        found = await sync_to_async(cache.get_many, thread_sensitive=False)([_pressure_key(w) for w in wallets])
+    except Exception:  # no shared cache: leases still go back when idle
+        return set()
+    return {w for w in wallets if _pressure_key(w) in found}
 
 
 def settle(ticket: Ticket, *, charge: int, upstream_cost: int, receipt: dict) -> None:
@@ -247,14 +304,15 @@ async def _flusher(loop_id: int) -> None:
     while True:
         await asyncio.sleep(settings.WALLET_FLUSH_SECONDS)
         leases = _loop_leases(loop_id)
+        pressured = await _pressured(leases)
         for lease in leases:
-            await _flush_one(lease)
+            await _flush_one(lease, give_back=lease.wallet_id in pressured)
         await _flush_hold_meters(loop_id)
         if not _hold_meters.get(loop_id) and not any(lease.hold_id is not None or lease.pending for lease in leases):
             return
 
 
-async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False) -> None:
+async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False, give_back: bool = False) -> None:
     now = time.monotonic()
     renew = now - lease.renewed > settings.WALLET_LEASE_TTL_SECONDS / 4
     idle = not lease.inflight and not lease.pending and now - lease.last_used > settings.WALLET_LEASE_IDLE_SECONDS
@@ -266,7 +324,7 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
         lease.dirty = False
         if not lease.pending:
             return
-    elif not (lease.pending or lease.dirty or renew or idle or force):
+    elif not (lease.pending or lease.dirty or renew or idle or force or give_back):
         return
     global _flushing
     async with lease.lock:
@@ -274,9 +332,20 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
             spends, lease.pending = lease.pending, []
             _flushing += 1
         lease.dirty = False
+        if lease.meters:  # what the streams delivered while this flush waited for the lock
+            metered = _sample(lease)
+        in_flight = sum(lease.inflight.values())
+        keep, amount = None, lease.amount
+        if give_back and lease.hold_id is not None:
+            # Shrink first in memory, so no request reserves what is being given back meanwhile.
+            keep = in_flight + max(lease.committed - in_flight - sum(s.charge for s in spends), 0)
+            lease.amount = min(lease.amount, keep + sum(s.charge for s in spends))
         try:
-            remaining = await in_pool(ledger.lease_flush)(lease.wallet_id, lease.hold_id, spends, metered, release=idle)
+            remaining = await in_pool(ledger.lease_flush)(
+                lease.wallet_id, lease.hold_id, spends, metered, release=idle, in_flight=in_flight, keep=keep
+            )
         except (LedgerError, ObjectDoesNotExist):  # its wallet was deleted: nothing left to write
+            lease.amount = amount
             log.warning("lease %s of wallet %s vanished; dropping it", lease.hold_id, lease.wallet_id)
             lease.hold_id, lease.amount, lease.committed = None, 0, sum(lease.inflight.values())
             return
@@ -285,6 +354,7 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
             with _guard:
                 lease.pending[:0] = spends
             lease.dirty = True
+            lease.amount = amount
             return
         finally:
             with _guard:
@@ -306,7 +376,7 @@ async def flush() -> None:
         if lease.lock.locked():  # the background flusher took the spends and is writing them: wait for it
             async with lease.lock:
                 pass
-        if lease.pending or lease.dirty or lease.meters:
+        if lease.pending or lease.dirty or lease.meters or lease.inflight:
             await _flush_one(lease, force=True)
     await _flush_hold_meters(loop_id)
 

@@ -42,12 +42,15 @@ Kind = LedgerEntry.Kind
 
 
 class InsufficientFunds(Exception):
-    """A hold was refused. `kind` is "balance" or "key_limit"; `message` tells the caller what to do."""
+    """A hold was refused. `kind` is "balance" or "key_limit"; `message` tells the caller what to do.
+    `reclaimable`: other workers' leases hold enough unused money to cover it (wallet/leases.py
+    asks for it back and tries again)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, reclaimable: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.reclaimable = reclaimable
 
 
 class LedgerError(Exception):
@@ -177,7 +180,9 @@ def place_hold(*, org_id: int, key_id: int | None, amount: int, request_id: str,
         )
         if not reserved:
             wallet = Wallet.objects.get(pk=wallet_id)
-            raise InsufficientFunds("balance", _short_balance_message(wallet, amount))
+            leased = _leases_unused(wallet_id)
+            short = _short_balance_message(wallet, amount)
+            raise InsufficientFunds("balance", short, reclaimable=bool(leased) and wallet.available + leased >= amount)
         if key_id is not None and key_limited:
             _check_key_limit(key_id, amount)  # raising rolls the reservation back
         hold = Hold.objects.create(wallet_id=wallet_id, api_key_id=key_id, request_id=request_id, amount=amount)
@@ -196,11 +201,27 @@ def _wallet_id(org_id: int) -> int:
 
 
 def _short_balance_message(wallet: Wallet, amount: int) -> str:
+    """`amount`: the request's own hold. What is available is what /v1/credits shows (the settled
+    balance less the holds of requests in flight), not what the wallet row has left unleased."""
+    available = wallet.balance - on_hold(wallet.pk)
     return (
         f"Insufficient balance: this request may cost up to {format_usd(amount)} but "
-        f"{format_usd(max(wallet.available, 0))} is available. "
+        f"{format_usd(max(available, 0))} is available. "
         f"Top up at {settings.SITE_URL}/dashboard/wallet/ or lower max_tokens."
     )
+
+
+def on_hold(wallet_id: int) -> int:
+    """What customers see as on hold (Wallet.on_hold): never a worker's unused lease."""
+    return Wallet(pk=wallet_id).on_hold
+
+
+def _leases_unused(wallet_id: int, but: int | None = None) -> int:
+    """The unused part of the wallet's open leases (other than `but`) as of their last flushes."""
+    rows = Hold.objects.filter(wallet_id=wallet_id, status=Hold.Status.OPEN, lease=True)
+    if but is not None:
+        rows = rows.exclude(pk=but)
+    return sum(max(amount - in_flight, 0) for amount, in_flight in rows.values_list("amount", "in_flight"))
 
 
 def _check_key_limit(key_id: int, amount: int) -> None:
@@ -332,10 +353,12 @@ class Spend:
     receipt: dict
 
 
-def lease_grow(wallet_id: int, hold_id: int | None, need: int) -> tuple[int, int]:
+def lease_grow(wallet_id: int, hold_id: int | None, need: int, quote: int | None = None) -> tuple[int, int]:
     """Reserve at least `need` more for a worker's lease (a new lease if `hold_id` is None or was
     closed by the reconciler). Reserves more than needed when the wallet can spare it, so most
-    requests never wait for the database. Returns (hold id, amount now reserved on it)."""
+    requests never wait for the database. Returns (hold id, amount now reserved on it). Refused,
+    the message quotes `quote` (the request's own hold), and says whether other leases could give
+    enough back (`reclaimable`)."""
     with transaction.atomic(durable=True):
         wallet = Wallet.objects.select_for_update().get(pk=wallet_id)
         hold = None
@@ -343,7 +366,9 @@ def lease_grow(wallet_id: int, hold_id: int | None, need: int) -> tuple[int, int
             hold = Hold.objects.select_for_update().filter(pk=hold_id, status=Hold.Status.OPEN).first()
         available = wallet.balance - wallet.held
         if available < need:
-            raise InsufficientFunds("balance", _short_balance_message(wallet, need))
+            leased = _leases_unused(wallet_id, but=hold_id)
+            short = _short_balance_message(wallet, quote or need)
+            raise InsufficientFunds("balance", short, reclaimable=bool(leased) and available + leased >= need)
         share = available // max(settings.WALLET_LEASE_SHARE, 1)
         size = min(max(need, min(settings.WALLET_LEASE_MAX_MICROS, share)), available)
         wallet.held += size
@@ -368,12 +393,16 @@ def lease_flush(
     *,
     release: bool = False,
     expired_before: datetime | None = None,
+    in_flight: int = 0,
+    keep: int | None = None,
 ) -> int | None:
     """Write a lease's settled requests (one usage entry each, idempotent per request) and renew it;
     with `release`, give what is left back to the wallet. Returns the amount still reserved, or None
     when the lease is closed (released here, or by the reconciler: its spends are still charged).
     `hold_id` None: the lease is gone already; only the spends are written. `expired_before` (the
-    reconciler): do nothing unless the lease is still open and was last renewed for before then."""
+    reconciler): do nothing unless the lease is still open and was last renewed for before then.
+    `in_flight`: what the lease's requests in flight have reserved (shown as on hold); `keep`: give
+    back all but this much (other workers asked for the wallet's money)."""
     with transaction.atomic(durable=True):
         if hold_id is None:
             hold, wallet = None, Wallet.objects.select_for_update().get(pk=wallet_id)
@@ -399,6 +428,8 @@ def lease_flush(
         remaining = None
         if hold is not None and hold.status == Hold.Status.OPEN:
             left = max(hold.amount - total, 0)
+            if keep is not None:
+                left = min(left, keep)
             wallet.held -= hold.amount - left
             hold.amount, hold.charged = left, (hold.charged or 0) + total
             if release:
@@ -410,6 +441,7 @@ def lease_flush(
             hold.metered_charge = sum(m["charge"] for m in metered.values())
             hold.metered_upstream_cost = sum(m["upstream_cost"] for m in metered.values())
             hold.metered_receipt = {"requests": metered}
+            hold.in_flight = in_flight
             hold.save()
         after = _save_wallet(wallet, before)
     _after_commit(after)

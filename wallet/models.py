@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 def _default_low_balance() -> int:
@@ -38,7 +39,20 @@ class Wallet(models.Model):
 
     @property
     def available(self) -> int:
+        """What no hold or lease has reserved: what a new lease or hold may take."""
         return self.balance - self.held
+
+    @cached_property
+    def on_hold(self) -> int:
+        """What customers see on hold: the holds of requests in flight (per-request holds, and what
+        each lease's requests in flight had reserved at its last flush), never a lease's unused rest."""
+        rows = self.holds.filter(status=Hold.Status.OPEN).values_list("lease", "amount", "in_flight")
+        return sum(min(in_flight, amount) if lease else amount for lease, amount, in_flight in rows)
+
+    @property
+    def spendable(self) -> int:
+        """What customers see as available: the settled balance less the holds of requests in flight."""
+        return self.balance - self.on_hold
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -122,6 +136,9 @@ class Hold(models.Model):
     # flight to its last checkpoint; `expires` is pushed forward on every flush while its worker lives.
     lease = models.BooleanField(default=False)
     expires = models.DateTimeField(null=True, blank=True)
+    # A lease: what its requests in flight had reserved at its last flush (micro-dollars). Customers
+    # see this as on hold, never the lease's unused rest (wallet.ledger.on_hold).
+    in_flight = models.BigIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
     settled_at = models.DateTimeField(null=True, blank=True)
 

@@ -37,7 +37,7 @@ def test_a_batch_of_rows_is_written_in_one_statement(db, org_a, monkeypatch):
     from requestlog.models import RequestLog
 
     batch = [row(org_a, f"req_{i}", output_tokens=i, ttft_ms=1.5, stream=True) for i in range(3)]
-    if connection.vendor == "postgresql":  # qlaud/bulk.py COPYs there, past Django's query log
+    if connection.vendor == "postgresql":  # lib/bulk.py COPYs there, past Django's query log
         import psycopg
 
         statements: list[str] = []

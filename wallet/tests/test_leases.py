@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from wallet import leases, ledger, reconcile
 from wallet.models import Hold, LedgerEntry, Wallet
+from wallet.money import format_usd
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOLLAR = 1_000_000
@@ -290,8 +291,8 @@ async def test_a_request_that_ended_in_the_last_flush_window_before_a_kill_is_ch
     org = await _funded(10 * DOLLAR)
     done = await _reserve(org, 200_000, "req_done")
     await leases.flush()  # the lease is written; the request is in flight
-    leases.settle(done, charge=5_000, upstream_cost=4_600, receipt={})  # ...and ends: its spend waits in memory
     await sync_to_async(request_log_factory)(org, "req_done", cost=5_000, upstream_cost=4_600)
+    leases.settle(done, charge=5_000, upstream_cost=4_600, receipt={})  # ...and ends: its spend waits in memory
     leases.reset()  # kill -9 before the next flush
     hold = await Hold.objects.aget(lease=True)
     later = hold.expires + timedelta(seconds=1)
@@ -306,7 +307,8 @@ async def test_a_request_that_ended_in_the_last_flush_window_before_a_kill_is_ch
     await sync_to_async(ledger.assert_ledger_invariant)()
 
 
-async def test_a_watched_stream_is_written_on_its_lease_at_every_flush_where_it_delivered_more():
+async def test_a_watched_stream_is_written_on_its_lease_at_every_flush_where_it_delivered_more(settings):
+    settings.WALLET_FLUSH_SECONDS = 60  # only this test's flushes
     org = await _funded(10 * DOLLAR)
     ticket = await _reserve(org, 200_000, "req_stream")
     delivered = {"charge": 100, "upstream_cost": 90, "receipt": {"usage": {"output": 1}}}
@@ -325,7 +327,8 @@ async def test_a_watched_stream_is_written_on_its_lease_at_every_flush_where_it_
     assert (hold.metered_charge, hold.metered_receipt["requests"]) == (0, {})
 
 
-async def test_a_watched_stream_on_a_per_request_hold_is_written_in_one_update_per_flush():
+async def test_a_watched_stream_on_a_per_request_hold_is_written_in_one_update_per_flush(settings):
+    settings.WALLET_FLUSH_SECONDS = 60  # only this test's flushes
     org = await _funded(10 * DOLLAR)
     hold_id = await ledger.aplace_hold(org_id=org.pk, key_id=None, amount=200_000, request_id="req_limited")
     delivered = {"charge": 900, "upstream_cost": 800, "receipt": {"usage": {"output": 9}}}
@@ -339,3 +342,67 @@ async def test_a_watched_stream_on_a_per_request_hold_is_written_in_one_update_p
     assert hold.metered_charge == 1_400
     leases.unwatch_hold(hold_id)
     await ledger.arelease(hold_id)
+
+
+async def test_the_balance_customers_see_shows_requests_in_flight_on_hold_never_a_workers_unused_lease():
+    from wallet.api import balance_and_holds
+
+    org = await _funded(5 * DOLLAR)
+    ticket = await _reserve(org, 129, "req_small")  # the lease takes a quarter of the wallet
+    await leases.flush()
+    assert (await _wallet(org)).held == 5 * DOLLAR // 4
+    assert await sync_to_async(balance_and_holds)(org.pk) == (5 * DOLLAR, 129)
+    leases.settle(ticket, charge=129, upstream_cost=120, receipt={})
+    await leases.flush()
+    assert await sync_to_async(balance_and_holds)(org.pk) == (5 * DOLLAR - 129, 0)
+    wallet = await _wallet(org)
+    assert await sync_to_async(lambda: wallet.spendable)() == 5 * DOLLAR - 129
+
+
+async def test_a_refusal_quotes_the_requests_own_hold_not_the_leases_shortfall():
+    org = await _funded(50_000)
+    small = await _reserve(org, 1_000, "req_small")
+    leases.settle(small, charge=1_000, upstream_cost=900, receipt={})
+    await leases.flush()
+    with pytest.raises(ledger.InsufficientFunds) as refused:
+        await _reserve(org, 60_000, "req_big")
+    assert f"may cost up to {format_usd(60_000)} but {format_usd(49_000)} is available" in refused.value.message
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises every writer; needs PostgreSQL")
+async def test_several_workers_leasing_a_small_wallet_serve_every_request_its_settled_balance_covers():
+    """Four workers (one event loop each, as uvicorn workers): no request is refused while the
+    settled balance less what is really in flight covers it, however the leases were spread."""
+    org = await _funded(50_000)  # $0.05
+    hold, charge = 4_000, 2_500
+
+    def worker(prefix: str) -> tuple[int, int]:
+        async def spend() -> tuple[int, int]:
+            served = refused = 0
+            for i in range(12):
+                try:
+                    ticket = await _reserve(org, hold, f"{prefix}{i}")
+                except ledger.InsufficientFunds:
+                    refused += 1
+                    await asyncio.sleep(0.01)
+                    continue
+                await asyncio.sleep(0.005)
+                leases.settle(ticket, charge=charge, upstream_cost=2_300, receipt={})
+                served += 1
+            await leases.close()
+            return served, refused
+
+        try:
+            return asyncio.run(spend())
+        finally:
+            connections.close_all()
+
+    results = await asyncio.gather(*(asyncio.to_thread(worker, p) for p in ("a", "b", "c", "d")))
+    served = sum(s for s, _ in results)
+    wallet = await _wallet(org)
+    assert wallet.balance == 50_000 - served * charge
+    # Every refusal came when the settled balance could no longer cover a hold of 4,000 (at most
+    # three other requests in flight, 4,000 each, besides the refused one).
+    assert wallet.balance < hold * 4
+    assert served >= (50_000 - hold * 4) // charge
+    await sync_to_async(ledger.assert_ledger_invariant)()
