@@ -51,9 +51,12 @@ def test_the_overview_sums_spend_by_window_model_and_key(client, alice, org_a):
 
 @pytest.mark.django_db
 def test_the_overview_shows_the_wallet_balance_and_holds(client, alice, org_a):
-    from wallet.models import Wallet
+    """Holds of requests in flight show as on hold; a worker's unused lease never does."""
+    from wallet.models import Hold, Wallet
 
-    Wallet.objects.update_or_create(org=org_a, defaults={"balance": 20_000_000, "held": 1_500_000})
+    wallet, _ = Wallet.objects.update_or_create(org=org_a, defaults={"balance": 20_000_000, "held": 5_000_000})
+    Hold.objects.create(wallet=wallet, request_id="req_in_flight", amount=1_000_000)
+    Hold.objects.create(wallet=wallet, request_id="lease:1", amount=4_000_000, lease=True, in_flight=500_000)
     client.force_login(alice)
     html = client.get("/dashboard/").content.decode()
     assert "$18.50" in html and "$1.50 on hold" in html
