@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from asgiref.sync import async_to_sync
 
@@ -59,3 +62,15 @@ def test_the_usage_csv_is_the_dashboards_export(alice_api, org_a):
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"
     assert b"".join(response.streaming_content).decode().startswith("request_id,created,key,model")
     assert request_logs(org_a.pk).count() == 0
+
+
+def test_the_usage_csv_has_a_byok_column_marking_requests_on_the_orgs_own_key(alice_api, org_a):
+    from requestlog.models import RequestLog
+
+    common = {"surface": "chat", "requested_model": "m", "model": "m", "provider": "openai", "org": org_a}
+    RequestLog.objects.create(request_id="req_own", byok=True, upstream_cost=0, cost=40, **common)
+    RequestLog.objects.create(request_id="req_ours", upstream_cost=700, cost=800, **common)
+    text = b"".join(alice_api.get("/api/v1/usage/export.csv").streaming_content).decode()
+    rows = {r["request_id"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert (rows["req_own"]["byok"], rows["req_own"]["cost_usd"]) == ("true", "0.000040")
+    assert (rows["req_ours"]["byok"], rows["req_ours"]["upstream_cost_usd"]) == ("false", "0.000700")
