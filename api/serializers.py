@@ -264,3 +264,9 @@ class ByokSerializer(serializers.ModelSerializer):
         model = OrgCredential
         fields = ["id", "provider", "key", "mode", "last4", "last_error", "last_error_at", "created"]
         read_only_fields = ["last4", "last_error", "last_error_at", "created"]
+
+
+class ByokModeSerializer(serializers.Serializer):
+    """The one thing a stored own key lets you change: use it first (mine_first) or only it (only_mine)."""
+
+    mode = serializers.ChoiceField(choices=OrgCredential.Mode.choices)

@@ -122,6 +122,15 @@ def save_credential(org: Org, provider: Provider, secret: str, mode: str = MINE_
     return cred
 
 
+def set_mode(cred: OrgCredential, mode: str) -> OrgCredential:
+    """Switch between "use mine first, fall back to qlaud's" and "only mine" (a save: the gateway sees it at once)."""
+    if mode not in (MINE_FIRST, ONLY_MINE):
+        raise CredentialRefused(f"mode must be {MINE_FIRST} or {ONLY_MINE}.")
+    cred.mode = mode
+    cred.save(update_fields=["mode"])
+    return cred
+
+
 def delete_credential(cred: OrgCredential) -> None:
     cred.delete()
 

@@ -82,6 +82,7 @@ CASES = [
     ("get", "/api/v1/byok/", None, {"alice": 200, "bob": 403, "charlie": 200}),
     ("get", "/api/v1/byok/{byok}/", None, {"alice": 200, "bob": 403, "charlie": 404}),
     ("post", "/api/v1/byok/", NEW_BYOK, {"alice": 201, "bob": 403, "charlie": 201}),
+    ("patch", "/api/v1/byok/{byok}/", {"mode": "only_mine"}, {"alice": 200, "bob": 403, "charlie": 404}),
     ("delete", "/api/v1/byok/{byok}/", None, {"alice": 204, "bob": 403, "charlie": 404}),
     ("get", "/api/v1/key", None, {"alice": 200, "bob": 200, "charlie": 200}),
     ("get", "/api/v1/credits", None, {"alice": 200, "bob": 200, "charlie": 200}),

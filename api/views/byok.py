@@ -6,13 +6,17 @@ the key, only its last four characters. Another org's credential is a 404.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from api.access import access_of, require_manager
-from api.serializers import ByokSerializer
-from catalog.byok import delete_credential, save_credential
+from api.serializers import ByokModeSerializer, ByokSerializer
+from catalog.byok import delete_credential, save_credential, set_mode
 from catalog.models import OrgCredential
 
 
@@ -42,8 +46,23 @@ class ByokList(_Credentials, generics.ListCreateAPIView):
 
 @extend_schema_view(
     get=extend_schema(summary="Read one of the org's own provider keys (last four characters only)", tags=["byok"]),
+    patch=extend_schema(
+        summary="Change the mode: mine_first (fall back to qlaud's key) or only_mine (owners and admins)",
+        tags=["byok"],
+        request=ByokModeSerializer,
+        responses=ByokSerializer,
+    ),
     delete=extend_schema(summary="Remove the org's own key for a provider (owners and admins)", tags=["byok"]),
 )
-class ByokDetail(_Credentials, generics.RetrieveDestroyAPIView):
+class ByokDetail(_Credentials, generics.RetrieveUpdateDestroyAPIView):
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        cred = self.get_object()
+        change = ByokModeSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        set_mode(cred, change.validated_data["mode"])
+        return Response(ByokSerializer(cred).data)
+
     def perform_destroy(self, instance: OrgCredential) -> None:
         delete_credential(instance)
