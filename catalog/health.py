@@ -69,6 +69,7 @@ __all__ = [
     "host_stats_sync",
     "host_stats_table",
     "record_outcome",
+    "record_probe",
     "reset",
     "reset_memo",
 ]
@@ -99,6 +100,11 @@ def _minute_key(host_id: int, minute: int) -> str:
     return f"hm:{host_id}:{minute}"
 
 
+def _probe_key(host_id: int, minute: int) -> str:
+    """Probe samples (gateway/probes.py), kept apart from customer ones: same bucket shape, own keys."""
+    return f"pm:{host_id}:{minute}"
+
+
 def _hour_key(host_id: int, hour: int) -> str:
     return f"hh:{host_id}:{hour}"
 
@@ -109,7 +115,7 @@ def is_host_fault(ok: bool, status: int, error_type: str = "") -> bool:
     return not (400 <= status < 500 and status not in HOST_FAULT_4XX)
 
 
-def _tps(output_tokens: int, duration_ms: float, ttft_ms: float | None) -> float | None:
+def tokens_per_second(output_tokens: int, duration_ms: float, ttft_ms: float | None) -> float | None:
     """Output tokens per second of generation (after the first token, when we know when that was)."""
     generating_ms = duration_ms - (ttft_ms or 0.0)
     if output_tokens <= 0 or generating_ms <= 0:
@@ -141,6 +147,15 @@ class _Batch:
                     samples.append(float(value))
                     if len(samples) > 2 * MAX_SAMPLES:  # only the last MAX_SAMPLES are ever kept
                         del samples[:-MAX_SAMPLES]
+
+    def add_probe(self, host_id: int, now: float, *, ok: bool, ttft_ms: float | None, tps: float | None) -> None:
+        """A probe's sample: its own minute bucket, no hour bucket (probes are not customers' uptime)."""
+        minute = self.minutes.setdefault(_probe_key(host_id, int(now // 60)), [0, 0, [], []])
+        minute[0] += 1
+        if ok:
+            minute[1] += 1
+            minute[2] += [float(ttft_ms)] if ttft_ms is not None else []
+            minute[3] += [float(tps)] if tps is not None else []
 
     def __bool__(self) -> bool:
         return bool(self.minutes or self.hours or self.succeeded)
@@ -335,7 +350,7 @@ class _RedisStore:
             pipe.mget([self._fail_key(h) for h in circuit_ids] + [self._open_key(h) for h in circuit_ids])
         for key in stat_keys:
             pipe.hmget(self.ns + key, "n", "ok")
-            if key.startswith("hm:"):
+            if key.startswith(("hm:", "pm:")):
                 pipe.lrange(self.ns + key + ":ttft", 0, -1)
                 pipe.lrange(self.ns + key + ":tps", 0, -1)
 
@@ -355,7 +370,7 @@ class _RedisStore:
         for key in stat_keys:
             n, ok = next(it)
             bucket: dict[str, Any] = {"n": int(n or 0), "ok": int(ok or 0)}
-            if key.startswith("hm:"):
+            if key.startswith(("hm:", "pm:")):
                 bucket["ttft"] = [float(v) for v in reversed(next(it))]  # LPUSH: newest first
                 bucket["tps"] = [float(v) for v in reversed(next(it))]
             if n is not None:
@@ -428,6 +443,9 @@ class _Stats:
     uptime_30m: float | None
     uptime_1d: float | None
     samples: int
+    probe_p50_ttft_ms: float | None = None
+    probe_p50_tokens_per_s: float | None = None
+    probe_samples: int = 0
 
 
 class _Worker:
@@ -461,7 +479,7 @@ class _Worker:
     ) -> None:
         now = time.time()
         fault = is_host_fault(ok, status, error_type)
-        tps = _tps(output_tokens, duration_ms, ttft_ms)
+        tps = tokens_per_second(output_tokens, duration_ms, ttft_ms)
         with self.lock:
             self.pending.add(host_id, now, served=not fault, ttft_ms=ttft_ms, tps=tps)
             memo = self.circuits.get(host_id)
@@ -695,6 +713,19 @@ def host_stats_sync(host_ids: Iterable[int]) -> dict[int, HostHealth]:
     return {h: _health(h, _circuit_state(breakers[h][1], now), _compute(h, found, now)) for h in ids}
 
 
+def record_probe(host_id: int, *, ok: bool, ttft_ms: float | None, output_tokens: int, duration_ms: float) -> None:
+    """Store one live-board probe's figures (gateway/probes.py) at once. Sync: the probe run is off any loop.
+    Probes are kept apart from customer samples and never move the circuit breaker."""
+    batch = _Batch()
+    tps = tokens_per_second(output_tokens, duration_ms, ttft_ms)
+    batch.add_probe(host_id, time.time(), ok=ok, ttft_ms=ttft_ms, tps=tps)
+    store = _worker().store
+    if isinstance(store, _LocalStore):
+        store.write(batch, time.time())
+    else:
+        store.write_sync(batch)
+
+
 async def aflush() -> None:
     """Store this worker's buffered outcomes now (tests; otherwise a task does it within ~1 s)."""
     await _worker().aflush()
@@ -731,6 +762,7 @@ def reset() -> None:
 def _stat_keys(ids: list[int], now: float) -> list[str]:
     minute, hour = int(now // 60), int(now // 3600)
     keys = [_minute_key(h, minute - i) for h in ids for i in range(30)]
+    keys += [_probe_key(h, minute - i) for h in ids for i in range(30)]
     return keys + [_hour_key(h, hour - i) for h in ids for i in range(24)]
 
 
@@ -742,6 +774,7 @@ def _compute(host_id: int, found: Mapping[str, Any], now: float) -> _Stats:
     half_hour = [b for b in minutes if b]
     ttfts = [v for b in half_hour for v in b["ttft"]]
     tps = [v for b in half_hour for v in b["tps"]]
+    probed = [b for i in range(30) if (b := found.get(_probe_key(host_id, minute - i)))]
     return _Stats(
         p50_ttft_ms=percentile(ttfts, 0.5),
         p90_ttft_ms=percentile(ttfts, 0.9),
@@ -750,6 +783,9 @@ def _compute(host_id: int, found: Mapping[str, Any], now: float) -> _Stats:
         uptime_30m=_uptime(half_hour),
         uptime_1d=_uptime(hours),
         samples=sum(b["n"] for b in half_hour),
+        probe_p50_ttft_ms=percentile([v for b in probed for v in b["ttft"]], 0.5),
+        probe_p50_tokens_per_s=percentile([v for b in probed for v in b["tps"]], 0.5),
+        probe_samples=sum(b["ok"] for b in probed),
     )
 
 
@@ -780,6 +816,9 @@ def _health(host_id: int, circuit: str, stats: _Stats | None) -> HostHealth:
         uptime_1d=stats.uptime_1d,
         error_rate=None if stats.uptime_5m is None else 1 - stats.uptime_5m,
         samples=stats.samples,
+        probe_p50_ttft_ms=stats.probe_p50_ttft_ms,
+        probe_p50_tokens_per_s=stats.probe_p50_tokens_per_s,
+        probe_samples=stats.probe_samples,
     )
 
 
@@ -824,7 +863,7 @@ def host_stats_table(window: timedelta = timedelta(days=1), *, now: datetime | N
 def _row(host_id: int, host: Any, samples: list[tuple[int, float | None, float | None, int]]) -> HostStatsRow:
     served = [s for s in samples if not is_host_fault(s[0] < 400, s[0])]
     ttfts = [s[1] for s in served if s[1] is not None]
-    tps = [t for s in served if (t := _tps(s[3], s[2] or 0.0, s[1])) is not None]
+    tps = [t for s in served if (t := tokens_per_second(s[3], s[2] or 0.0, s[1])) is not None]
     return HostStatsRow(
         host_id=host_id,
         model_id=host.model.public_id if host else "?",

@@ -4,6 +4,9 @@ Providers are matched by slug, models by public id, hosts by (model, provider, u
 A host whose prices differ from its current `PriceVersion` gets a new version; old versions are
 kept so past receipts still point at the prices they were charged at.
 
+A provider's `probe: <model id>` names the host the live-board probes call (gateway/probes.py): that
+model's host on this provider. The file wins on every load.
+
 A host with `retired: <date>` (its upstream was shut down) is retired from routing; a model's
 `replacement: <id>` is the successor named in the error for a model with no host left.
 
@@ -90,7 +93,25 @@ def load(data: dict[str, Any]) -> LoadResult:
             }
             _upsert_host(model, provider, host_spec, result)
     _link_replacements(data["models"], models)
+    _link_probes(specs, providers, models)
     return result
+
+
+def _link_probes(specs: dict[str, dict[str, Any]], providers: dict[str, Provider], models: dict[str, Model]) -> None:
+    for slug, spec in specs.items():
+        provider, wanted = providers[slug], spec.get("probe")
+        host = None
+        if wanted:
+            host = (
+                Host.objects.filter(provider=provider, model__public_id=wanted)
+                .order_by("retired_at", "-enabled", "priority", "id")
+                .first()
+            )
+            if host is None:
+                raise CatalogFileError(f"{slug}: probe model {wanted!r} has no host on this provider")
+        if provider.probe_host_id != (host.id if host else None):
+            provider.probe_host = host
+            provider.save(update_fields=["probe_host", "updated"])
 
 
 def _link_replacements(specs: list[dict[str, Any]], models: dict[str, Model]) -> None:

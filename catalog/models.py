@@ -43,6 +43,9 @@ class Provider(models.Model):
     config = models.JSONField(default=dict, blank=True)  # region, project, account id...
     website = models.URLField(blank=True)
     pricing_url = models.URLField(blank=True)
+    # The host the live-board probes call (gateway/probes.py): one per provider, named in catalog.yaml
+    # (`probe: <model id>`), a cheap and quick model of this provider.
+    probe_host = models.ForeignKey("Host", models.SET_NULL, null=True, blank=True, related_name="+")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -211,3 +214,31 @@ class OrgCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.org_id} {self.provider_id} ...{self.last4}"
+
+
+class ProbeSample(models.Model):
+    """One probe of a provider's probe host (gateway/probes.py): a tiny streaming request qlaud sends itself,
+    so the live board has figures without customer traffic. Kept apart from customer samples (RequestLog);
+    its cost is paid by the house account (wallet.ledger.charge_probe), never by a customer.
+
+    `probe_id` is `<host id>:<interval slot>`, claimed before the call: a second run in the same interval
+    (a retried or overlapping task) finds it taken and sends nothing.
+    """
+
+    probe_id = models.CharField(max_length=64, unique=True)
+    host = models.ForeignKey(Host, models.CASCADE, related_name="probes")
+    provider = models.CharField(max_length=40)  # slug, as RequestLog.provider
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    ok = models.BooleanField(null=True)  # None: sent, no answer recorded yet
+    ttft_ms = models.FloatField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(default=0)
+    tokens_per_s = models.FloatField(null=True, blank=True)
+    cost = models.BigIntegerField(default=0)  # micro-dollars, the upstream's price, charged to the house
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"probe {self.probe_id} {'ok' if self.ok else self.error or 'pending'}"

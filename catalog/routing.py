@@ -134,7 +134,11 @@ class HostHealth:
     uptime_30m: float | None = None
     uptime_1d: float | None = None
     error_rate: float | None = None  # last 5 minutes
-    samples: int = 0
+    samples: int = 0  # customer requests in the last 30 minutes
+    # From the live-board probes (gateway/probes.py), kept apart from the customer figures above.
+    probe_p50_ttft_ms: float | None = None
+    probe_p50_tokens_per_s: float | None = None
+    probe_samples: int = 0  # answered probes in the last 30 minutes
 
 
 @dataclass(frozen=True, slots=True)

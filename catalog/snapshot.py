@@ -45,6 +45,7 @@ class ProviderInfo:
     api_key_encrypted: str = field(default="", repr=False)
     # Settings it lacks (catalog.readiness); non-empty: "not configured", never routed to.
     missing: tuple[str, ...] = ()
+    probe_host_id: int | None = None  # the host the live-board probes call (gateway/probes.py)
 
     @property
     def configured(self) -> bool:
@@ -147,6 +148,7 @@ def provider_info(p: Any) -> ProviderInfo:
         config=config,
         api_key_encrypted=p.api_key_encrypted,
         missing=readiness.missing_for(p),
+        probe_host_id=p.probe_host_id,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +58,7 @@ class Probe:
 
     async def ask(self, body: dict[str, Any]) -> dict[str, Any]:
         """A non-streaming answer as an OpenAI chat.completion."""
-        response = await self._send(body, stream=False)
+        response = await self.send(body, stream=False)
         content = await response.aread()
         answer = self.module.parse_response(content)
         if self.module.DIALECT == relay.ANTHROPIC:
@@ -69,17 +69,22 @@ class Probe:
 
     async def stream(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         """A streamed answer as OpenAI chat.completion.chunk dicts."""
-        response = await self._send({**body, "stream_options": {"include_usage": True}}, stream=True)
+        return [chunk async for chunk in self.chunks(body)]
+
+    async def chunks(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """A streamed answer's OpenAI chat.completion.chunk dicts, each as it arrives (the probes time them)."""
+        response = await self.send({**body, "stream_options": {"include_usage": True}}, stream=True)
         translator = AnthropicToOpenAI(self.host.model_id, "fidelity", int(time.time()), True)
-        chunks: list[dict[str, Any]] = []
+        anthropic = self.module.DIALECT == relay.ANTHROPIC
         try:
             async for name, data in self.module.iter_events(response):
-                chunks += translator.feed(name, data) if self.module.DIALECT == relay.ANTHROPIC else [data]
+                for chunk in translator.feed(name, data) if anthropic else [data]:
+                    yield chunk
         finally:
             await response.aclose()
-        if self.module.DIALECT == relay.ANTHROPIC:
-            chunks += translator.finish()
-        return chunks
+        if anthropic:
+            for chunk in translator.finish():
+                yield chunk
 
     async def count(self, body: dict[str, Any]) -> int | None:
         call = pipeline.make_call(self.host, body_for(relay.ANTHROPIC, body)(self.host, self.module), False, {}, {})
@@ -93,7 +98,7 @@ class Probe:
             raise CaseFailed(f"count_tokens answered {response.status_code}")
         return self.module.parse_count_tokens(content)
 
-    async def _send(self, body: dict[str, Any], *, stream: bool) -> Any:
+    async def send(self, body: dict[str, Any], *, stream: bool) -> Any:
         openai_body = {"model": self.host.model_id, "max_tokens": 1024, **body, "stream": stream}
         shaped = body_for(relay.OPENAI, openai_body, auto_cache=False)(self.host, self.module)
         call = pipeline.make_call(self.host, shaped, stream, {}, {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from gateway import probes
 from gateway.fidelity import check_hosts
 
 
@@ -13,3 +14,10 @@ def check_fidelity(provider: str | None = None, host_id: int | None = None) -> d
     results = check_hosts(provider=provider, host_id=host_id)
     failed = sum(1 for cases in results.values() for ok, _ in cases.values() if ok is False)
     return {"hosts": len(results), "failed_cases": failed}
+
+
+@shared_task
+def run_probes() -> dict[str, int | str]:
+    """The live-board probes (gateway/probes.py); scheduled by `manage.py setup_schedules` every
+    PROBE_INTERVAL_SECONDS when probes are configured."""
+    return probes.run_probes()

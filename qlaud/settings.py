@@ -263,6 +263,17 @@ GATEWAY_IDLE_TIMEOUT = env.float("GATEWAY_IDLE_TIMEOUT", default=30.0)
 # Circuit breaker per host: open after this many consecutive failures, probe again after the cool-down.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=3.0)  # then one half-open probe
+# Live-board probes (gateway/probes.py): every PROBE_INTERVAL_SECONDS a tiny streaming request to each
+# enabled, configured provider's probe host (catalog.yaml `probe:`), paid from the house account
+# (HOUSE_ORG_SLUG's wallet) up to PROBE_DAILY_BUDGET_MICROS a UTC day. Off unless both are set.
+PROBE_INTERVAL_SECONDS = env.int("PROBE_INTERVAL_SECONDS", default=0)
+PROBE_DAILY_BUDGET_MICROS = env.int("PROBE_DAILY_BUDGET_MICROS", default=0)
+PROBE_MAX_TOKENS = env.int("PROBE_MAX_TOKENS", default=48)
+PROBE_TIMEOUT_SECONDS = env.float("PROBE_TIMEOUT_SECONDS", default=30.0)
+HOUSE_ORG_SLUG = env.str("HOUSE_ORG_SLUG", default="qlaud-house")
+# `:nitro` orders hosts by customer throughput, or by probe throughput when a host served fewer than
+# this many customer requests in the last 30 minutes (thin traffic says little).
+NITRO_MIN_CUSTOMER_SAMPLES = env.int("NITRO_MIN_CUSTOMER_SAMPLES", default=20)
 # aiohttp (httpx over httpx-aiohttp's transport, the fast default) or httpx (httpx's own transport).
 GATEWAY_HTTP_TRANSPORT = env.str("GATEWAY_HTTP_TRANSPORT", default="aiohttp")
 RESPONSES_SEAL_KEY = secret("RESPONSES_SEAL_KEY", SECRET_KEY)  # seals reasoning in /v1/responses encrypted_content

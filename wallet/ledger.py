@@ -26,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Sum
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Org
 from accounts.periods import period_start
 from lib.bulk import insert_rows
 from lib.threads import close_pool_connections as threads_close_pool_connections
@@ -492,6 +492,44 @@ def _move(org_id: int, *, amount: int, kind: str, key: str, reference: str = "",
         after = _save_wallet(wallet, before)
     _after_commit(after)
     return True
+
+
+# --- The house account ------------------------------------------------------------------------
+# qlaud's own upstream calls (the live board's probes, gateway/probes.py) are paid from the wallet of
+# one org of its own, never from a customer's: an org with no members and no keys, so no customer can
+# see or spend it. Its balance goes negative by what the house spent; staff read it in the admin.
+HOUSE_ORG_NAME = "qlaud house account (live-board probes)"
+
+
+def house_org_id() -> int:
+    """The house org (settings.HOUSE_ORG_SLUG), created on first use with its balance alerts off."""
+    org = Org.objects.filter(slug=settings.HOUSE_ORG_SLUG).first()
+    if org is None:
+        try:
+            with transaction.atomic():
+                org = Org.objects.create(slug=settings.HOUSE_ORG_SLUG, name=HOUSE_ORG_NAME)
+        except IntegrityError:  # created by a concurrent caller
+            org = Org.objects.get(slug=settings.HOUSE_ORG_SLUG)
+        update_settings(org.pk, low_balance_threshold=0)
+    return org.pk
+
+
+def charge_probe(*, probe_id: str, amount: int, receipt: dict | None = None) -> bool:
+    """Debit the house for one probe's upstream cost. Idempotent (`probe:<probe_id>`); nothing for a free probe."""
+    if amount < 0:
+        raise LedgerError("a probe cannot cost less than nothing")
+    if amount == 0:
+        return False
+    key = f"probe:{probe_id}"
+    return _move(house_org_id(), amount=-amount, kind=Kind.PROBE, key=key, reference=probe_id, receipt=receipt)
+
+
+def probe_spend_since(since: datetime) -> int:
+    """Micro-dollars the house spent on probes since `since` (the daily budget reads it)."""
+    spent = LedgerEntry.objects.filter(
+        wallet__org__slug=settings.HOUSE_ORG_SLUG, kind=Kind.PROBE, created__gte=since
+    ).aggregate(s=Sum("amount"))["s"]
+    return -(spent or 0)
 
 
 def credit_topup(

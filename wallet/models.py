@@ -73,6 +73,7 @@ class LedgerEntry(models.Model):
         REFUND = "refund", "Refund"
         DISPUTE = "dispute", "Dispute"
         ADJUSTMENT = "adjustment", "Adjustment"
+        PROBE = "probe", "Live-board probe (house)"
 
     wallet = models.ForeignKey(Wallet, models.CASCADE, related_name="entries", db_index=False)  # (wallet, -created)
     amount = models.BigIntegerField()  # micro-dollars, signed

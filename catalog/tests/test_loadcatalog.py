@@ -96,3 +96,22 @@ def test_it_refuses_an_unknown_replacement(tmp_path: Path):
     data["models"][0]["replacement"] = "no-such-model"
     with pytest.raises(loader.CatalogFileError, match="unknown replacement"):
         loader.load(data)
+
+
+@pytest.mark.django_db
+def test_every_shipped_provider_names_a_live_enabled_probe_host_of_its_own():
+    run()
+    for provider in Provider.objects.select_related("probe_host__model"):
+        host = provider.probe_host
+        assert host is not None, provider.slug
+        assert host.provider_id == provider.pk and host.enabled and host.retired_at is None, provider.slug
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_probe_model_the_provider_does_not_host(tmp_path: Path):
+    data = loader.read()
+    data["providers"][0]["probe"] = "qlaud/demo"  # served by the demo provider only
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(loader.CatalogFileError, match="probe model"):
+        loader.load(loader.read(path))

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,9 +36,10 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker_queue():
-    """A worker on a queue of its own, so no other developer's worker takes our task (and vice versa)."""
+@contextmanager
+def celery_worker(**extra_env: str) -> Iterator[str]:
+    """A worker on a queue of its own, so no other developer's worker takes our task (and vice versa).
+    `extra_env`: settings the worker process reads (the test process's own settings do not reach it)."""
     from qlaud.celery import app
 
     queue = f"wallet-test-{uuid.uuid4().hex[:8]}"
@@ -46,6 +49,7 @@ def worker_queue():
         "DATABASE_URL": _database_url(),
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DJANGO_SETTINGS_MODULE": "qlaud.settings",
+        **extra_env,
     }
     command = [sys.executable, "-m", "celery", "-A", "qlaud", "worker", "--pool=solo", "-Q", queue]
     command += ["--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"]
@@ -60,6 +64,7 @@ def worker_queue():
     try:
         yield queue
     finally:
+        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
         proc.terminate()
         try:
             output, _ = proc.communicate(timeout=20)
@@ -67,6 +72,12 @@ def worker_queue():
             proc.kill()
             output, _ = proc.communicate()
         print(output[-4000:])  # shown by pytest only when the test fails
+
+
+@pytest.fixture
+def worker_queue() -> Iterator[str]:
+    with celery_worker() as queue:
+        yield queue
 
 
 def test_a_real_worker_settles_a_stale_hold_from_the_request_log(org_a, worker_queue):

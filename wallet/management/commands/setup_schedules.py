@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+PROBES = "gateway: live-board probes (one tiny request per provider, paid by the house)"
+
 
 def schedules() -> dict[str, tuple[str, int]]:
     """name -> (task, every N seconds). The reconciler's pace bounds how long a dead worker's lease
@@ -20,8 +22,15 @@ def schedules() -> dict[str, tuple[str, int]]:
     }
 
 
+def probe_schedule() -> tuple[str, int] | None:
+    """The probes' entry, or None when they are off (PROBE_INTERVAL_SECONDS / PROBE_DAILY_BUDGET_MICROS unset)."""
+    if settings.PROBE_INTERVAL_SECONDS > 0 and settings.PROBE_DAILY_BUDGET_MICROS > 0:
+        return ("gateway.tasks.run_probes", settings.PROBE_INTERVAL_SECONDS)
+    return None
+
+
 class Command(BaseCommand):
-    help = "Create or update the periodic tasks (reconciliation, Stripe sync, rollups, catalog sync)."
+    help = "Create or update the periodic tasks (reconciliation, Stripe sync, rollups, catalog sync, probes)."
 
     def handle(self, *args: object, **options: object) -> None:
         for name, (task, seconds) in schedules().items():
@@ -30,3 +39,13 @@ class Command(BaseCommand):
                 name=name, defaults={"task": task, "interval": every, "enabled": True}
             )
             self.stdout.write(f"{'created' if created else 'updated'}: {name} every {seconds} s")
+        probes = probe_schedule()
+        if probes is None:
+            if PeriodicTask.objects.filter(name=PROBES).update(enabled=False):
+                self.stdout.write(f"disabled: {PROBES} (probes are not configured)")
+            return
+        every, _ = IntervalSchedule.objects.get_or_create(every=probes[1], period=IntervalSchedule.SECONDS)
+        PeriodicTask.objects.update_or_create(
+            name=PROBES, defaults={"task": probes[0], "interval": every, "enabled": True}
+        )
+        self.stdout.write(f"scheduled: {PROBES} every {probes[1]} s")
