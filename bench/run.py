@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -30,10 +31,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from bench import procstat
 from bench.profile import summarise
 from bench.servers import (
-    PG_DB,
     PYTHON,
     RESULTS,
     ROOT,
@@ -54,6 +56,39 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 MARK_START, MARK_END = "<!-- bench:results -->", "<!-- /bench:results -->"
 
 PROMPT = [{"role": "user", "content": "Say hello in five words."}]
+
+
+def agent_body(model: str, turns: int = 40) -> dict[str, Any]:
+    """A Claude Code-sized request (~90 KB): a long system prompt, 16 tools with JSON schemas, and `turns`
+    rounds of tool_use / tool_result carrying file contents, ending on the user's next message."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "Absolute path of the file to work on."},
+            "pattern": {"type": "string", "description": "A regular expression, ripgrep syntax."},
+            "limit": {"type": "integer", "minimum": 1, "description": "At most this many lines."},
+        },
+        "required": ["path"],
+    }
+    tools = [{"name": f"tool_{i}", "description": "Reads, searches or edits files. " * 8, "input_schema": schema}
+             for i in range(16)]  # fmt: skip
+    code = "def handler(request):\n    return respond(request.json(), status=200)\n" * 12
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Fix the failing test in tests/test_api.py."}]
+    for i in range(turns):
+        call = {
+            "type": "tool_use",
+            "id": f"toolu_{i:04d}",
+            "name": f"tool_{i % 16}",
+            "input": {"path": f"/src/m{i}.py"},
+        }
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": "Let me look."}, call]})
+        result = {"type": "tool_result", "tool_use_id": f"toolu_{i:04d}", "content": code}
+        messages.append({"role": "user", "content": [result]})
+    messages[-1]["content"].append({"type": "text", "text": "Go on."})
+    system = "You are a coding agent working in a repository. Follow the house rules. " * 100
+    return {"model": model, "system": system, "tools": tools, "messages": messages, "max_tokens": 64, "stream": True}
+
+
 MODES = {
     "chat-json": ("/v1/chat/completions", {"model": "bench-chat", "messages": PROMPT, "max_tokens": 64}),
     "chat-sse": (
@@ -63,6 +98,10 @@ MODES = {
     ),
     "messages-json": ("/v1/messages", {"model": "bench-messages", "messages": PROMPT, "max_tokens": 64}),
     "messages-sse": ("/v1/messages", {"model": "bench-messages", "messages": PROMPT, "max_tokens": 64, "stream": True}),
+    # translated: Messages in, Chat Completions upstream (Claude Code on an OpenAI-compatible host)
+    "translated-sse": ("/v1/messages", {"model": "bench-chat", "messages": PROMPT, "max_tokens": 64, "stream": True}),
+    # the same, agent-sized: a coding agent's system prompt, tools and 40 turns of tool use (agent_body)
+    "agent-sse": ("/v1/messages", agent_body("bench-chat")),
 }  # fmt: skip
 
 
@@ -114,17 +153,31 @@ def litellm_server(upstream: str) -> Server | None:
 # --- qlaud's database -------------------------------------------------------------------------
 
 
-def seed_qlaud(db: str, upstream: str) -> str:
+def seed_qlaud(db: str, upstream: str, root: Path = ROOT) -> str:
     out = subprocess.run(
         [PYTHON, "-m", "bench.seed", "--upstream", upstream],
-        env=qlaud_env(db, "aiohttp"),
-        cwd=ROOT,
+        env=qlaud_env(db, "aiohttp", root),
+        cwd=root,
         capture_output=True,
         text=True,
         check=True,
         timeout=600,
     )
+    if root != ROOT:
+        grant_tools(db, root)
     return json.loads(out.stdout.strip().splitlines()[-1])["key"]
+
+
+def grant_tools(db: str, root: Path) -> None:
+    """A baseline's bench.seed may predate agent-sse, whose tools need a host that serves tools: say so in its
+    database (the column has been the same list of capabilities since the catalog began)."""
+    sql = "UPDATE catalog_model SET capabilities = '[\"tools\"]' WHERE public_id LIKE 'bench-%'"
+    if db == "postgres":
+        with psycopg.connect(qlaud_env(db, "aiohttp", root)["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute(sql)
+    else:
+        with sqlite3.connect(qlaud_env(db, "aiohttp", root)["DATABASE_URL"].removeprefix("sqlite:///")) as conn:
+            conn.execute(sql)
 
 
 # --- one measurement --------------------------------------------------------------------------
@@ -147,11 +200,11 @@ def measure(server: Server, mode: str, concurrency: int, args: argparse.Namespac
     for line in proc.stdout:
         if line.startswith("MEASURE_START"):
             cpu0, sys0 = procstat.tree_cpu_seconds(pid), procstat.tree_sys_seconds(pid)
-            pg_start = {p: procstat.cpu_seconds(p) for p in procstat.postgres_backends(PG_DB)} if pg else {}
+            pg_start = {p: procstat.cpu_seconds(p) for p in procstat.postgres_backends(server.db_name)} if pg else {}
         elif line.startswith("MEASURE_END"):
             cpu1 = procstat.tree_cpu_seconds(pid)
             pg0 = sum(
-                procstat.cpu_seconds(p) - pg_start.get(p, 0.0) for p in procstat.postgres_backends(PG_DB)
+                procstat.cpu_seconds(p) - pg_start.get(p, 0.0) for p in procstat.postgres_backends(server.db_name)
             ) if pg else 0.0  # fmt: skip
             result["cpu_s"] = cpu1 - cpu0
             result["sys_s"] = procstat.tree_sys_seconds(pid) - sys0
@@ -273,13 +326,17 @@ def write_docs(markdown: str) -> None:
 # --- main -------------------------------------------------------------------------------------
 
 
-def start_targets(names: list[str], upstream: str, db: str, notes: list[str], servers: dict[str, Server]) -> None:
+def start_targets(
+    names: list[str], upstream: str, db: str, notes: list[str], servers: dict[str, Server], baseline: Path | None
+) -> None:
     """Fills `servers` before each one starts, so the caller can stop them all whatever happens."""
-    key = seed_qlaud(db, upstream) if any(n.startswith("qlaud") for n in names) else ""
+    key = seed_qlaud(db, upstream) if any(n in ("qlaud", "qlaud-httpx") for n in names) else ""
+    base_key = seed_qlaud(db, upstream, baseline) if baseline and "qlaud-base" in names else ""
     makers = {
         "minimal": lambda: minimal_server(upstream),
         "qlaud": lambda: qlaud_server("qlaud", db, "aiohttp", key),
         "qlaud-httpx": lambda: qlaud_server("qlaud-httpx", db, "httpx", key),
+        "qlaud-base": lambda: qlaud_server("qlaud-base", db, "aiohttp", base_key, baseline or ROOT),
         "litellm": lambda: litellm_server(upstream),
     }
     for name in names:
@@ -312,7 +369,7 @@ def run(args: argparse.Namespace) -> int:
     fake = fake_server().start()
     servers: dict[str, Server] = {}
     try:
-        start_targets(names, fake.url, db, notes, servers)
+        start_targets(names, fake.url, db, notes, servers, args.baseline)
         if args.soak:
             return soak(servers["qlaud"], args)
         if args.profile:
@@ -324,7 +381,8 @@ def run(args: argparse.Namespace) -> int:
         for mode in args.modes.split(","):
             for c in [int(x) for x in args.concurrency.split(",")]:
                 for round_ in range(args.rounds):
-                    for name, server in servers.items():
+                    order = list(servers.items())
+                    for name, server in order if round_ % 2 == 0 else order[::-1]:  # no target always goes first
                         target = fake if name == "direct" else server
                         row = measure(target, mode, c, args, pg=name.startswith("qlaud") and db == "postgres")
                         row.update(mode=mode, c=c, target=name, round=round_)
@@ -338,7 +396,7 @@ def run(args: argparse.Namespace) -> int:
         for server in servers.values():
             server.stop()
         fake.stop()
-    report = render(results, peaks, notes, db, args)
+    report = render(results, rounds, peaks, notes, db, args)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     (RESULTS / f"results-{stamp}.json").write_text(
         json.dumps({"results": results, "rounds": rounds, "peaks": peaks}, indent=1)
@@ -350,7 +408,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render(results: list[dict[str, Any]], peaks: dict[str, float], notes: list[str], db: str, args: Any) -> str:
+def render(
+    results: list[dict[str, Any]],
+    rounds: list[dict[str, Any]],
+    peaks: dict[str, float],
+    notes: list[str],
+    db: str,
+    args: Any,
+) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     parts = [
         f"Run {when}: qlaud on {db}, {os.cpu_count()} CPUs, window {args.duration}s after {args.warmup}s warm-up; "
@@ -363,7 +428,37 @@ def render(results: list[dict[str, Any]], peaks: dict[str, float], notes: list[s
         "",
         targets_table(results, peaks),
     ]
+    if "qlaud-base" in peaks:
+        parts += ["", paired_table(rounds, args.baseline)]
     return "\n".join(parts)
+
+
+def paired_table(rounds: list[dict[str, Any]], baseline: Path) -> str:
+    """qlaud against the baseline checkout, round by round: each ratio compares two windows run back to back,
+    so a slow spell of the machine hits both; the table shows the median ratio and its range over rounds."""
+    ref = subprocess.run(["git", "-C", str(baseline), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    cells: dict[tuple[str, int], dict[int, dict[str, dict[str, Any]]]] = {}
+    for row in rounds:
+        cells.setdefault((row["mode"], row["c"]), {}).setdefault(row["round"], {})[row["target"]] = row
+    lines = [
+        f"Paired against the baseline `{ref.stdout.strip()[:72]}` (new / baseline, per round; median [min-max]):",
+        "",
+        "| mode | c | req/s | CPU ms/req | p99 ms | errors new / base |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def ratio(pairs: list[tuple[dict[str, Any], dict[str, Any]]], key: str) -> str:
+        values = sorted(new[key] / base[key] for new, base in pairs if base.get(key))
+        return f"{statistics.median(values):.3f} [{values[0]:.2f}-{values[-1]:.2f}]" if values else "-"
+
+    for (mode, c), by_round in cells.items():
+        pairs = [(r["qlaud"], r["qlaud-base"]) for r in by_round.values() if "qlaud" in r and "qlaud-base" in r]
+        errors = f"{sum(n['errors'] for n, _ in pairs)} / {sum(b['errors'] for _, b in pairs)}"
+        lines.append(
+            f"| {mode} | {c} | {ratio(pairs, 'rps')} | {ratio(pairs, 'cpu_ms_per_req')} | {ratio(pairs, 'p99_ms')} "
+            f"| {errors} |"
+        )
+    return "\n".join(lines)
 
 
 def profile(server: Server, args: argparse.Namespace) -> int:
@@ -428,8 +523,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--wall", action="store_true", help="with --profile: sample waiting threads too")
     parser.add_argument("--quick", action="store_true", help="c=1,16 and 3 s windows")
     parser.add_argument("--write-docs", action="store_true", help="replace the results block of docs/benchmarks.md")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (git worktree add --detach DIR REF) served as target qlaud-base, for paired runs",
+    )
     add_stream_arguments(parser)
     args = parser.parse_args(argv)
+    if args.baseline:
+        args.baseline = args.baseline.resolve()
+        if "qlaud-base" not in args.targets:
+            args.targets = "qlaud,qlaud-base" if args.targets == parser.get_default("targets") else args.targets
     if args.quick:
         args.concurrency, args.duration, args.warmup, args.rounds = "1,16", 3.0, 1.0, 1
     if args.soak or args.profile:

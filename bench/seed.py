@@ -43,7 +43,9 @@ def seed(upstream: str, paced_upstream: str = "", paced: tuple[tuple[int, int], 
         models[name] = (name, "openai", f"{paced_upstream}/paced/{interval_ms}/{chunks}/v1")
     for public_id, (slug, protocol, base_url) in models.items():
         provider = Provider.objects.create(slug=slug, name=slug, protocol=protocol, base_url=base_url)
-        model = Model.objects.create(public_id=public_id, name=public_id, context_length=128_000)
+        model = Model.objects.create(
+            public_id=public_id, name=public_id, context_length=128_000, capabilities=["tools"]
+        )
         host = Host.objects.create(model=model, provider=provider, upstream_model="bench", priority=0)
         host.price = PriceVersion.objects.create(host=host, **PRICES)
         host.save()

@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 PG_DB = "h_bedrock_bench"
-PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
 REDIS_URL = "redis://127.0.0.1:6379"
 UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
 UVICORN_FAST = ["--loop", "uvloop", "--http", "httptools"]
@@ -41,6 +40,8 @@ class Server:
     proc: subprocess.Popen | None = None
     headers: list[str] = field(default_factory=list)
     log: Path | None = None
+    cwd: Path = ROOT  # another checkout for the baseline target (`--baseline`)
+    db_name: str = PG_DB  # whose PostgreSQL backends count as this server's +PG
 
     @property
     def url(self) -> str:
@@ -50,7 +51,7 @@ class Server:
         cmd = [c.replace("{port}", str(self.port)) for c in self.cmd]
         self.log = RESULTS / f"{self.name}.log"
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -84,24 +85,31 @@ class Server:
             self.proc.wait(5)
 
 
-def base_env(**extra: str) -> dict[str, str]:
+def base_env(root: Path = ROOT, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "LITELLM"))}
-    env.update(PYTHONPATH=str(ROOT), **extra)
+    env.update(PYTHONPATH=str(root), **extra)
     return env
 
 
-def qlaud_env(db: str, transport: str) -> dict[str, str]:
-    env = base_env(DJANGO_SETTINGS_MODULE="qlaud.settings", DEBUG="0", GATEWAY_HTTP_TRANSPORT=transport)
+def db_name(root: Path = ROOT) -> str:
+    """The baseline checkout gets a database of its own: its migrations are not this tree's."""
+    return PG_DB if root == ROOT else f"{PG_DB}_base"
+
+
+def qlaud_env(db: str, transport: str, root: Path = ROOT) -> dict[str, str]:
+    env = base_env(root, DJANGO_SETTINGS_MODULE="qlaud.settings", DEBUG="0", GATEWAY_HTTP_TRANSPORT=transport)
+    name = db_name(root)
     if db == "postgres":
-        env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, CACHE_PREFIX=PG_DB)
+        env.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}", REDIS_URL=REDIS_URL, CACHE_PREFIX=name)
     else:
-        env["DATABASE_URL"] = f"sqlite:///{RESULTS / 'bench.sqlite3'}"
+        env["DATABASE_URL"] = f"sqlite:///{RESULTS / name}.sqlite3"
     return env
 
 
-def qlaud_server(name: str, db: str, transport: str, key: str) -> Server:
+def qlaud_server(name: str, db: str, transport: str, key: str, root: Path = ROOT) -> Server:
+    """qlaud from this tree or, for `--baseline`, from another checkout run on this tree's venv."""
     cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--lifespan", "on", "--port", "{port}", "qlaud.asgi:application"]
-    server = Server(name, cmd, qlaud_env(db, transport), health="/v1/status")
+    server = Server(name, cmd, qlaud_env(db, transport, root), health="/v1/status", cwd=root, db_name=db_name(root))
     server.headers = [f"authorization: Bearer {key}"]
     return server
 
@@ -109,8 +117,9 @@ def qlaud_server(name: str, db: str, transport: str, key: str) -> Server:
 def postgres_ready() -> bool:
     try:
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{PG_DB}"')
+            for name in (PG_DB, f"{PG_DB}_base"):
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                    conn.execute(f'CREATE DATABASE "{name}"')
         return True
     except Exception as exc:  # no server, no psycopg: fall back to SQLite
         print(f"PostgreSQL unavailable ({exc}); qlaud runs on SQLite", file=sys.stderr)

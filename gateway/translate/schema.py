@@ -12,6 +12,7 @@ validation says which are required.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from gateway.translate.history import TranslationError
@@ -72,30 +73,105 @@ def _outer_matches(value: Any, spec: Any) -> bool:
     return bool(_SCALARS[spec](value))
 
 
+class _Mismatch(Exception):
+    """Raised at the wrong value; each level it passes through adds its field name or index to `path`
+    (so the path is only built for the one request in many that is wrong)."""
+
+    def __init__(self, message: str, path: list[str]) -> None:
+        self.message, self.path = message, path
+
+
+Validator = Callable[[Any], None]
+_COMPILED: dict[int, tuple[Any, Validator]] = {}
+
+
 def check(value: Any, spec: Any, path: str = "") -> None:
     """Raise TranslationError(param=path) at the first value in `value` that does not match `spec`."""
+    compiled = _COMPILED.get(id(spec))
+    if compiled is None or compiled[0] is not spec:
+        compiled = _COMPILED[id(spec)] = (spec, _compile(spec))
+    try:
+        compiled[1](value)
+    except _Mismatch as exc:
+        where = ".".join([path, *reversed(exc.path)] if path else reversed(exc.path))
+        raise TranslationError(f"{where or 'body'}: {exc.message}", where or None) from None
+
+
+# A spec is compiled once into nested closures: this runs over every block of an agent's history on each
+# request, and an interpreter dispatching on the spec's kind at every value cost several times as much.
+
+
+def _compile(spec: Any) -> Validator:
     if isinstance(spec, OneOf):
-        spec = next((option for option in spec.options if _outer_matches(value, option)), spec)
-    if not _outer_matches(value, spec):
-        raise TranslationError(f"{path or 'body'}: must be {_describe(spec)}.", path or None)
+        return _compile_one_of(spec)
     if isinstance(spec, Obj):
-        for name in spec.required:
+        return _compile_obj(spec)
+    if isinstance(spec, Seq):
+        return _compile_seq(spec)
+    matches, message = _SCALARS[spec], f"must be {_describe(spec)}."
+
+    def scalar(value: Any) -> None:
+        if not matches(value):
+            raise _Mismatch(message, [])
+
+    return scalar
+
+
+def _compile_one_of(spec: OneOf) -> Validator:
+    options = [(option, _compile(option)) for option in spec.options]
+    message = f"must be {_describe(spec)}."
+
+    def one_of(value: Any) -> None:
+        for option, validator in options:  # the first whose outer type matches decides
+            if _outer_matches(value, option):
+                validator(value)
+                return
+        raise _Mismatch(message, [])
+
+    return one_of
+
+
+def _compile_obj(spec: Obj) -> Validator:
+    required = spec.required
+    fields = {name: _compile(field) for name, field in spec.fields.items()}
+    by_type = {kind: fields | {n: _compile(f) for n, f in extra.items()} for kind, extra in (spec.by_type or {}).items()}
+
+    def obj(value: Any) -> None:
+        if not isinstance(value, dict):
+            raise _Mismatch("must be an object.", [])
+        for name in required:
             if value.get(name) is None:
-                raise TranslationError(f"{_join(path, name)}: Field required.", _join(path, name))
-        fields = spec.fields
-        if spec.by_type and isinstance(value.get("type"), str) and value["type"] in spec.by_type:
-            fields = {**fields, **spec.by_type[value["type"]]}
-        for name, field_spec in fields.items():
-            field = value.get(name)
-            if field is not None:
-                check(field, field_spec, _join(path, name))
-    elif isinstance(spec, Seq):
-        for index, item in enumerate(value):
-            check(item, spec.item, _join(path, str(index)))
+                raise _Mismatch("Field required.", [name])
+        kind = value.get("type")
+        validators = by_type.get(kind, fields) if by_type and isinstance(kind, str) else fields
+        if not validators:
+            return
+        for name, field in value.items():  # the value's own keys (a handful), not every field the spec knows
+            validator = validators.get(name)
+            if validator is not None and field is not None:
+                try:
+                    validator(field)
+                except _Mismatch as exc:
+                    exc.path.append(name)
+                    raise
+
+    return obj
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+def _compile_seq(spec: Seq) -> Validator:
+    item = _compile(spec.item)
+
+    def seq(value: Any) -> None:
+        if not isinstance(value, list):
+            raise _Mismatch("must be a list.", [])
+        for index, element in enumerate(value):
+            try:
+                item(element)
+            except _Mismatch as exc:
+                exc.path.append(str(index))
+                raise
+
+    return seq
 
 
 # --- Anthropic Messages -----------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lib import jsonio
 
@@ -77,3 +79,26 @@ def test_nesting_at_the_limit_is_read_and_brackets_inside_strings_do_not_count()
 def test_without_a_limit_orjsons_own_depth_limit_is_an_invalid_json_error_not_a_recursion_error():
     with pytest.raises(jsonio.InvalidJSON):
         jsonio.loads(b"[" * 5000 + b"]" * 5000)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_TRICKY_TEXT = st.text(alphabet='[]{}"\\ab\n', max_size=8)
+_JSON = st.recursive(
+    st.none() | st.integers() | _TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TRICKY_TEXT, inner, max_size=4),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, derandomize=True)
+@given(_JSON, st.integers(min_value=0, max_value=12))
+def test_deeper_than_agrees_with_the_parsed_depth_whatever_the_strings_hold(value, limit):
+    raw = json.dumps(value).encode()
+    assert jsonio.deeper_than(raw, limit) == (_depth(value) > limit)
