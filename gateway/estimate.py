@@ -49,23 +49,27 @@ def _measure(value: Any) -> int:
     return chars(value)
 
 
+_NOT_COUNTED = frozenset(("type", "role", "cache_control", "id", "tool_use_id", "tool_call_id", "signature"))
+
+
 def _measure_content(node: Any) -> tuple[int, int]:
-    """(characters, images) in a message or block tree; image payloads are counted as images, not as text."""
-    if isinstance(node, str):
-        return len(node), 0
-    if isinstance(node, list):
-        pairs = [_measure_content(item) for item in node]
-        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
-    if not isinstance(node, dict):
-        return _measure(node), 0
-    if node.get("type") in ("image", "image_url"):
-        return 0, 1
-    chars, images = 0, 0
-    for key, value in node.items():
-        if key in ("type", "role", "cache_control", "id", "tool_use_id", "tool_call_id", "signature"):
-            continue
-        text, found = _measure_content(value)
-        chars, images = chars + text, images + found
+    """(characters, images) in a message or block tree; image payloads are counted as images, not as text.
+
+    A loop over a stack, not a recursion: it runs over every block of an agent's history on each request."""
+    chars = images = 0
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            chars += len(node)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif not isinstance(node, dict):
+            chars += _measure(node)
+        elif node.get("type") in ("image", "image_url"):
+            images += 1
+        else:
+            stack.extend(value for key, value in node.items() if key not in _NOT_COUNTED)
     return chars, images
 
 

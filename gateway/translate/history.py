@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.translate.reasoning import Sealer, claimed_details, claimed_provider
 from gateway.translate.shaping import Rules, Target
+from lib import jsonio
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -156,7 +157,7 @@ def _provider_of(block: Block, sealer: Sealer | None) -> str | None:
 
 
 def _tool_call(block: Block) -> Block:
-    arguments = json.dumps(block.get("input") or {}, ensure_ascii=False, separators=(",", ":"))
+    arguments = jsonio.dumps(block.get("input") or {}).decode()  # every tool call of the history, every request
     return {"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": arguments}}
 
 
