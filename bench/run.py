@@ -373,7 +373,7 @@ def run(args: argparse.Namespace) -> int:
         if args.soak:
             return soak(servers["qlaud"], args)
         if args.profile:
-            return profile(servers["qlaud"], args)
+            return profile(servers[names[0]], args)
         for name, server in servers.items():
             for mode in args.modes.split(","):
                 print(f"smoke {name} {mode}: {smoke(server, mode)}", flush=True)
@@ -464,7 +464,7 @@ def paired_table(rounds: list[dict[str, Any]], baseline: Path) -> str:
 def profile(server: Server, args: argparse.Namespace) -> int:
     """py-spy on qlaud while the load generator keeps it busy; prints where the time goes."""
     for mode in args.modes.split(","):
-        out = RESULTS / f"profile-{mode}.txt"
+        out = RESULTS / f"profile-{server.name}-{mode}.txt"
         path, body = MODES[mode]
         with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
             handle.write(json.dumps(body).encode())
@@ -536,8 +536,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
             args.targets = "qlaud,qlaud-base" if args.targets == parser.get_default("targets") else args.targets
     if args.quick:
         args.concurrency, args.duration, args.warmup, args.rounds = "1,16", 3.0, 1.0, 1
-    if args.soak or args.profile:
-        args.targets = "qlaud"
+    if args.soak or args.profile:  # one qlaud: this tree's, or the baseline's with --targets qlaud-base
+        args.targets = "qlaud-base" if args.baseline and args.targets == "qlaud-base" else "qlaud"
     return args
 
 
