@@ -252,13 +252,33 @@ def output_budget(max_tokens: int | None, host: HostInfo) -> int:
     return min(max_tokens, limit) if max_tokens is not None else limit
 
 
-def hold_amount(route: routing.Route, input_tokens: int, max_tokens: int | None) -> int:
-    """Enough for the dearest host failover may reach, so a failover stays within the hold."""
+def hold_amount(
+    route: routing.Route, input_tokens: int, max_tokens: int | None, own_keys: Mapping[int, byok.OrgKey] | None = None
+) -> int:
+    """Enough for the dearest host failover may reach, so a failover stays within the hold.
+
+    `own_keys` (provider id -> the org's own key): a host the org reaches only on its own key ("only mine") can
+    never cost more than the BYOK fee, so it needs only that; "mine first" may fall back to qlaud's key at full
+    price, so it is held at full price."""
+    keys = own_keys or {}
     hosts = route.hosts[: settings.GATEWAY_MAX_ATTEMPTS]
     return max(
-        money.estimate_hold(input_tokens, output_budget(max_tokens, h), h.prices, settings.QLAUD_MARKUP_BPS)
+        money.estimate_hold(
+            input_tokens,
+            output_budget(max_tokens, h),
+            h.prices,
+            settings.QLAUD_MARKUP_BPS,
+            hold_fee_bps(keys.get(h.provider.id) if keys else None),
+        )
         for h in hosts
     )
+
+
+def hold_fee_bps(own: byok.OrgKey | None) -> int:
+    """The share of qlaud's price a request on this host can cost at most: the BYOK fee only with "only mine"."""
+    if own is not None and own.mode == byok.ONLY_MINE:
+        return _fee_bps(str(settings.BYOK_FEE_RATE))
+    return money.BPS
 
 
 # A request's reservation: a ticket on this worker's lease, or (keys with a spend limit) a hold row's id.

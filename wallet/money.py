@@ -152,15 +152,18 @@ def byok_cost(usage: UsageLike, prices: Prices, markup_bps: int, fee_bps: int) -
     return Charge(upstream=0, total=total, markup=total)
 
 
-def estimate_hold(input_tokens_estimate: int, max_tokens: int, prices: Prices, markup_bps: int) -> int:
+def estimate_hold(
+    input_tokens_estimate: int, max_tokens: int, prices: Prices, markup_bps: int, fee_bps: int = BPS
+) -> int:
     """The most a request can cost if upstream honours max_tokens.
 
     Input is priced at the dearer of plain input and cache write, since we cannot know
-    before the call whether the prompt will be written to the cache.
+    before the call whether the prompt will be written to the cache. `fee_bps` below BPS: the most a
+    request that can only be served on the org's own key costs (byok_cost's fee), rounded up the same way.
     """
     worst_input = max(prices.input, prices.cache_write)
     numerator = input_tokens_estimate * worst_input + max_tokens * prices.output
-    return _ceil_div(numerator * (BPS + markup_bps), TOKENS_PER_MTOK * BPS)
+    return _ceil_div(numerator * (BPS + markup_bps) * fee_bps, TOKENS_PER_MTOK * BPS * BPS)
 
 
 def _dollars(micros: int | Fraction, places: int | None) -> tuple[str, int, str]:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from django.http import HttpResponse, StreamingHttpResponse
 
+from catalog import byok
 from catalog.snapshot import HostInfo
 from gateway import errors, pipeline, ratelimit, reasoning_memory
 from gateway.errors import GatewayError
@@ -287,7 +288,8 @@ async def serve(ex: Exchange, *, admitted: bool = False) -> HttpResponse | Strea
         route = await pipeline.resolve_route(ex.key, ex.body)
         ex.model_id = route.model.id
         ex.input_estimate, ex.input_heuristic = pipeline.estimate_input(ex.body, ex.model_id)
-        amount = pipeline.hold_amount(route, ex.input_estimate, pipeline.requested_max_tokens(ex.body))
+        own_keys = await byok.org_keys(ex.key.org_id)
+        amount = pipeline.hold_amount(route, ex.input_estimate, pipeline.requested_max_tokens(ex.body), own_keys)
         ex.hold = await pipeline.place_hold(ex.key, amount, ex.request_id)
         await _recall_reasoning(ex, route.hosts)
         ex.upstream = await pipeline.call_with_failover(

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from catalog import byok
 from catalog.snapshot import HostInfo
 from gateway import pipeline, ratelimit
 from gateway import usage as usage_mod
@@ -177,7 +178,8 @@ async def create(ex: Exchange, *, as_chat: bool = False) -> HttpResponse | Strea
         ex.lease = await ratelimit.acquire(ex.key)
         route = await pipeline.resolve_route(ex.key, _routing_body(ex.body, neutral))
         ex.input_estimate = pipeline.estimate_input_tokens(neutral)
-        amount = pipeline.hold_amount(route, ex.input_estimate, ex.body.get("max_output_tokens"))
+        own_keys = await byok.org_keys(ex.key.org_id)
+        amount = pipeline.hold_amount(route, ex.input_estimate, ex.body.get("max_output_tokens"), own_keys)
         ex.hold = await pipeline.place_hold(ex.key, amount, ex.request_id)
         ex.upstream = await pipeline.call_with_failover(
             route, turn.build, stream=ex.stream, headers=ex.request.headers, tags=ex.tags, org_id=ex.key.org_id

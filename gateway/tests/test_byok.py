@@ -17,12 +17,13 @@ from django.conf import settings
 from accounts.keys import mint_key
 from catalog import byok, crypto
 from catalog.models import OrgCredential
+from gateway import pipeline
 from gateway.tests.conftest import E2E, PRICES
 from gateway.tests.e2e import anthropic_client, billed, fake_usage, openai_client
 from gateway.tests.fake_upstream import REFUSED_KEY
 from wallet.ledger import adjust
-from wallet.models import LedgerEntry
-from wallet.money import Prices, byok_cost, cost, exact_total, rate_to_bps
+from wallet.models import Hold, LedgerEntry
+from wallet.money import Prices, byok_cost, cost, estimate_hold, exact_total, rate_to_bps
 
 pytestmark = E2E
 
@@ -140,3 +141,39 @@ def test_another_orgs_requests_never_use_alices_key(live, world, fake, org_b, ch
     assert sent_keys(fake) == [f"Bearer {QLAUD_KEY}"]
     (row,) = billed()
     assert row.byok is False and row.org_id == org_b.pk
+
+
+def _hold_of(request_id: str) -> int:
+    return Hold.objects.get(request_id=request_id).amount
+
+
+def test_only_mine_holds_just_the_byok_fee_and_mine_first_holds_the_full_price(live, world, fake, monkeypatch):
+    """A key with a spend limit holds through a Hold row: its amount is what the request reserved."""
+    monkeypatch.setattr(pipeline, "estimate_input", lambda body, model_id: (1000, 1000))
+    cred = own_key(world.org, world.openai, ORG_KEY, byok.ONLY_MINE)
+    _key, raw = mint_key(world.org, None, "limited", spend_limit=5_000_000)
+    client = openai_client(live, raw)
+    client.chat.completions.create(model="on-openai", messages=HI, max_tokens=100)
+    (only_mine,) = billed()
+    fee_bps, markup = rate_to_bps(settings.BYOK_FEE_RATE), settings.QLAUD_MARKUP_BPS
+    assert _hold_of(only_mine.request_id) == estimate_hold(1000, 100, Prices(**PRICES), markup, fee_bps)
+    byok.set_mode(cred, byok.MINE_FIRST)
+    client.chat.completions.create(model="on-openai", messages=HI, max_tokens=100)
+    mine_first = next(r for r in billed(2) if r.request_id != only_mine.request_id)
+    assert _hold_of(mine_first.request_id) == estimate_hold(1000, 100, Prices(**PRICES), markup)
+    assert _hold_of(only_mine.request_id) * 15 < _hold_of(mine_first.request_id)
+
+
+def test_a_wallet_short_of_the_full_price_still_serves_a_request_only_the_orgs_key_can_serve(live, world, fake):
+    """$0.002 left: the full-price hold of 1,000 output tokens ($0.0056) is refused, its 5% is not."""
+    adjust(org_id=world.org.pk, amount=2_000 - world.balance, reason="spent", idempotency_key="spent")
+    cred = own_key(world.org, world.openai, ORG_KEY, byok.MINE_FIRST)
+    client = openai_client(live, world.raw)
+    with pytest.raises(openai.APIStatusError) as short:
+        client.chat.completions.create(model="on-openai", messages=HI, max_tokens=1000)
+    assert short.value.status_code == 402
+    byok.set_mode(cred, byok.ONLY_MINE)
+    client.chat.completions.create(model="on-openai", messages=HI, max_tokens=1000)
+    assert sent_keys(fake) == [f"Bearer {ORG_KEY}"]
+    served = next(r for r in billed(2) if r.status == 200)
+    assert served.byok and served.cost == byok_fee()

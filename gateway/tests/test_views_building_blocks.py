@@ -111,6 +111,22 @@ def test_the_hold_covers_the_dearest_host_failover_may_reach(settings):
     assert pipeline.hold_amount(route, 1000, 5000) == 2140
 
 
+def test_the_hold_is_the_byok_fee_only_where_the_org_uses_only_its_own_key(settings):
+    from catalog.byok import MINE_FIRST, ONLY_MINE, OrgKey
+
+    settings.GATEWAY_MAX_ATTEMPTS, settings.BYOK_FEE_RATE = 2, "0.05"
+    prices = SimpleNamespace(input=10**6, output=10**7, cache_write=0)
+    first = SimpleNamespace(prices=prices, max_output_tokens=100, provider=SimpleNamespace(id=1))
+    second = SimpleNamespace(prices=prices, max_output_tokens=100, provider=SimpleNamespace(id=2))
+    only_first = SimpleNamespace(hosts=(first,))
+    both = SimpleNamespace(hosts=(first, second))
+    only_mine, mine_first = OrgKey(7, ONLY_MINE, "sk-x"), OrgKey(8, MINE_FIRST, "sk-y")
+    assert pipeline.hold_amount(only_first, 1000, 5000, {1: only_mine}) == 107  # 5% of 2140
+    assert pipeline.hold_amount(only_first, 1000, 5000, {1: mine_first}) == 2140  # may fall back to qlaud's key
+    assert pipeline.hold_amount(both, 1000, 5000, {1: only_mine}) == 2140  # failover may reach host 2 on qlaud's key
+    assert pipeline.hold_amount(both, 1000, 5000, {1: only_mine, 2: only_mine}) == 107
+
+
 def test_request_log_rows_are_written_even_without_a_running_loop(db, org_a):
     from requestlog.models import RequestLog
 

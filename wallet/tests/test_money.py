@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from wallet.money import (
     Charge,
     Prices,
+    byok_cost,
     cents_to_micros,
     cost,
     customer_price,
@@ -195,3 +196,13 @@ def test_the_usd_rounded_filter_shows_cents_and_sub_cent_amounts_to_four_places(
         "$0.00",
         "—",
     )
+
+
+def test_a_hold_for_a_request_only_the_orgs_own_key_can_serve_is_the_byok_fee_of_the_worst_case():
+    fee_bps = 500  # 5%
+    hold = estimate_hold(1000, 500, SONNET, 700, fee_bps)
+    # The full-price hold's exact 12037.5 micro-dollars, x5% = 601.875 -> 602, rounded up once.
+    assert hold == 602
+    assert estimate_hold(1000, 500, SONNET, 700, 10_000) == estimate_hold(1000, 500, SONNET, 700) == 12_038
+    for worst in (U(input=1000, output=500), U(cache_write=1000, output=500)):
+        assert hold >= byok_cost(worst, SONNET, 700, fee_bps).total
