@@ -2,13 +2,16 @@
 
 The gateway calls `publish_requests(org_id, payloads)` after writing a batch of RequestLog rows: one
 channel-layer message per org and batch, which every open dashboard of that org receives over the
-websocket as one frame per request (qlaud/consumers.py). Publishing never raises: a missing or
-failing channel layer must not disturb the request that is being recorded.
+websocket as one frame per request (qlaud/consumers.py). Each request travels with the id of the user
+whose key made it (`user_id`, never sent to the browser): the consumer shows members only their own
+keys' requests, as the usage pages do, and owners and admins the whole org's. Publishing never raises:
+a missing or failing channel layer must not disturb the request that is being recorded.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -54,19 +57,41 @@ async def publish_request(org_id: int, payload: Mapping[str, Any]) -> None:
     `payload` may be the RequestLog field dict itself (as gateway.pipeline.log_fields builds it):
     it is reduced to feed_payload() before it leaves the process.
     """
-    await _send(org_id, {"type": EVENT_TYPE, "request": feed_payload(payload)})
+    await _send(org_id, {"type": EVENT_TYPE, **_row(payload)})
 
 
 # The dashboard shows the newest 50 requests (static/js/live-feed.js, MAX_ROWS): older ones of a batch would be
 # pushed out as they arrived, so they are not sent (under load a batch holds hundreds, built on the event loop).
+# The cut is per user, so a member's own requests are not crowded out by a busier colleague's.
 FEED_ROWS = 50
 
 
 async def publish_requests(org_id: int, payloads: Sequence[Mapping[str, Any]]) -> None:
     """Send several completed requests (oldest first) to org `org_id`'s live feed in one channel-layer message."""
     if payloads:
-        newest = payloads[-FEED_ROWS:]
-        await _send(org_id, {"type": BATCH_EVENT_TYPE, "requests": [feed_payload(p) for p in newest]})
+        await _send(org_id, {"type": BATCH_EVENT_TYPE, "rows": [_row(p) for p in _newest_per_user(payloads)]})
+
+
+def _newest_per_user(payloads: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The newest FEED_ROWS payloads of each user, oldest first."""
+    kept: list[Mapping[str, Any]] = []
+    seen: Counter[Any] = Counter()
+    for payload in reversed(payloads):
+        seen[payload.get("user_id")] += 1
+        if seen[payload.get("user_id")] <= FEED_ROWS:
+            kept.append(payload)
+    return kept[::-1]
+
+
+def _row(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {"user_id": payload.get("user_id"), "request": feed_payload(payload)}
+
+
+def visible_rows(rows: Sequence[Mapping[str, Any]], only_user: int | None) -> list[dict[str, Any]]:
+    """What one dashboard shows of a batch: a member (`only_user`) their keys' rows, a manager (None) all;
+    at most FEED_ROWS, the newest."""
+    shown = [row["request"] for row in rows if only_user is None or row["user_id"] == only_user]
+    return shown[-FEED_ROWS:]
 
 
 async def _send(org_id: int, message: dict[str, Any]) -> None:

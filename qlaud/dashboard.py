@@ -144,11 +144,23 @@ def cached_daily_rows(org, now: datetime, newest: RequestLog | None) -> list[dic
     return rows
 
 
-def overview(org) -> dict:
+def recent_requests(org, membership) -> list[RequestLog]:
+    """The live feed's first rows: a member sees their own keys' requests (as on the usage pages and over
+    the websocket, qlaud/consumers.py), owners and admins the org's."""
+    logs = _newest_first(org)
+    return list(logs[:RECENT] if membership.is_manager else logs.filter(user_id=membership.user_id)[:RECENT])
+
+
+def _newest_first(org):
+    return RequestLog.objects.filter(org=org).order_by("-created", "-id")
+
+
+def overview(org, membership) -> dict:
     now = timezone.now()
     today = now.date()  # UTC, like UTCDate
-    recent = list(RequestLog.objects.filter(org=org).order_by("-created", "-id")[:RECENT])
-    rows = cached_daily_rows(org, now, recent[0] if recent else None)
+    recent = recent_requests(org, membership)
+    newest = recent[0] if recent and membership.is_manager else _newest_first(org).first()
+    rows = cached_daily_rows(org, now, newest)
     by_day = spend_by_day(rows, today)
     return {
         "wallet": wallet_numbers(org),

@@ -215,4 +215,4 @@ def dashboard_overview(request: HttpRequest) -> HttpResponse:
     org = request.org  # type: ignore[attr-defined]
     if org is None:
         raise Http404("No organisation")
-    return render(request, "dashboard/overview.html", dashboard.overview(org))
+    return render(request, "dashboard/overview.html", dashboard.overview(org, request.membership))  # type: ignore[attr-defined]

@@ -77,3 +77,14 @@ def test_bob_as_a_member_sees_his_orgs_numbers(client, bob, org_a):
     make_log(org_a, model="shared-model", cost=1_000_000)
     client.force_login(bob)
     assert b"shared-model" in client.get("/dashboard/").content
+
+
+@pytest.mark.django_db
+def test_bobs_live_feed_starts_with_his_own_keys_requests_only(client, alice, bob, org_a):
+    """The feed's first rows follow the usage pages: a member sees his keys' requests, the owner the org's."""
+    make_log(org_a, api_key=_key(org_a, alice, "alice laptop"), user=alice, model="alices-model")
+    make_log(org_a, api_key=_key(org_a, bob, "bob laptop"), user=bob, model="bobs-model")
+    client.force_login(bob)
+    assert [r["model"] for r in client.get("/dashboard/").context["recent"]] == ["bobs-model"]
+    client.force_login(alice)
+    assert sorted(r["model"] for r in client.get("/dashboard/").context["recent"]) == ["alices-model", "bobs-model"]

@@ -94,6 +94,42 @@ async def test_charlie_does_not_receive_org_a_events(alice, org_a, charlie, org_
     await charlie_ws.disconnect()
 
 
+async def test_bob_as_a_member_receives_only_his_own_keys_requests(alice, bob, org_a, charlie, org_b):
+    """As on the usage pages: owners and admins see the org's requests, a member only his keys'."""
+    alice_ws, _ = await _connect(alice)
+    bob_ws, connected = await _connect(bob)
+    charlie_ws, _ = await _connect(charlie)
+    assert connected
+    await publish_requests(
+        org_a.id,
+        [
+            {**PAYLOAD, "request_id": "req_alice", "user_id": alice.pk},
+            {**PAYLOAD, "request_id": "req_bob", "user_id": bob.pk},
+            {**PAYLOAD, "request_id": "req_ownerless", "user_id": None},
+        ],
+    )
+    await publish_request(org_a.id, {**PAYLOAD, "request_id": "req_alice_2", "user_id": alice.pk})
+    bob_frame = await bob_ws.receive_json_from(timeout=2)
+    assert bob_frame == {"type": "request", "request": {**PAYLOAD, "request_id": "req_bob"}}
+    assert await bob_ws.receive_nothing(timeout=0.3)
+    got = [(await alice_ws.receive_json_from(timeout=2))["request"]["request_id"] for _ in range(4)]
+    assert got == ["req_alice", "req_bob", "req_ownerless", "req_alice_2"]
+    assert await charlie_ws.receive_nothing(timeout=0.3)
+    for ws in (alice_ws, bob_ws, charlie_ws):
+        await ws.disconnect()
+
+
+async def test_a_busy_colleague_does_not_crowd_a_members_requests_out_of_a_large_batch(alice, bob, org_a):
+    from lib.live_feed import FEED_ROWS
+
+    bob_ws, _ = await _connect(bob)
+    alices = [{**PAYLOAD, "request_id": f"req_a{i}", "user_id": alice.pk} for i in range(FEED_ROWS + 10)]
+    await publish_requests(org_a.id, [{**PAYLOAD, "request_id": "req_bob", "user_id": bob.pk}, *alices])
+    assert (await bob_ws.receive_json_from(timeout=2))["request"]["request_id"] == "req_bob"
+    assert await bob_ws.receive_nothing(timeout=0.3)
+    await bob_ws.disconnect()
+
+
 async def test_an_anonymous_visitor_is_refused(db):
     communicator, connected = await _connect(None)
     assert not connected
