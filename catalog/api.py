@@ -63,6 +63,12 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
             "uptime_30m": live.uptime_30m,
             "uptime_1d": live.uptime_1d,
             "samples_30m": live.samples,
+            # The live-board probes (gateway/probes.py), apart from the customer figures above.
+            "probes": {
+                "p50_ttft_ms": live.probe_p50_ttft_ms,
+                "p50_tokens_per_s": live.probe_p50_tokens_per_s,
+                "samples_30m": live.probe_samples,
+            },
         }
     return out
 

@@ -1,7 +1,8 @@
 """Live per-provider numbers for the home page's TTFT board, /status and /v1/status.
 
 Percentiles and uptime come straight from recent RequestLog rows (the gateway writes one per
-request); circuit states come from catalog.health. The result is cached for a few seconds so a
+request); the live-board probes' figures from their own samples (catalog.probes), side by side and
+never mixed with the customers'; circuit states come from catalog.health. The result is cached for a few seconds so a
 crowd on the status page costs one computation, not one per visitor.
 """
 
@@ -16,13 +17,13 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from catalog import public
+from catalog import probes, public
 from catalog.health import circuit_state_sync
 from requestlog.models import RequestLog
 
 log = logging.getLogger(__name__)
 
-CACHE_KEY = "site:provider-stats:v2"
+CACHE_KEY = "site:provider-stats:v3"
 CACHE_SECONDS = 5
 TTFT_WINDOW = timedelta(hours=1)
 TTFT_SAMPLE_LIMIT = 20_000  # newest rows only: bounds the work on a busy hour
@@ -46,10 +47,19 @@ class ProviderStat:
     # Settings the provider lacks (catalog.readiness); non-empty: not configured, never routed to.
     missing: tuple[str, ...] = ()
     setup_hint: str = ""
+    # The live-board probes of the last hour (gateway/probes.py): the same tiny request to every provider.
+    probe_p50_ttft_ms: float | None = None
+    probe_p50_tokens_per_s: float | None = None
+    probes_1h: int = 0
 
     @property
     def configured(self) -> bool:
         return not self.missing
+
+    @property
+    def board_ttft_ms(self) -> float | None:
+        """What the board ranks by: the probes' median (like for like across providers), else the customers'."""
+        return self.probe_p50_ttft_ms if self.probe_p50_ttft_ms is not None else self.p50_ttft_ms
 
     def as_dict(self) -> dict:
         return {**asdict(self), "missing": list(self.missing), "configured": self.configured}
@@ -123,9 +133,11 @@ def compute_provider_stats(now: datetime | None = None) -> list[ProviderStat]:
     ttfts = _ttft_by_provider(now)
     counts = _counts_by_provider(now)
     circuits = _circuits(snapshot)
+    probed = probes.figures("provider", now)
     stats = []
-    for slug in sorted(set(names) | set(counts) | set(ttfts)):
+    for slug in sorted(set(names) | set(counts) | set(ttfts) | set(probed)):
         c = counts.get(slug, {})
+        probe = probed.get(slug)
         info = providers.get(slug)
         missing = info.missing if info is not None else ()
         stats.append(
@@ -141,6 +153,9 @@ def compute_provider_stats(now: datetime | None = None) -> list[ProviderStat]:
                 uptime_1d=_ratio_ok(c, "1d"),
                 missing=missing,
                 setup_hint=info.setup_hint() if info is not None else "",
+                probe_p50_ttft_ms=probe.p50_ttft_ms if probe else None,
+                probe_p50_tokens_per_s=probe.p50_tokens_per_s if probe else None,
+                probes_1h=probe.samples if probe else 0,
             )
         )
     return stats
@@ -180,6 +195,6 @@ def provider_stats() -> list[ProviderStat]:
 
 
 def ttft_board() -> list[ProviderStat]:
-    """Providers with a measured p50 TTFT, fastest first."""
-    measured = [s for s in provider_stats() if s.p50_ttft_ms is not None]
-    return sorted(measured, key=lambda s: s.p50_ttft_ms or 0)
+    """Providers with a measured p50 TTFT (probes or customers), fastest first."""
+    measured = [s for s in provider_stats() if s.board_ttft_ms is not None]
+    return sorted(measured, key=lambda s: s.board_ttft_ms or 0)

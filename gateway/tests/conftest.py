@@ -93,6 +93,14 @@ def _fresh_gateway_state() -> Iterator[None]:
     reset()
 
 
+@pytest.fixture
+def probes_on(settings: Any) -> Any:
+    """Live-board probes configured (gateway/probes.py): every 5 minutes, $1 a day."""
+    settings.PROBE_INTERVAL_SECONDS = 300
+    settings.PROBE_DAILY_BUDGET_MICROS = 1_000_000
+    return settings
+
+
 @dataclass
 class Catalog:
     fake_url: str

@@ -8,7 +8,6 @@ from datetime import timedelta
 from io import StringIO
 from typing import Any
 
-import pytest
 import time_machine
 from django.core.management import call_command
 from django.utils import timezone
@@ -21,13 +20,6 @@ from wallet import ledger
 from wallet.models import LedgerEntry, Wallet
 
 pytestmark = E2E
-
-
-@pytest.fixture
-def probes_on(settings: Any) -> Any:
-    settings.PROBE_INTERVAL_SECONDS = 300
-    settings.PROBE_DAILY_BUDGET_MICROS = 1_000_000
-    return settings
 
 
 def probed(catalog: Any, slug: str, upstream: str = "fake-text", model: str | None = None) -> Any:
