@@ -191,6 +191,15 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # confirming the address is the last
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Failed logins are throttled per client and account, never per account alone: allauth's default
+# (5 per 5 min per e-mail address) let anyone lock a user out by typing wrong passwords for them.
+# The "key" of login_failed is the address plus the client's address (accounts/adapter.py); one client
+# may also fail at most 10 times a minute across accounts. Counts live in the default cache (Redis
+# with REDIS_URL, shared by every worker). Behind a load balancer, say which address is the client's
+# (ALLAUTH_TRUSTED_PROXY_COUNT or ALLAUTH_TRUSTED_CLIENT_IP_HEADER), or every visitor counts as one.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="") or None
 
 SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
 for _provider in ("github", "google"):
