@@ -4,7 +4,9 @@
 whose hosts the gateway tries in order. Rules:
 
 - `{model}`: the model's hosts in operator priority order; `{model}:nitro`: hosts that passed the
-  fidelity suite's tool cases (catalog/fidelity.py), then highest measured throughput first;
+  fidelity suite's tool cases (catalog/fidelity.py), then highest measured throughput first: the
+  customers' where a host served at least `nitro_min_samples` requests in the last 30 minutes, else
+  the live-board probes' (gateway/probes.py) when there are any (thin traffic says little);
   `{model}:floor`: lowest customer price first.
 - `RoutingOptions` mirrors OpenRouter's request fields: `models` (fallback models, tried after the
   requested one) and `provider` (`order`, `only`, `ignore`, `sort`, `allow_fallbacks`).
@@ -36,6 +38,7 @@ CIRCUIT_OPEN = "open"
 CIRCUIT_HALF_OPEN = "half_open"
 SORTS = ("price", "throughput", "latency")
 VARIANTS = ("nitro", "floor")
+NITRO_MIN_CUSTOMER_SAMPLES = 20  # the default of settings.NITRO_MIN_CUSTOMER_SAMPLES
 MODELS_HINT = "List the available models with GET /v1/models or browse /models."
 
 # Names coding agents hard-code, mapped to the catalog model of the same name when it exists.
@@ -139,6 +142,18 @@ class HostHealth:
     probe_p50_ttft_ms: float | None = None
     probe_p50_tokens_per_s: float | None = None
     probe_samples: int = 0  # answered probes in the last 30 minutes
+
+    def tokens_per_s(self, min_customer_samples: int) -> float | None:
+        """The customers' throughput when they are enough to tell, else the probes', else the customers' few."""
+        if self.samples >= min_customer_samples and self.p50_tokens_per_s is not None:
+            return self.p50_tokens_per_s
+        return self.probe_p50_tokens_per_s if self.probe_p50_tokens_per_s is not None else self.p50_tokens_per_s
+
+    def ttft_ms(self, min_customer_samples: int) -> float | None:
+        """As `tokens_per_s`, for the time to first token."""
+        if self.samples >= min_customer_samples and self.p50_ttft_ms is not None:
+            return self.p50_ttft_ms
+        return self.probe_p50_ttft_ms if self.probe_p50_ttft_ms is not None else self.p50_ttft_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +303,7 @@ def resolve(
     needs: Needs,
     options: RoutingOptions,
     health: Mapping[int, HostHealth],
+    nitro_min_samples: int = NITRO_MIN_CUSTOMER_SAMPLES,
 ) -> Route:
     label = requested or (options.models[0] if options.models else "")
     name = aliases.get(label, label)  # an alias may carry a variant: "fast" -> "gpt-oss-120b:nitro"
@@ -298,7 +314,9 @@ def resolve(
     reasons: list[str] = []
     for candidate, pin in _unique(chain):
         for tier, found in zip(
-            tiers, _order(candidate.hosts, pin, variant, needs, options, health, reasons), strict=True
+            tiers,
+            _order(candidate.hosts, pin, variant, needs, options, health, reasons, nitro_min_samples),
+            strict=True,
         ):
             tier.extend(found)
     hosts = [*tiers[0], *tiers[1], *tiers[2]]  # a fallback model's live host before an open one
@@ -356,9 +374,10 @@ def _order(
     options: RoutingOptions,
     health: Mapping[int, HostHealth],
     reasons: list[str],
+    min_samples: int = NITRO_MIN_CUSTOMER_SAMPLES,
 ) -> tuple[list[Any], list[Any], list[Any]]:
     kept = _filter(hosts, pinned, needs, options, reasons)
-    kept.sort(key=_sort_key(variant, options.sort, health))
+    kept.sort(key=_sort_key(variant, options.sort, health, min_samples))
     kept = _apply_order(kept, options)
     live = [h for h in kept if _circuit(h, health) == CIRCUIT_CLOSED]
     half_open = [h for h in kept if _circuit(h, health) == CIRCUIT_HALF_OPEN]
@@ -414,13 +433,15 @@ def _circuit(host: Any, health: Mapping[int, HostHealth]) -> str:
 _UNKNOWN_LAST = float("inf")
 
 
-def _sort_key(variant: str | None, sort: str | None, health: Mapping[int, HostHealth]) -> Callable[[Any], tuple]:
+def _sort_key(
+    variant: str | None, sort: str | None, health: Mapping[int, HostHealth], min_samples: int
+) -> Callable[[Any], tuple]:
     def tps(h: Any) -> float:
-        value = health[h.id].p50_tokens_per_s if h.id in health else None
+        value = health[h.id].tokens_per_s(min_samples) if h.id in health else None
         return -value if value is not None else _UNKNOWN_LAST
 
     def ttft(h: Any) -> float:
-        value = health[h.id].p50_ttft_ms if h.id in health else None
+        value = health[h.id].ttft_ms(min_samples) if h.id in health else None
         return value if value is not None else _UNKNOWN_LAST
 
     def price(h: Any) -> int:

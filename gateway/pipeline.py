@@ -201,7 +201,13 @@ async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
     health = await _health([h.id for h in model.hosts])
     try:
         route = routing.resolve(
-            snapshot, requested, aliases=aliases, needs=routing.Needs.from_body(body), options=options, health=health
+            snapshot,
+            requested,
+            aliases=aliases,
+            needs=routing.Needs.from_body(body),
+            options=options,
+            health=health,
+            nitro_min_samples=settings.NITRO_MIN_CUSTOMER_SAMPLES,
         )
     except routing.UnknownModel as exc:
         raise GatewayError("not_found", str(exc), param="model") from None

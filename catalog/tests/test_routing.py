@@ -315,3 +315,37 @@ def test_a_keys_allowed_models_may_be_empty_exact_or_globs():
 def test_routing_imports_nothing_from_django():
     code = "import sys, catalog.routing; assert not any(m.startswith('django') for m in sys.modules), 'django'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+
+
+def test_nitro_ranks_by_probe_throughput_where_customer_traffic_is_thin():
+    health = {
+        101: HostHealth(101, p50_tokens_per_s=9000.0, samples=3, probe_p50_tokens_per_s=100.0, probe_samples=6),
+        102: HostHealth(102, probe_p50_tokens_per_s=2000.0, probe_samples=6),  # no customer traffic at all
+        104: HostHealth(104, probe_p50_tokens_per_s=700.0, probe_samples=6),
+    }
+
+    def nitro(min_samples: int) -> list[str]:
+        return slugs(
+            resolve(
+                CATALOG,
+                "oss:nitro",
+                aliases={},
+                needs=Needs(),
+                options=RoutingOptions(),
+                health=health,
+                nitro_min_samples=min_samples,
+            )
+        )
+
+    # Three customer requests on groq say little: its probes (100 tok/s) put it behind cerebras's (2000).
+    assert nitro(20) == ["cerebras", "groq", "openrouter", "workers-ai"]
+    assert nitro(3) == ["groq", "cerebras", "openrouter", "workers-ai"]  # three are enough: customers rank
+
+
+def test_nitro_trusts_customer_throughput_once_there_is_enough_of_it():
+    thick = HostHealth(101, p50_tokens_per_s=9000.0, samples=50, probe_p50_tokens_per_s=100.0, probe_samples=6)
+    assert thick.tokens_per_s(20) == 9000.0
+    assert thick.tokens_per_s(51) == 100.0  # thin by a stricter measure: the probes speak
+    assert HostHealth(7, p50_tokens_per_s=300.0, samples=2).tokens_per_s(20) == 300.0  # no probes: the few customers
+    assert HostHealth(7).tokens_per_s(20) is None
+    assert HostHealth(7, p50_ttft_ms=90.0, samples=2, probe_p50_ttft_ms=400.0).ttft_ms(20) == 400.0

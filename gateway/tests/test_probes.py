@@ -147,3 +147,30 @@ def test_setup_schedules_schedules_the_probes_at_their_interval_when_configured(
     probes_on.PROBE_INTERVAL_SECONDS = 0
     call_command("setup_schedules", stdout=StringIO())
     assert not PeriodicTask.objects.get(task="gateway.tasks.run_probes").enabled
+
+
+def test_nitro_picks_the_faster_host_by_probe_figures_when_there_is_no_customer_traffic(
+    live: Any, tenant: Any, fake: Any, catalog: Any, probes_on: Any
+) -> None:
+    from gateway.tests.conftest import settle_background
+    from gateway.tests.e2e import openai_client
+
+    slow, fast = catalog.provider("deepseek", path="/v1"), catalog.provider("groq", path="/v1")
+    model = catalog.model("ds", (slow, "fake-slow"), (fast, "fake-text"))  # the slow host has the better priority
+    for host in model.hosts.all():
+        Provider.objects.filter(pk=host.provider_id).update(probe_host=host)
+    client = openai_client(live, tenant.raw)
+
+    def served(prompt: str) -> str:  # a new prompt each time: no sticky routing to a cached conversation
+        raw = client.chat.completions.with_raw_response.create(
+            model="ds:nitro", messages=[{"role": "system", "content": prompt}, {"role": "user", "content": prompt}]
+        )
+        settle_background()
+        return raw.headers["x-qlaud-host"].split("/")[0]
+
+    assert served("first") == "deepseek"  # nothing measured yet: priority order
+    assert probes.run_probes()["probed"] == 2
+    health.reset_memo()  # the gateway reuses computed stats for 15 s (health.STATS_TTL): skip the wait
+    assert served("second") == "groq"  # one customer request is thin traffic: the probes rank the hosts
+    tps = {s.provider: s.tokens_per_s for s in ProbeSample.objects.all()}
+    assert tps["groq"] > tps["deepseek"]
