@@ -1,5 +1,6 @@
 """A real Celery worker (subprocess, Redis broker, the test's PostgreSQL database) runs the live-board probes
-against the local fake upstream; the figures reach this process through the database and Redis."""
+against the local fake upstream; the figures reach this process's home board, /status and /v1/catalog through the
+database and Redis."""
 
 from __future__ import annotations
 
@@ -7,18 +8,20 @@ import os
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
-from catalog import health
+from catalog import api, health
 from catalog.models import ProbeSample, Provider
 from gateway import tasks
-from gateway.tests.conftest import E2E
+from qlaud import stats
 from wallet import ledger
 from wallet.models import LedgerEntry, Wallet
 from wallet.tests.test_celery_worker import celery_worker
 
 pytestmark = [
-    *E2E,
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),  # every app: the pages need qlaud's template tags
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis for the Celery broker: set REDIS_URL"),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
@@ -29,7 +32,9 @@ pytestmark = [
 PROBE_ENV = {"PROBE_INTERVAL_SECONDS": "300", "PROBE_DAILY_BUDGET_MICROS": "1000000"}
 
 
-def test_a_real_worker_probes_the_configured_providers_and_the_house_pays(catalog: Any, fake: Any, tenant: Any) -> None:
+def test_a_real_worker_probes_the_configured_providers_and_the_house_pays(
+    catalog: Any, fake: Any, tenant: Any, client: Any
+) -> None:
     provider = catalog.provider("deepseek")
     host = catalog.model("m-deepseek", (provider, "fake-text")).hosts.get()
     Provider.objects.filter(pk=provider.pk).update(probe_host=host)
@@ -48,3 +53,12 @@ def test_a_real_worker_probes_the_configured_providers_and_the_house_pays(catalo
     live = health.host_stats_sync([host.id])[host.id]  # written by the worker, read here through Redis
     assert live.probe_samples == 1 and live.probe_p50_ttft_ms is not None
     ledger.assert_ledger_invariant()
+
+    cache.delete(stats.CACHE_KEY)  # the board's figures are shared for 5 s (CACHE_SECONDS): skip the wait
+    board = client.get("/partials/ttft-board/").content.decode()
+    assert "Deepseek" in board and "No traffic measured" not in board
+    assert "Deepseek" in client.get("/status").content.decode()
+    api._bytes_cache.clear()
+    body = client.get("/v1/catalog?include_latency=true").json()
+    (served,) = [h for m in body["data"] for h in m["hosts"] if h["id"] == host.id]
+    assert served["latency"]["probes"]["samples_30m"] == 1 and served["latency"]["samples_30m"] == 0
