@@ -21,7 +21,6 @@ from wallet.money import usd_to_micros
 MIN_SPEND_LIMIT = 10_000  # $0.01, as on the dashboard
 
 
-
 class CatalogSlugField(serializers.SlugRelatedField):
     """A catalog object named by its slug. PostgreSQL refuses NUL in text, so a value holding one is
     "does not exist" here instead of a database error."""
@@ -30,6 +29,7 @@ class CatalogSlugField(serializers.SlugRelatedField):
         if isinstance(data, str) and "\x00" in data:
             self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\0"))
         return super().to_internal_value(data)
+
 
 class UsdField(serializers.ReadOnlyField):
     """Integer micro-dollars read from `source`, shown as an exact decimal string in USD."""
@@ -257,13 +257,39 @@ class ByokSerializer(serializers.ModelSerializer):
     """An org's own provider key (BYOK). The key is write-only: answers show only its last four characters."""
 
     provider = CatalogSlugField(slug_field="slug", queryset=Provider.objects.filter(enabled=True))
-    key = serializers.CharField(write_only=True, min_length=8, max_length=4000, trim_whitespace=True)
+    key = serializers.CharField(
+        write_only=True, required=False, max_length=4000, help_text="The key, for providers other than Bedrock/Vertex"
+    )
+    access_key_id = serializers.CharField(write_only=True, required=False, max_length=128, help_text="Bedrock")
+    secret_access_key = serializers.CharField(write_only=True, required=False, max_length=256, help_text="Bedrock")
+    service_account = serializers.JSONField(
+        write_only=True, required=False, help_text="Vertex: the service account key JSON (an object or its text)"
+    )
+    project = serializers.CharField(write_only=True, required=False, max_length=64, help_text="Vertex")
+    region = serializers.CharField(
+        write_only=True, required=False, max_length=64, help_text="Bedrock (e.g. us-east-1) or Vertex (e.g. global)"
+    )
     mode = serializers.ChoiceField(choices=OrgCredential.Mode.choices, default=OrgCredential.Mode.MINE_FIRST)
 
     class Meta:
         model = OrgCredential
-        fields = ["id", "provider", "key", "mode", "last4", "last_error", "last_error_at", "created"]
-        read_only_fields = ["last4", "last_error", "last_error_at", "created"]
+        fields = [
+            "id",
+            "provider",
+            "key",
+            "access_key_id",
+            "secret_access_key",
+            "service_account",
+            "project",
+            "region",
+            "mode",
+            "last4",
+            "label",
+            "last_error",
+            "last_error_at",
+            "created",
+        ]
+        read_only_fields = ["last4", "label", "last_error", "last_error_at", "created"]
 
 
 class ByokModeSerializer(serializers.Serializer):

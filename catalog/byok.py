@@ -8,13 +8,16 @@ see `last4`. The dashboard and the management API both save and delete through t
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from django.utils import timezone
 
 from catalog import crypto
+from catalog.byok_shapes import SHAPES, CredentialRefused, answered
 from catalog.snapshot import expand_base_url, get_snapshot
 from lib.threads import in_pool
 
@@ -36,6 +39,13 @@ class OrgKey:
     credential_id: int
     mode: str
     secret: str = field(repr=False)
+    # Bedrock / Vertex: the structured credential (see SHAPES); None for a plain bearer-style key.
+    fields: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def bearer(self) -> str | None:
+        """The key to send as the provider's API key; None where the credential signs or mints instead."""
+        return None if self.fields is not None else self.secret
 
 
 _by_org: dict[int, tuple[int, dict[int, OrgKey]]] = {}
@@ -45,12 +55,13 @@ def load_org_keys(org_id: int) -> dict[int, OrgKey]:
     from catalog.models import OrgCredential
 
     keys: dict[int, OrgKey] = {}
-    for cred_id, provider_id, token, mode in OrgCredential.objects.filter(org_id=org_id).values_list(
-        "id", "provider_id", "secret_encrypted", "mode"
+    for cred_id, provider_id, protocol, token, mode in OrgCredential.objects.filter(org_id=org_id).values_list(
+        "id", "provider_id", "provider__protocol", "secret_encrypted", "mode"
     ):
         secret = crypto.decrypt(token)
         if secret:
-            keys[provider_id] = OrgKey(cred_id, mode, secret)
+            fields = json.loads(secret) if protocol in SHAPES else None
+            keys[provider_id] = OrgKey(cred_id, mode, secret, fields)
     return keys
 
 
@@ -69,51 +80,58 @@ def reset() -> None:
     _by_org.clear()
 
 
-class CredentialRefused(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 def supports(provider: Provider) -> bool:
-    return provider.protocol in VALIDATE_PATHS
+    return provider.protocol in VALIDATE_PATHS or provider.protocol in SHAPES
 
 
 def check_key(provider: Provider, secret: str) -> None:
     """A cheap upstream call (GET the provider's model list) with the key; CredentialRefused if it fails."""
-    if not supports(provider):
+    if provider.protocol not in VALIDATE_PATHS:
         raise CredentialRefused(f"Own keys for {provider.name} are not supported yet.")
     url = expand_base_url(provider.base_url, provider.config).rstrip("/") + VALIDATE_PATHS[provider.protocol]
     if provider.protocol == "anthropic":
         headers = {"x-api-key": secret, "anthropic-version": "2023-06-01"}
     else:
         headers = {"authorization": f"Bearer {secret}"}
-    try:
-        response = httpx.get(url, headers=headers, timeout=VALIDATE_TIMEOUT)
-    except httpx.HTTPError:
-        raise CredentialRefused(f"Could not reach {provider.name} to check the key.") from None
-    if response.status_code in (401, 403):
-        raise CredentialRefused(f"{provider.name} refused this key ({response.status_code}).")
-    if response.status_code >= 400:
-        raise CredentialRefused(f"{provider.name} answered {response.status_code} when checking the key.")
+    answered(provider, lambda: httpx.get(url, headers=headers, timeout=VALIDATE_TIMEOUT))
 
 
-def save_credential(org: Org, provider: Provider, secret: str, mode: str = MINE_FIRST) -> OrgCredential:
-    """Check the key upstream, then store it (replacing this org's key for the provider)."""
+def secret_from(provider: Provider, given: Mapping[str, Any]) -> str | dict[str, Any]:
+    """What save_credential takes, from a form's or an API body's fields: `key` for a bearer-style provider, the
+    shape's fields (SHAPES) for Bedrock and Vertex. The dashboard and the API both read their input through it."""
+    shape = SHAPES.get(provider.protocol)
+    if shape is None:
+        return str(given.get("key") or "")
+    return {name: given.get(name) for name in shape.fields}
+
+
+def save_credential(
+    org: Org, provider: Provider, secret: str | Mapping[str, Any], mode: str = MINE_FIRST
+) -> OrgCredential:
+    """Check the key upstream, then store it (replacing this org's key for the provider). `secret`: the key, or
+    for Bedrock and Vertex the mapping of their shape's fields (secret_from)."""
     from catalog.models import OrgCredential
 
-    secret = secret.strip()
-    if len(secret) < 8:
-        raise CredentialRefused("That does not look like a provider key.")
     if mode not in (MINE_FIRST, ONLY_MINE):
         raise CredentialRefused(f"mode must be {MINE_FIRST} or {ONLY_MINE}.")
-    check_key(provider, secret)
+    shape = SHAPES.get(provider.protocol)
+    if shape is not None:
+        fields = shape.clean(secret if isinstance(secret, Mapping) else {})
+        shape.check(provider, fields)
+        stored, last4, label = json.dumps(fields), shape.last4(fields), shape.label(fields)
+    else:
+        stored = secret.strip() if isinstance(secret, str) else ""
+        if len(stored) < 8:
+            raise CredentialRefused("That does not look like a provider key.")
+        check_key(provider, stored)
+        last4, label = stored[-4:], ""
     cred, _ = OrgCredential.objects.update_or_create(
         org=org,
         provider=provider,
         defaults={
-            "secret_encrypted": crypto.encrypt(secret),
-            "last4": secret[-4:],
+            "secret_encrypted": crypto.encrypt(stored),
+            "last4": last4,
+            "label": label,
             "mode": mode,
             "last_error": "",
             "last_error_at": None,

@@ -25,12 +25,34 @@ class CredentialForm(forms.Form):
         queryset=Provider.objects.filter(enabled=True).order_by("name"), to_field_name="slug", empty_label=None
     )
     key = forms.CharField(
+        required=False,
         max_length=4000,
         strip=True,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text="Checked with the provider before it is stored; shown back only as its last four characters.",
     )
+    access_key_id = forms.CharField(required=False, max_length=128, label="Access key id")
+    secret_access_key = forms.CharField(
+        required=False,
+        max_length=256,
+        label="Secret access key",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+    service_account = forms.CharField(
+        required=False,
+        max_length=20_000,
+        label="Service account key (JSON)",
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+    )
+    project = forms.CharField(required=False, max_length=64, label="Project id")
+    region = forms.CharField(
+        required=False, max_length=64, label="Region", help_text="Bedrock: e.g. us-east-1. Vertex: e.g. global."
+    )
     mode = forms.ChoiceField(choices=OrgCredential.Mode.choices, initial=OrgCredential.Mode.MINE_FIRST)
+
+    def shaped(self) -> bool:
+        provider = self.cleaned_data["provider"]
+        return provider.protocol in byok.SHAPES
 
 
 class ModeForm(forms.Form):
@@ -68,10 +90,11 @@ def credentials(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _panel(request, form)  # 200: htmx only swaps 2xx answers in, errors included
     data = form.cleaned_data
+    secret = byok.secret_from(data["provider"], data)
     try:
-        cred = byok.save_credential(request.org, data["provider"], data["key"], data["mode"])  # type: ignore[attr-defined]
+        cred = byok.save_credential(request.org, data["provider"], secret, data["mode"])  # type: ignore[attr-defined]
     except byok.CredentialRefused as refused:
-        form.add_error("key", refused.message)
+        form.add_error(None if form.shaped() else "key", refused.message)
         return _panel(request, form)
     return _done(request, f"Stored your {cred.provider.name} key ending in {cred.last4}.")
 

@@ -204,6 +204,9 @@ class OrgCredential(models.Model):
     secret_encrypted = models.TextField(editable=False)
     mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.MINE_FIRST)
     last4 = models.CharField(max_length=4)
+    # Not secret, shown beside last4: the region (Bedrock), or the service account's e-mail, project and region
+    # (Vertex); empty for a plain key.
+    label = models.CharField(max_length=300, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)

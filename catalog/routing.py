@@ -205,6 +205,8 @@ class RoutingOptions:
     ignore: tuple[str, ...] = ()
     sort: str | None = None  # price | throughput | latency
     allow_fallbacks: bool = True
+    # Providers the requesting org holds its own key for (BYOK): usable even where qlaud has no key of its own.
+    own_providers: frozenset[int] = frozenset()
 
     @classmethod
     def from_request(cls, body: Mapping[str, Any]) -> RoutingOptions:
@@ -409,7 +411,7 @@ def _filter(
     fitting = [h for h in kept if needs.fits(h)]
     if not fitting:
         reasons.append("needs")
-    ready = [h for h in fitting if not getattr(h.provider, "missing", ())]
+    ready = [h for h in fitting if not getattr(h.provider, "missing", ()) or h.provider.id in options.own_providers]
     if fitting and not ready:
         reasons.append("not_configured")
     return ready

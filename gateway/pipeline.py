@@ -189,6 +189,7 @@ async def resolve_route(key: KeyContext, body: dict[str, Any]) -> routing.Route:
         options = routing.RoutingOptions.from_request(body)
     except routing.InvalidRoutingOptions as exc:
         raise GatewayError("invalid_request", str(exc)) from None
+    options = replace(options, own_providers=frozenset(await byok.org_keys(key.org_id)))
     requested = body.get("model") or ""
     try:
         model, _ = routing.lookup(snapshot, routing.split_variant(aliases.get(requested, requested))[0], aliases)
@@ -274,17 +275,23 @@ def hold_amount(
             output_budget(max_tokens, h),
             h.prices,
             settings.QLAUD_MARKUP_BPS,
-            hold_fee_bps(keys.get(h.provider.id) if keys else None),
+            hold_fee_bps(keys.get(h.provider.id) if keys else None, h),
         )
         for h in hosts
     )
 
 
-def hold_fee_bps(own: byok.OrgKey | None) -> int:
-    """The share of qlaud's price a request on this host can cost at most: the BYOK fee only with "only mine"."""
-    if own is not None and own.mode == byok.ONLY_MINE:
+def hold_fee_bps(own: byok.OrgKey | None, host: HostInfo) -> int:
+    """The share of qlaud's price a request on this host can cost at most: the BYOK fee only where it can be
+    served on the org's own key alone."""
+    if own is not None and only_own(own, host):
         return _fee_bps(str(settings.BYOK_FEE_RATE))
     return money.BPS
+
+
+def only_own(own: byok.OrgKey, host: HostInfo) -> bool:
+    """No fallback to qlaud's key: the org chose "only mine", or qlaud holds no key for this provider."""
+    return own.mode == byok.ONLY_MINE or bool(getattr(host.provider, "missing", ()))
 
 
 # A request's reservation: a ticket on this worker's lease, or (keys with a spend limit) a hold row's id.
@@ -329,7 +336,8 @@ def make_call(
         host=host,
         body=body,
         stream=stream,
-        api_key=own.secret if own is not None else provider_api_key(host.provider),
+        api_key=own.bearer if own is not None else provider_api_key(host.provider),
+        credential=own.fields if own is not None else None,
         incoming_headers=headers,
         metadata={**tags, "model": host.model_id},
         customer_prices=money.customer_prices(host.prices, settings.QLAUD_MARKUP_BPS),
@@ -428,10 +436,15 @@ def own_key_refused(host: HostInfo, own: byok.OrgKey, status: int, content: byte
     """Note the refusal on the org's credential (the dashboard shows it); the error "only mine" answers."""
     slug = host.provider.slug
     background(byok.anote_failure(own.credential_id, f"{status}: {error_message(content)}"[:300]))
+    why = (
+        "this organization uses only its own key for this provider"
+        if own.mode == byok.ONLY_MINE
+        else ("qlaud holds no key of its own for this provider")
+    )
     return GatewayError(
         OWN_KEY_REFUSALS[status],
         f"The upstream provider {slug} refused your organization's own {slug} key ({status}); "
-        "this organization uses only its own key for this provider, so qlaud's key was not tried.",
+        f"{why}, so qlaud's key was not tried.",
     )
 
 
@@ -462,7 +475,7 @@ async def call_with_failover(
         )
         if own is not None and response is not None and status in OWN_KEY_REFUSALS:
             refusal = own_key_refused(host, own, status, content or b"")
-            if own.mode == byok.ONLY_MINE:
+            if only_own(own, host):
                 raise refusal
             own, started = None, time.perf_counter()
             response, content, last, status = await _attempt(

@@ -220,6 +220,9 @@ FIELD_ENCRYPTION_KEY = secret("FIELD_ENCRYPTION_KEY", SECRET_KEY)
 # Markup over upstream cost in basis points (700 = 7%). Integers only: see wallet/money.py.
 QLAUD_MARKUP_BPS = env.int("QLAUD_MARKUP_BPS", default=700)
 BYOK_FEE_RATE = env.str("BYOK_FEE_RATE", default="0.05")  # share of the qlaud price a BYOK request pays
+# Where an org's own Vertex service account mints its tokens: always this, never the token_uri its JSON names
+# (a customer-given URL qlaud would POST to). Tests point it at a local fake.
+BYOK_GOOGLE_TOKEN_URI = env.str("BYOK_GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")
 TOPUP_AMOUNTS_USD = [5, 20, 100]
 TOPUP_MIN_USD = env.int("TOPUP_MIN_USD", default=5)
 TOPUP_MAX_USD = env.int("TOPUP_MAX_USD", default=1000)

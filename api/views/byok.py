@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from api.access import access_of, require_manager
 from api.serializers import ByokModeSerializer, ByokSerializer
-from catalog.byok import delete_credential, save_credential, set_mode
+from catalog.byok import delete_credential, save_credential, secret_from, set_mode
 from catalog.models import OrgCredential
 
 
@@ -41,7 +41,8 @@ class ByokList(_Credentials, generics.ListCreateAPIView):
         access = access_of(self.request)
         require_manager(access)
         data = serializer.validated_data
-        serializer.instance = save_credential(access.org, data["provider"], data["key"], data["mode"])
+        secret = secret_from(data["provider"], data)
+        serializer.instance = save_credential(access.org, data["provider"], secret, data["mode"])
 
 
 @extend_schema_view(

@@ -32,6 +32,9 @@ class Call:
     # Cloudflare AI Gateway tagging (cf-aig-metadata / cf-aig-custom-cost), filled by the gateway.
     metadata: Mapping[str, str] = field(default_factory=dict)
     customer_prices: Prices | None = None
+    # The requesting org's own structured credential (BYOK: Bedrock's access key, secret and region; Vertex's
+    # service account, project and region), used instead of qlaud's. Never log it.
+    credential: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import os
 import threading
@@ -131,24 +132,39 @@ def reset_tokens() -> None:
         _sources.clear()
 
 
+def org_token_source(credential: Mapping[str, Any]) -> TokenSource:
+    """The token source of an org's own service account (BYOK), keyed by the whole credential's hash: a source
+    is shared only by requests that hold the very same key. Its tokens come from settings.BYOK_GOOGLE_TOKEN_URI,
+    never from a URL the customer's JSON names."""
+    key = "byok:" + hashlib.sha256(json.dumps(credential, sort_keys=True).encode()).hexdigest()
+    with _sources_lock:
+        if key not in _sources:
+            info = {**credential["service_account"], "token_uri": settings.BYOK_GOOGLE_TOKEN_URI}
+            _sources[key] = TokenSource(info)
+        return _sources[key]
+
+
 async def prepare(call: Call) -> None:
     """Make sure a fresh token is cached, off the event loop (the pipeline calls it before
     build_request). With a token cached this touches no thread and no file."""
     path = _credentials_path(call.host.provider)
-    if not path:
+    if not path and not call.credential:
         return
     try:
-        source = _sources.get(path) or await asyncio.to_thread(token_source, call.host.provider)
+        if call.credential:
+            source: TokenSource | None = await asyncio.to_thread(org_token_source, call.credential)
+        else:
+            source = _sources.get(path) or await asyncio.to_thread(token_source, call.host.provider)
         if source is not None:
             await source.get()
-    except (OSError, ValueError, GoogleAuthError) as exc:  # unreadable key file, refused or unreachable token server
+    except (OSError, ValueError, KeyError, GoogleAuthError) as exc:  # unreadable key, refused/unreachable server
         raise UpstreamError(
             401, "authentication_error", f"Vertex AI credentials failed: {type(exc).__name__}", retryable=True
         ) from None
 
 
 def access_token(call: Call) -> str:
-    source = token_source(call.host.provider)
+    source = org_token_source(call.credential) if call.credential else token_source(call.host.provider)
     if source is not None:
         return source.cached() or source.get_blocking()
     if call.api_key:  # an access token handed over directly (e.g. from `gcloud auth print-access-token`)
@@ -163,11 +179,16 @@ def _config(provider: Any) -> Mapping[str, Any]:
     return getattr(provider, "config", None) or {}
 
 
-def location_of(provider: Any) -> str:
+def location_of(provider: Any, credential: Mapping[str, Any] | None = None) -> str:
+    """The org's own region (BYOK), else the provider's, else the environment's."""
+    if credential:
+        return str(credential["region"])
     return str(_config(provider).get("location") or os.environ.get("VERTEX_LOCATION") or "global")
 
 
-def project_of(provider: Any) -> str:
+def project_of(provider: Any, credential: Mapping[str, Any] | None = None) -> str:
+    if credential:
+        return str(credential["project"])
     project = _config(provider).get("project") or os.environ.get("VERTEX_PROJECT")
     if not project:
         raise UpstreamError(401, "authentication_error", "Vertex AI project is not configured", retryable=True)
@@ -183,16 +204,16 @@ def origin(provider: Any, location: str) -> str:
     return f"https://{host}"
 
 
-def resource_path(provider: Any) -> str:
-    location = location_of(provider)
-    return f"/v1/projects/{project_of(provider)}/locations/{location}"
+def resource_path(provider: Any, credential: Mapping[str, Any] | None = None) -> str:
+    location = location_of(provider, credential)
+    return f"/v1/projects/{project_of(provider, credential)}/locations/{location}"
 
 
 def request(call: Call, path: str, headers: dict[str, str], body: dict[str, Any]) -> UpstreamRequest:
     """Auth, then the direct URL or its Cloudflare AI Gateway form (real access token, provider path)."""
     provider = call.host.provider
     headers["authorization"] = f"Bearer {access_token(call)}"
-    url = origin(provider, location_of(provider)) + path
+    url = origin(provider, location_of(provider, call.credential)) + path
     if cloudflare.enabled(provider):
         segment = getattr(provider, "cf_segment", "") or CLOUDFLARE_SEGMENT
         base = settings.CF_AIG_BASE_URL.rstrip("/")
@@ -207,7 +228,7 @@ def request(call: Call, path: str, headers: dict[str, str], body: dict[str, Any]
 def build_request(call: Call) -> UpstreamRequest:
     provider = call.host.provider
     method = "streamRawPredict" if call.stream else "rawPredict"
-    path = f"{resource_path(provider)}/publishers/anthropic/models/{call.host.upstream_model}:{method}"
+    path = f"{resource_path(provider, call.credential)}/publishers/anthropic/models/{call.host.upstream_model}:{method}"
     body = {k: v for k, v in call.body.items() if k != "model"}
     body["anthropic_version"] = ANTHROPIC_VERSION
     body["stream"] = call.stream
@@ -216,7 +237,7 @@ def build_request(call: Call) -> UpstreamRequest:
 
 def build_count_tokens(call: Call) -> UpstreamRequest:
     """Anthropic's count endpoint on Vertex: one path for every model, the model named in the body."""
-    path = f"{resource_path(call.host.provider)}/publishers/anthropic/models/count-tokens:rawPredict"
+    path = f"{resource_path(call.host.provider, call.credential)}/publishers/anthropic/models/count-tokens:rawPredict"
     body = {k: v for k, v in call.body.items() if k in anthropic.COUNT_FIELDS}
     body["model"] = call.host.upstream_model
     body["anthropic_version"] = ANTHROPIC_VERSION

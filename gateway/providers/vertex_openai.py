@@ -19,7 +19,7 @@ parse_count_tokens = openai_compat.parse_count_tokens
 
 
 def build_request(call: Call) -> UpstreamRequest:
-    path = f"{vertex.resource_path(call.host.provider)}/endpoints/openapi/chat/completions"
+    path = f"{vertex.resource_path(call.host.provider, call.credential)}/endpoints/openapi/chat/completions"
     body = {**call.body, "model": call.host.upstream_model, "stream": call.stream}
     headers = {"content-type": "application/json", "accept": "text/event-stream" if call.stream else "application/json"}
     return vertex.request(call, path, headers, body)

@@ -31,6 +31,8 @@ from gateway.tests import fake_upstream as fu
 
 TEST_CREDENTIALS = ("AKIDFAKEBEDROCK", "fake/secret+key", "fake-session-token")
 TEST_BEDROCK_KEY = "bedrock-api-key-test"
+# access key id -> secret the fake accepts SigV4 signatures of (BYOK tests add an org's own key here).
+AWS_SECRETS: dict[str, str] = {TEST_CREDENTIALS[0]: TEST_CREDENTIALS[1]}
 VALID_GOOGLE_TOKENS: set[str] = set()
 EXCEPTIONS = {
     400: "ValidationException",
@@ -222,7 +224,15 @@ async def _bedrock_authorized(request: web.Request) -> bool:
     if request.headers.get("x-amz-content-sha256") != hashlib.sha256(payload).hexdigest():
         return False
     headers = {k: v for k, v in request.headers.items()}
-    return sigv4_valid(request.method, raw_path, headers, payload, TEST_CREDENTIALS[1])
+    secret = AWS_SECRETS.get(access_key_id(auth))
+    return secret is not None and sigv4_valid(request.method, raw_path, headers, payload, secret)
+
+
+def access_key_id(authorization: str) -> str:
+    """The access key id a SigV4 Authorization header names ("" when it names none)."""
+    if "Credential=" not in authorization:
+        return ""
+    return authorization.split("Credential=", 1)[1].split("/", 1)[0]
 
 
 async def _refusal(request: web.Request) -> web.Response | None:
@@ -272,6 +282,13 @@ async def bedrock_count(fake: fu.FakeUpstream, request: web.Request, body: Any, 
         return bedrock_error(400)
 
 
+async def bedrock_models(fake: fu.FakeUpstream, request: web.Request, body: Any, scenario: str) -> web.Response:
+    """ListFoundationModels (GET /foundation-models), the cheap call that checks an org's own key."""
+    if not await _bedrock_authorized(request):
+        return web.json_response({"message": "The security token included in the request is invalid."}, status=403)
+    return web.json_response({"modelSummaries": [{"modelId": "anthropic.claude-fake-text-v1"}]})
+
+
 async def _event_stream(request: web.Request, frames: list[bytes]) -> web.StreamResponse:
     response = web.StreamResponse(headers={"content-type": "application/vnd.amazon.eventstream"})
     await response.prepare(request)
@@ -310,6 +327,7 @@ fu.ROUTES.update(
         "/invoke": bedrock,
         "/invoke-with-response-stream": bedrock,
         "/count-tokens": bedrock_count,
+        "/foundation-models": bedrock_models,
         ":rawPredict": vertex,
         ":streamRawPredict": vertex,
         "/endpoints/openapi/chat/completions": vertex,

@@ -16,12 +16,11 @@ body either API would get; it answers `{"inputTokens": N}`.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -31,9 +30,7 @@ from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
 from gateway.providers.bedrock import converse
 from gateway.providers.bedrock.eventstream import EventStreamError, Frame, FrameDecoder
-
-if TYPE_CHECKING:
-    from botocore.credentials import Credentials
+from lib import aws
 
 DIALECT = "anthropic"
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -141,12 +138,15 @@ def _json_bytes(body: dict[str, Any]) -> bytes:
 def _signed(call: Call, operation: str, content: bytes) -> UpstreamRequest:
     """POST to /model/{id}/{operation}, signed against the AWS URL (also when sent through Cloudflare)."""
     provider = call.host.provider
-    region = region_for(provider)
+    region = call.credential["region"] if call.credential else region_for(provider)
     # ":" stays literal: aiohttp (yarl) would decode %3A on the wire and break the signature.
     path = f"/model/{quote(call.host.upstream_model, safe=':')}/{operation}"
     aws_url = _origin(provider, region) + path
     headers = {"content-type": "application/json", "accept": "application/json"}
-    headers.update(auth_headers(call.api_key, "POST", aws_url, headers, content, region))
+    if call.credential:
+        headers.update(org_auth_headers(call.credential, "POST", aws_url, headers, content))
+    else:
+        headers.update(auth_headers(call.api_key, "POST", aws_url, headers, content, region))
     if getattr(provider, "via_cloudflare", False):
         # Signed against the AWS URL; Cloudflare forwards it unchanged.
         headers |= cloudflare.headers(call.metadata, call.customer_prices)
@@ -188,25 +188,16 @@ def auth_headers(
         return {"authorization": f"Bearer {bearer}"}
     if not (access and secret):
         raise UpstreamError(401, "authentication_error", "Bedrock credentials are not configured", retryable=True)
-    # Imported on first use: botocore's signer pulls in ~17 MB of modules a worker without
-    # SigV4 Bedrock hosts should not carry (the event-stream decoder alone is 0.3 MB).
-    from botocore.credentials import Credentials
-
-    credentials = Credentials(access, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
-    return sigv4_headers(credentials, method, url, headers, content, region)
+    session = os.environ.get("AWS_SESSION_TOKEN") or None
+    return aws.sigv4_headers(access, secret, session, SIGNING_SERVICE, region, (method, url, headers, content))
 
 
-def sigv4_headers(
-    credentials: Credentials, method: str, url: str, headers: Mapping[str, str], content: bytes, region: str
+def org_auth_headers(
+    credential: Mapping[str, str], method: str, url: str, headers: Mapping[str, str], content: bytes
 ) -> dict[str, str]:
-    from botocore.auth import SigV4Auth  # on first use, as in auth_headers: botocore's signer is heavy
-    from botocore.awsrequest import AWSRequest
-
-    request = AWSRequest(method=method, url=url, data=content, headers=dict(headers))
-    # Sending the payload hash lets the receiver (and our tests) check it without re-hashing rules.
-    request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(content).hexdigest()
-    SigV4Auth(credentials, SIGNING_SERVICE, region).add_auth(request)
-    return {k.lower(): v for k, v in request.headers.items() if k.lower() not in headers}
+    """SigV4 with the requesting org's own access key (BYOK), never qlaud's environment."""
+    access, secret, region = credential["access_key_id"], credential["secret_access_key"], credential["region"]
+    return aws.sigv4_headers(access, secret, None, SIGNING_SERVICE, region, (method, url, headers, content))
 
 
 def _cloudflare_url(provider: Any, region: str, path: str) -> str:
