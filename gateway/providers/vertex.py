@@ -136,12 +136,16 @@ def org_token_source(credential: Mapping[str, Any]) -> TokenSource:
     """The token source of an org's own service account (BYOK), keyed by the whole credential's hash: a source
     is shared only by requests that hold the very same key. Its tokens come from settings.BYOK_GOOGLE_TOKEN_URI,
     never from a URL the customer's JSON names."""
-    key = "byok:" + hashlib.sha256(json.dumps(credential, sort_keys=True).encode()).hexdigest()
+    key = org_source_key(credential)
     with _sources_lock:
         if key not in _sources:
             info = {**credential["service_account"], "token_uri": settings.BYOK_GOOGLE_TOKEN_URI}
             _sources[key] = TokenSource(info)
         return _sources[key]
+
+
+def org_source_key(credential: Mapping[str, Any]) -> str:
+    return "byok:" + hashlib.sha256(json.dumps(credential, sort_keys=True).encode()).hexdigest()
 
 
 async def prepare(call: Call) -> None:
@@ -151,8 +155,9 @@ async def prepare(call: Call) -> None:
     if not path and not call.credential:
         return
     try:
-        if call.credential:
-            source: TokenSource | None = await asyncio.to_thread(org_token_source, call.credential)
+        if call.credential:  # built off the loop once (reading the key is blocking), then from memory
+            cached = _sources.get(org_source_key(call.credential))
+            source: TokenSource | None = cached or await asyncio.to_thread(org_token_source, call.credential)
         else:
             source = _sources.get(path) or await asyncio.to_thread(token_source, call.host.provider)
         if source is not None:

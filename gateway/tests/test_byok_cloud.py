@@ -219,6 +219,9 @@ def test_the_orgs_vertex_request_uses_a_token_of_its_own_account_in_its_project_
     assert minted[sent.headers["Authorization"]] == ORG_EMAIL
     (row,) = billed()
     assert row.byok and row.upstream_cost == 0 and row.cost == byok_fee()
+    anthropic_client(live, vertex_world.raw).messages.create(model="claude-v", max_tokens=64, messages=HI)
+    assert len(token_server.assertions) == 2  # the check on save, then one token for every request after it
+    assert fake.requests[1].headers["Authorization"] == sent.headers["Authorization"]
 
 
 # --- the API and the dashboard take the same shapes --------------------------------------------
