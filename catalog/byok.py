@@ -59,10 +59,20 @@ def load_org_keys(org_id: int) -> dict[int, OrgKey]:
         "id", "provider_id", "provider__protocol", "secret_encrypted", "mode"
     ):
         secret = crypto.decrypt(token)
-        if secret:
-            fields = json.loads(secret) if protocol in SHAPES else None
+        fields = stored_fields(secret) if protocol in SHAPES else None
+        if secret and (fields is not None or protocol not in SHAPES):
             keys[provider_id] = OrgKey(cred_id, mode, secret, fields)
     return keys
+
+
+def stored_fields(secret: str | None) -> dict[str, Any] | None:
+    """A stored Bedrock/Vertex credential's fields; None when it was stored in another shape (the provider's
+    protocol changed since): such a key is not used, and qlaud's serves as if the org had none."""
+    try:
+        fields = json.loads(secret or "")
+    except ValueError:
+        return None
+    return fields if isinstance(fields, dict) else None
 
 
 async def org_keys(org_id: int) -> dict[int, OrgKey]:

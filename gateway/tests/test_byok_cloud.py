@@ -166,6 +166,20 @@ def test_a_bedrock_key_revoked_after_saving_fails_over_to_qlauds_key_with_mine_f
     assert cred.last_error.startswith("403")
 
 
+def test_a_plain_key_stored_before_the_provider_became_bedrock_is_not_used(live, bedrock_world, fake):
+    OrgCredential.objects.create(
+        org=bedrock_world.org,
+        provider=bedrock_world.bedrock,
+        secret_encrypted=crypto.encrypt("sk-old-plain-key-1"),
+        last4="y-1",
+    )
+    assert byok.load_org_keys(bedrock_world.org.pk) == {}
+    anthropic_client(live, bedrock_world.raw).messages.create(model="claude-b", max_tokens=64, messages=HI)
+    assert [access_key_id(r.headers["Authorization"]) for r in fake.requests] == [TEST_CREDENTIALS[0]]
+    (row,) = billed()
+    assert not row.byok
+
+
 def test_charlies_bedrock_requests_never_use_alices_key(live, bedrock_world, fake, org_b, charlie):
     from accounts.keys import mint_key
     from wallet.ledger import adjust
