@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from catalog.models import Host, Model, ModelAlias, PriceVersion, Provider, SyncReport
+from catalog.models import Host, Model, ModelAlias, PriceVersion, ProbeSample, Provider, SyncReport
 
 
 @admin.register(Provider)
@@ -155,6 +155,22 @@ class SyncReportAdmin(admin.ModelAdmin):
     @admin.display(description="price differences")
     def n_prices(self, obj: SyncReport) -> int:
         return len(obj.price_diffs)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProbeSample)
+class ProbeSampleAdmin(admin.ModelAdmin):
+    """Read-only: the live-board probes (gateway/probes.py); their cost is on the house account's wallet."""
+
+    list_display = ("created", "provider", "host", "ok", "ttft_ms", "tokens_per_s", "output_tokens", "cost", "error")
+    list_filter = ("ok", "provider")
+    list_select_related = ("host__model",)
+    readonly_fields = [f.name for f in ProbeSample._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

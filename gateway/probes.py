@@ -78,8 +78,9 @@ async def probe_one(host: HostInfo, tally: Tally) -> None:
         if text:
             tally.first_at = tally.first_at or time.perf_counter()
             tally.chars += len(text)
-        if chunk.get("usage"):
-            tally.reported = from_openai(chunk["usage"])
+        raw = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")  # Groq's usage under x_groq
+        if raw:
+            tally.reported = from_openai(raw)
 
 
 async def _timed(host: HostInfo) -> tuple[Tally, float]:

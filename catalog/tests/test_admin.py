@@ -13,7 +13,7 @@ def admin_client(client, seeded):
     return client
 
 
-@pytest.mark.parametrize("name", ["provider", "model", "host", "priceversion", "modelalias"])
+@pytest.mark.parametrize("name", ["provider", "model", "host", "priceversion", "modelalias", "probesample"])
 def test_every_catalog_model_has_a_working_admin_list(admin_client, name):
     assert admin_client.get(f"/admin/catalog/{name}/").status_code == 200
 

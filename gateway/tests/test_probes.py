@@ -8,6 +8,7 @@ from datetime import timedelta
 from io import StringIO
 from typing import Any
 
+import pytest
 import time_machine
 from django.core.management import call_command
 from django.utils import timezone
@@ -174,3 +175,18 @@ def test_nitro_picks_the_faster_host_by_probe_figures_when_there_is_no_customer_
     assert served("second") == "groq"  # one customer request is thin traffic: the probes rank the hosts
     tps = {s.provider: s.tokens_per_s for s in ProbeSample.objects.all()}
     assert tps["groq"] > tps["deepseek"]
+
+
+@pytest.mark.parametrize("upstream", ["fake-text", "groq/fake-text", "mistral/fake-text"])
+def test_the_house_pays_what_the_upstream_reported_in_any_providers_usage_shape(
+    catalog: Any, fake: Any, probes_on: Any, upstream: str
+) -> None:
+    from gateway.tests.fake_upstream import COMPLETION_TOKENS, PROMPT_TOKENS
+
+    probed(catalog, "groq", upstream=upstream)
+    probes.run_probes()
+    entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.PROBE)
+    usage = entry.receipt["usage"]
+    assert entry.receipt["estimated"] is False  # the upstream's own count, not a guess from the text
+    assert (usage["input"] + usage["cache_read"], usage["output"]) == (PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert -entry.amount == ProbeSample.objects.get().cost > 0
