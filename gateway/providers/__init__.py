@@ -4,9 +4,9 @@ Every module follows `ProviderModule` (gateway/providers/base.py); catalog's `Pr
 same keys (gateway/tests/test_providers_conformance.py pins the two equal and runs every module through one suite).
 
 A provider (a company behind a protocol) is described in at most three places: its catalog row
-(catalog/data/catalog.yaml: slug, protocol, base URL, key variable, Cloudflare segment, config), its request rules
-where it departs from its dialect's default (gateway/translate/shaping.RULES, reasoning style included), and, only
-if Cloudflare keeps part of its base path, that prefix (cloudflare.KEPT). An OpenAI-compatible provider needs no
+(catalog/data/catalog.yaml: slug, protocol, base URL, key variable, Cloudflare segment and kept path, config), the
+quirks of its answers (gateway/translate/dialects.QUIRKS) and its request rules where it departs from its
+dialect's default (gateway/translate/shaping.RULES, reasoning style included). An OpenAI-compatible provider needs no
 code here: openai_compat speaks to all of them. `demo` is qlaud's own in-process upstream (model qlaud/demo).
 """
 

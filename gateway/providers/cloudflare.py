@@ -1,6 +1,7 @@
 """Cloudflare AI Gateway mode: the provider's own request, sent through Cloudflare.
 
-The URL becomes `{CF_AIG_BASE_URL}/{account}/{gateway}/{segment}{kept prefix}{endpoint}`
+The URL becomes `{CF_AIG_BASE_URL}/{account}/{gateway}/{cf_segment}{endpoint}`, where the catalog's
+`cf_segment` carries any base path Cloudflare keeps (`mistral/v1`)
 (Cloudflare's per-provider URL format), the provider's auth header stays as is, and qlaud adds
 `cf-aig-authorization`, `cf-aig-metadata` (at most 5 scalar entries) and `cf-aig-custom-cost`
 (the customer's per-token USD price, so Cloudflare's analytics show what the customer pays).
@@ -16,7 +17,9 @@ from django.conf import settings
 
 from wallet.money import Prices
 
-# Cloudflare path segment -> the part of the provider's base path Cloudflare keeps before the endpoint.
+# A catalog row's `cf_segment` names the segment and the part of the provider's base path Cloudflare keeps
+# before the endpoint (`mistral/v1`). A bare segment (a row written by hand or by an older catalog file) takes
+# the kept path of the shipped providers from here.
 KEPT = {"mistral": "/v1", "openrouter": "/v1", "grok": "/v1", "workers-ai": "/v1", "google-ai-studio": "/v1beta/openai"}
 # The segment of a provider whose catalog row names none (`cf_segment`), where it is not the slug itself.
 SEGMENT_OF_SLUG = {
@@ -41,7 +44,7 @@ def enabled(provider: Any) -> bool:
 def url(provider: Any, endpoint: str) -> str:
     """The AI Gateway URL for `endpoint` (the path the provider module appends to its base URL)."""
     segment = getattr(provider, "cf_segment", "") or SEGMENT_OF_SLUG.get(provider.slug, provider.slug)
-    kept = KEPT.get(segment, "")
+    kept = "" if "/" in segment else KEPT.get(segment, "")
     base = settings.CF_AIG_BASE_URL.rstrip("/")
     return f"{base}/{settings.CF_AIG_ACCOUNT_ID}/{settings.CF_AIG_GATEWAY_ID}/{segment}{kept}{endpoint}"
 

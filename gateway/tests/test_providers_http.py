@@ -143,6 +143,8 @@ def test_cloudflare_mode_rewrites_the_url_and_tags_the_request(settings):
         ("mistral", "", "/mistral/v1/chat/completions"),
         ("xai", "", "/grok/v1/chat/completions"),
         ("my-claude", "anthropic", "/anthropic/v1/messages"),
+        ("my-gemini", "google-ai-studio/v1beta/openai", "/google-ai-studio/v1beta/openai/chat/completions"),
+        ("mistral", "mistral/v1", "/mistral/v1/chat/completions"),
     ],
 )
 def test_cloudflare_paths_follow_each_providers_convention(settings, slug, segment, url):
