@@ -11,8 +11,8 @@ validation says which are required.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.translate.history import TranslationError
@@ -134,7 +134,10 @@ def _compile_one_of(spec: OneOf) -> Validator:
 def _compile_obj(spec: Obj) -> Validator:
     required = spec.required
     fields = {name: _compile(field) for name, field in spec.fields.items()}
-    by_type = {kind: fields | {n: _compile(f) for n, f in extra.items()} for kind, extra in (spec.by_type or {}).items()}
+    by_type = {
+        kind: fields | {name: _compile(field) for name, field in extra.items()}
+        for kind, extra in (spec.by_type or {}).items()
+    }
 
     def obj(value: Any) -> None:
         if not isinstance(value, dict):
