@@ -177,3 +177,17 @@ def test_a_wallet_short_of_the_full_price_still_serves_a_request_only_the_orgs_k
     assert sent_keys(fake) == [f"Bearer {ORG_KEY}"]
     served = next(r for r in billed(2) if r.status == 200)
     assert served.byok and served.cost == byok_fee()
+
+
+def test_the_responses_surface_sizes_its_hold_the_same_way(live, world, fake):
+    adjust(org_id=world.org.pk, amount=2_000 - world.balance, reason="spent", idempotency_key="spent")
+    cred = own_key(world.org, world.openai, ORG_KEY, byok.MINE_FIRST)
+    client = openai_client(live, world.raw)
+    with pytest.raises(openai.APIStatusError) as short:
+        client.responses.create(model="on-openai", input="hi", max_output_tokens=1000)
+    assert short.value.status_code == 402
+    byok.set_mode(cred, byok.ONLY_MINE)
+    client.responses.create(model="on-openai", input="hi", max_output_tokens=1000)
+    assert sent_keys(fake) == [f"Bearer {ORG_KEY}"]
+    served = next(r for r in billed(2) if r.status == 200)
+    assert served.byok and served.cost == byok_fee()
