@@ -77,7 +77,7 @@ async def loop(
     """Upstream events in (`events`, or the provider module's `iter_events`), client bytes out. Settles in
     `finally`, even when the client leaves."""
     error_type = ""
-    watched = False
+    watched = whole = False
     admission.counts.streams += 1
     first_byte, idle = first_byte_timeout(up.host), idle_timeout(up.host)
     tick = min(KEEPALIVE_SECONDS, first_byte, idle)
@@ -111,11 +111,14 @@ async def loop(
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("upstream stream broke (request %s): %s", request_id, type(exc).__name__)
             tail = t.fail("The upstream connection broke mid-stream.")
+        error_type, whole = t.error_type(), True
         if tail:
+            # The answer is whole: a client that closes as soon as it reads the end (the SDKs do) may cancel
+            # us here, and that is not a disconnect.
             yield tail
-        error_type = t.error_type()
     except asyncio.CancelledError:
-        error_type = "client_disconnected"
+        if not whole:
+            error_type = "client_disconnected"
         raise
     finally:
         admission.counts.streams -= 1

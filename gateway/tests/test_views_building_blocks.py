@@ -192,3 +192,67 @@ async def test_a_silence_yields_none_and_a_broken_stream_delivers_what_came_befo
     got = await _drain(paced(upstream(), interval=0.02))
     assert got[0] == ["a"] and got[-2:] == [["b", "c"], "raised upstream broke"]
     assert got[1:-2] and all(item is None for item in got[1:-2])  # one keep-alive per 20 ms of silence
+
+
+class _Translator:
+    """The least a stream translator does: text in, bytes out, the settle it was given remembered."""
+
+    delivered = True
+
+    def __init__(self) -> None:
+        self.settled: list[str] = []
+
+    def opening(self) -> bytes:
+        return b""
+
+    def feed_all(self, batch: list[str]) -> bytes:
+        return "".join(batch).encode()
+
+    def keepalive(self) -> bytes:
+        return b""
+
+    def watch(self) -> None:
+        pass
+
+    def finish(self) -> bytes:
+        return b"[DONE]"
+
+    def fail(self, message: str) -> bytes:
+        return message.encode()
+
+    def error_type(self) -> str:
+        return ""
+
+    async def settle(self, error_type: str) -> None:
+        self.settled.append(error_type)
+
+
+def _upstream_stream(events: list[str]) -> tuple[SimpleNamespace, object]:
+    async def iterate():
+        for event in events:
+            yield event
+
+    host = SimpleNamespace(id=1, first_byte_timeout=5.0, idle_timeout=5.0)
+    return SimpleNamespace(host=host, response=SimpleNamespace(aclose=_noop)), iterate()
+
+
+async def _noop() -> None:
+    pass
+
+
+@pytest.mark.parametrize("reads_the_end", [True, False])
+async def test_a_client_that_leaves_after_the_end_of_the_stream_is_not_logged_as_a_disconnect(reads_the_end):
+    import asyncio
+
+    from gateway.surfaces.streaming import loop
+
+    up, events = _upstream_stream(["hel", "lo"])
+    t = _Translator()
+    stream = loop(up, t, "req_1", events)
+    got = [await anext(stream)]
+    while reads_the_end and got[-1] != b"[DONE]":
+        got.append(await anext(stream))
+    with pytest.raises(asyncio.CancelledError):  # the server cancels the response when the client goes away
+        await stream.athrow(asyncio.CancelledError())
+    assert (got[-1] == b"[DONE]") == reads_the_end
+    assert t.settled == ["" if reads_the_end else "client_disconnected"]
