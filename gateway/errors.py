@@ -8,10 +8,11 @@ with the right status. Nothing here ever includes a traceback or a provider key.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 from django.http import HttpResponse
+
+from lib.redact import provider_message, redact
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
@@ -102,33 +103,6 @@ def render(err: GatewayError, surface: str, request_id: str = "") -> HttpRespons
     return response
 
 
-# Provider text reaches customers only through this: anything that looks like a credential or an id
-# of the operator's account at the provider is replaced by "[redacted]".
-_REDACT = re.compile(
-    r"""
-    \b(?:sk|rk|pk)-[A-Za-z0-9_\-]{6,}              # OpenAI / Anthropic style keys (sk-..., sk-ant-..., sk-proj-...)
-    | \b(?:ak|gsk|xai|csk|nvapi|pplx|fw|hf)_[A-Za-z0-9_\-]{8,}   # other providers' key prefixes (and ours)
-    | \bAIza[0-9A-Za-z_\-]{20,}                     # Google API keys
-    | \b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{12,}  # AWS access key ids
-    | \b(?:org|proj|user|acct|ws|wrkspc)[-_][A-Za-z0-9]{6,}   # organisation, project, account ids
-    | \b(?:bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}   # Authorization header values
-    | \b(?:api[_-]?key|key|token|secret|password|access[_-]?token|account(?:[_ -]?id)?|project(?:[_ -]?id)?)
-      \s*[:=]\s*["']?[^\s"',;&]+                    # key=..., token: ..., account_id=...
-    | \barn:aws[A-Za-z\-]*:[^\s"']+                  # AWS ARNs (they carry the account id)
-    | \b\d{12}\b                                    # AWS account ids
-    | [A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}   # emails (service accounts included)
-    | \beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}(?:\.[A-Za-z0-9_\-]*)?   # JWTs
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
-REDACTED = "[redacted]"
-
-
-def redact(text: str) -> str:
-    """Provider text with anything credential- or account-id-like replaced."""
-    return _REDACT.sub(REDACTED, text)
-
-
 def from_upstream(
     status: int,
     type_: str,
@@ -141,7 +115,7 @@ def from_upstream(
     words, the provider's error type and status, and the provider's text only after `redact()`."""
     kind = UPSTREAM_KINDS.get(type_, "upstream")
     who = f"The upstream provider {provider}" if provider else "The upstream provider"
-    detail = redact(" ".join(message.split()))[:500]
+    detail = provider_message(message)
     said = redact(provider_type or type_)
     text = f"{who} refused the request (status {status}, type {said})" + (f": {detail}" if detail else ".")
     return GatewayError(kind, text, retry_after=retry_after)

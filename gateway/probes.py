@@ -28,9 +28,9 @@ from catalog import health, probes
 from catalog.models import ProbeSample
 from catalog.snapshot import HostInfo, build_snapshot
 from gateway import outbound, pipeline
-from gateway.errors import redact
 from gateway.fidelity import CaseFailed, Probe
 from gateway.usage import EMPTY, Usage, from_openai
+from lib.redact import redact
 from wallet import ledger
 
 log = logging.getLogger(__name__)

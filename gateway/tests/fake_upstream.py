@@ -176,6 +176,8 @@ class FakeUpstream:
             return web.json_response(openai_message(answer, body))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         chunks = [f"data: {json.dumps(c)}\n\n".encode() for c in openai_chunks(answer, body, include_usage)]
+        if scenario == "leaky-mid":  # some output, then an OpenRouter-style error chunk quoting secrets
+            chunks = [*chunks[:3], f"data: {json.dumps(openai_leaky_chunk(body))}\n\n".encode()]
         return await self._stream(request, [*chunks, b"data: [DONE]\n\n"], scenario)
 
     async def _anthropic(self, request: web.Request, body: dict, scenario: str) -> web.StreamResponse:
@@ -186,6 +188,10 @@ class FakeUpstream:
         if not body.get("stream"):
             return web.json_response(anthropic_message(answer, body))
         events = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in anthropic_events(answer, body)]
+        if scenario == "leaky-mid":  # some output, then an error event quoting secrets
+            leak = {"type": "error", "error": {"type": "api_error", "message": LEAKY_STREAM_MESSAGE}}
+            first_text = next(i for i, e in enumerate(events) if e.startswith(b"event: content_block_delta"))
+            events = [*events[: first_text + 1], f"event: error\ndata: {json.dumps(leak)}\n\n".encode()]
         return await self._stream(request, events, scenario)
 
     async def _stream(self, request: web.Request, frames: list[bytes], scenario: str) -> web.StreamResponse:
@@ -490,6 +496,26 @@ LEAKY_ERROR = {
     "type": "insufficient_quota",
     "code": "insufficient_quota",
 }
+
+
+# The same, sent inside a stream after some output, also naming the operator's internal endpoints.
+LEAKY_STREAM_MESSAGE = (
+    LEAKY_ERROR["message"] + " while calling https://inference.internal.operator.example:8443/v1/998877665544/chat"
+    " via 10.20.30.40:8443 (gateway 0123456789abcdef0123456789abcdef)"
+)
+
+
+def openai_leaky_chunk(body: dict) -> dict:
+    """An OpenRouter-style error chunk after a 200: the error, the provider's raw answer in metadata, finish 'error'."""
+    error = {**LEAKY_ERROR, "message": LEAKY_STREAM_MESSAGE, "metadata": {"raw": LEAKY_STREAM_MESSAGE}}
+    return {
+        "id": "gen-leaky",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": body.get("model"),
+        "error": error,
+        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
+    }
 
 
 def openai_error(status: int) -> web.Response:

@@ -5,6 +5,7 @@ the stream, and provider error text reaches customers only redacted."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ def world(catalog: Any, tenant: Any) -> Any:
     catalog.model("solo", (ds, "fake-flip"))  # one host, 500s while fake.broken
     catalog.model("poisonable", (ds, "fake-poisonable"))  # one host, chokes on one prompt only
     catalog.model("leaky", (ds, "fake-leaky"))
+    catalog.model("leaky-mid", (ds, "fake-leaky-mid"))
+    catalog.model("claude-leaky-mid", (an, "fake-leaky-mid"))
     catalog.model("stall", (ds, "fake-stall"))
     catalog.model("stall-mid", (ds, "fake-stall-mid"))
     catalog.model("claude-stall-mid", (an, "fake-stall-mid"))
@@ -166,21 +169,68 @@ def test_a_host_may_wait_longer_than_the_default_for_its_first_byte(live, world,
 
 # --- errors from upstreams ------------------------------------------------------------------------------
 
+# What the fake upstream's errors quote (fake_upstream.LEAKY_ERROR, LEAKY_STREAM_MESSAGE) that no client or log may see.
+SECRETS = (
+    "sk-proj",
+    "abcDEF1234567890xyz",
+    "org-AbC123xyz456",
+    "998877665544",
+    "ops@operator.example",
+    "AKIAIOSFODNN7EXAMPLE",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "AIzaSyA1234567890",
+)
+STREAM_SECRETS = (*SECRETS, "inference.internal.operator.example", "10.20.30.40", "0123456789abcdef0123456789abcdef")
+
 
 def test_an_upstream_error_reaches_the_client_with_its_type_and_status_and_no_credentials_or_account_ids(live, world):
     response = post(live, "/v1/chat/completions", {"model": "leaky", "messages": ask("hi")}, world.raw)
     assert response.status_code == 502
     message = response.json()["error"]["message"]
     assert "500" in message and "insufficient_quota" in message and "deepseek" in message
-    for secret in (
-        "sk-proj",
-        "abcDEF1234567890xyz",
-        "org-AbC123xyz456",
-        "998877665544",
-        "ops@operator.example",
-        "AKIAIOSFODNN7EXAMPLE",
-        "eyJhbGciOiJIUzI1NiJ9",
-        "AIzaSyA1234567890",
-    ):
+    for secret in SECRETS:
         assert secret not in message, secret
     assert "[redacted]" in message and "Incorrect API key provided" in message
+
+
+@pytest.mark.parametrize(
+    ("path", "model", "error_frame"),
+    [
+        ("/v1/messages", "claude-leaky-mid", "event: error"),  # Anthropic upstream, passed through
+        ("/v1/messages", "leaky-mid", "event: error"),  # OpenAI-dialect upstream, translated
+        ("/v1/chat/completions", "leaky-mid", 'data: {"error"'),  # passed through
+        ("/v1/chat/completions", "claude-leaky-mid", 'data: {"error"'),  # translated
+    ],
+)
+def test_an_upstream_error_in_the_middle_of_a_stream_reaches_client_and_logs_only_redacted(
+    live, world, caplog, path, model, error_frame
+):
+    caplog.set_level(logging.DEBUG)
+    body = {"model": model, "max_tokens": 50, "stream": True, "messages": ask("hi")}
+    response = post(live, path, body, world.raw)
+    assert response.status_code == 200 and error_frame in response.text  # the stream had begun: an error event
+    assert "Hello" in response.text  # what came before the error was delivered
+    (row,) = billed()
+    for secret in STREAM_SECRETS:
+        assert secret not in response.text, secret
+        assert secret not in caplog.text, secret
+        assert secret not in row.error_type, secret
+    assert "[redacted]" in response.text and "Incorrect API key provided" in response.text
+    assert "metadata" not in response.text  # nothing of the provider's error object beyond its type and text
+
+
+def test_the_sdks_see_a_mid_stream_upstream_error_as_an_error_with_the_redacted_text(live, world):
+    with pytest.raises(anthropic.APIStatusError) as claude_failed:
+        with anthropic_client(live, world.raw).messages.stream(
+            model="claude-leaky-mid", max_tokens=50, messages=ask("hi")
+        ) as stream:
+            for _ in stream:
+                pass
+    with pytest.raises(openai.APIError) as openai_failed:
+        for _ in openai_client(live, world.raw).chat.completions.create(
+            model="leaky-mid", messages=ask("hi"), stream=True
+        ):
+            pass
+    for failure in (claude_failed.value, openai_failed.value):
+        assert "during the stream" in str(failure) and "[redacted]" in str(failure)
+        assert not [secret for secret in STREAM_SECRETS if secret in str(failure)]

@@ -14,6 +14,8 @@ from gateway.translate.stream import (
 )
 from gateway.usage import Usage
 
+SAID = "The upstream provider reported an error during the stream (type "  # qlaud's words around provider text
+
 
 def _chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}], **extra}
@@ -71,17 +73,18 @@ def test_a_stream_that_ends_before_any_chunk_is_an_error_that_was_not_delivered(
 def test_an_error_in_the_first_chunk_is_reported_before_message_start() -> None:
     t = OpenAIToAnthropic("m", "msg_1")
     events = t.feed({"error": {"code": 429, "message": "slow down"}})
-    assert events == [("error", {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})]
+    said = f"{SAID}rate_limit_error, code 429): slow down"
+    assert events == [("error", {"type": "error", "error": {"type": "rate_limit_error", "message": said}})]
     assert not t.delivered
 
 
 def test_a_string_error_and_an_error_without_message_map_to_api_error() -> None:
     assert OpenAIToAnthropic("m", "i").feed({"error": "boom"})[0][1]["error"] == {
         "type": "api_error",
-        "message": "boom",
+        "message": f"{SAID}api_error): boom",
     }
     event = OpenAIToAnthropic("m", "i").feed({"error": {"status": "overloaded"}})[0][1]["error"]
-    assert event == {"type": "api_error", "message": "upstream error"}
+    assert event == {"type": "api_error", "message": f"{SAID}api_error, code overloaded)."}
 
 
 def test_provider_error_finish_reasons_become_errors_only_when_nothing_was_produced() -> None:
@@ -191,7 +194,7 @@ def test_anthropic_to_openai_finish_after_message_delta_completes_and_errors_are
     assert t.completed and t.finish() == [] and t.feed("ping", {}) == [] and t.fail("a", "b") == []
     failed = AnthropicToOpenAI("m", "c", 1, include_usage=True)
     assert failed.feed("error", {"type": "error", "error": "bad"}) == [
-        {"error": {"message": "bad", "type": "api_error", "param": None, "code": None}}
+        {"error": {"message": f"{SAID}api_error): bad", "type": "api_error", "param": None, "code": None}}
     ]
     assert not failed.delivered and not failed.completed
 
@@ -214,7 +217,7 @@ def test_the_openai_meter_reads_usage_finish_and_errors_from_any_chunk() -> None
     assert meter.usage == Usage(input=5, output=2) and meter.finish_reason == "stop"
     meter.feed({"choices": [], "usage": {"prompt_tokens": 6, "completion_tokens": 2}})
     meter.feed({"error": {"code": 503, "message": "down"}})
-    assert meter.usage.input == 6 and meter.error == ("overloaded_error", "down")
+    assert meter.usage.input == 6 and meter.error == ("overloaded_error", f"{SAID}overloaded_error, code 503): down")
 
 
 def test_the_anthropic_meter_reads_cumulative_usage_and_stop_reason() -> None:
@@ -226,7 +229,7 @@ def test_the_anthropic_meter_reads_cumulative_usage_and_stop_reason() -> None:
     meter.feed("ping", {"type": "ping"})
     meter.feed("error", {"type": "error", "error": {"type": "overloaded_error", "message": "o"}})
     assert meter.usage == Usage(input=9, output=30)
-    assert meter.finish_reason == "end_turn" and meter.error == ("overloaded_error", "o")
+    assert meter.finish_reason == "end_turn" and meter.error == ("overloaded_error", f"{SAID}overloaded_error): o")
 
 
 def test_gemini_reusing_index_zero_with_a_new_id_starts_a_new_call() -> None:

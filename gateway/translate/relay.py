@@ -21,7 +21,14 @@ from gateway import usage as usage_mod
 from gateway.translate import dialects, sse
 from gateway.translate.answer import anthropic_to_openai_response, openai_to_anthropic_response
 from gateway.translate.reasoning import Sealer
-from gateway.translate.stream import AnthropicToOpenAI, AnthropicUsageMeter, OpenAIToAnthropic, OpenAIUsageMeter
+from gateway.translate.stream import (
+    AnthropicToOpenAI,
+    AnthropicUsageMeter,
+    OpenAIToAnthropic,
+    OpenAIUsageMeter,
+    anthropic_stream_error,
+    openai_stream_error,
+)
 from gateway.usage import Usage
 from lib import jsonio
 
@@ -184,7 +191,9 @@ class AnthropicPassRelay(Relay):
             data = {**data, "message": {**(data.get("message") or {}), "model": self.requested_model}}
         elif kind == "message_delta" and self.price is not None:
             data = {**data, "usage": _with_cost(data.get("usage") or {}, self.price, self.meter.usage)}
-        self.ended = kind in ("message_stop", "error")
+        elif kind == "error":  # rebuilt: the provider's text only redacted (the meter read it so)
+            return self.fail(*anthropic_stream_error(data.get("error")))
+        self.ended = kind == "message_stop"
         return sse.encode_json(kind, data)
 
     def finish(self, estimate: Usage | None) -> bytes:
@@ -250,9 +259,8 @@ class OpenAIPassRelay(Relay):
         self._seen(OPENAI, data)
         self.meter.feed(data)
         self.started = True
-        if data.get("error"):
-            self.ended = True
-            return sse.encode_json(None, data)
+        if data.get("error"):  # rebuilt: the provider's text only redacted, nothing else of the chunk (metadata)
+            return self.fail(*openai_stream_error(data["error"]))
         chunk = {**data, "model": self.requested_model}
         if self.normaliser is not None:
             # Usage wherever the provider put it (x_groq, a chunk with choices) goes out once, canonical, at the end.

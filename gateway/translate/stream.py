@@ -43,6 +43,7 @@ from gateway.translate.answer import (
 from gateway.translate.reasoning import Sealer, ThinkSplitter
 from gateway.translate.shaping import inlines_think
 from gateway.usage import Usage
+from lib.redact import provider_type, stream_error_message
 
 __all__ = [
     "STATUS_TO_ERROR_TYPE",
@@ -50,7 +51,9 @@ __all__ = [
     "AnthropicUsageMeter",
     "OpenAIToAnthropic",
     "OpenAIUsageMeter",
+    "anthropic_stream_error",
     "error_type_for",
+    "openai_stream_error",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,7 +161,7 @@ class OpenAIToAnthropic:
         if self.phase is Phase.DONE:
             return []
         if chunk.get("error"):
-            return self.fail(*_error_of(chunk["error"]))
+            return self.fail(*openai_stream_error(chunk["error"]))
         out: list[Event] = []
         if self.phase is Phase.NEW:
             out.append(self._message_start())
@@ -359,12 +362,19 @@ def _delta(index: int, delta: dict[str, Any]) -> Event:
     return ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
 
 
-def _error_of(error: Any) -> tuple[str, str]:
-    if isinstance(error, dict):
-        code = error.get("code") if error.get("code") is not None else error.get("status")
-        message = error.get("message")
-        return error_type_for(code), message if isinstance(message, str) else str(message or "upstream error")
-    return "api_error", str(error)
+def openai_stream_error(error: Any) -> tuple[str, str]:
+    """(Anthropic error type, message for the client) of the `error` an OpenAI-dialect upstream sent in a stream.
+
+    The message is qlaud's, quoting the provider's type and text only redacted (lib/redact.py), as for errors
+    before the first byte (gateway.errors.from_upstream)."""
+    if not isinstance(error, dict):
+        return "api_error", stream_error_message("api_error", error)
+    code = error.get("code") if error.get("code") is not None else error.get("status")
+    error_type = error_type_for(code)
+    said = provider_type(error.get("type"), error_type)
+    if code is not None and str(code) != said:
+        said += f", code {provider_type(code, '')}"
+    return error_type, stream_error_message(said, error.get("message"))
 
 
 class AnthropicToOpenAI:
@@ -402,7 +412,7 @@ class AnthropicToOpenAI:
         if self.phase is Phase.DONE or kind == "ping":
             return []
         if kind == "error":
-            return self.fail(*_anthropic_error(data.get("error")))
+            return self.fail(*anthropic_stream_error(data.get("error")))
         out: list[dict[str, Any]] = []
         if self.phase is Phase.NEW:
             self.phase = Phase.STREAMING
@@ -512,10 +522,12 @@ _A2O_HANDLERS = {
 }
 
 
-def _anthropic_error(error: Any) -> tuple[str, str]:
-    if isinstance(error, dict):
-        return str(error.get("type") or "api_error"), str(error.get("message") or "upstream error")
-    return "api_error", str(error or "upstream error")
+def anthropic_stream_error(error: Any) -> tuple[str, str]:
+    """(error type, message for the client) of an Anthropic-dialect `error` event: redacted, as openai_stream_error."""
+    if not isinstance(error, dict):
+        return "api_error", stream_error_message("api_error", error)
+    error_type = provider_type(error.get("type"), "api_error")
+    return error_type, stream_error_message(error_type, error.get("message"))
 
 
 class OpenAIUsageMeter:
@@ -530,7 +542,7 @@ class OpenAIUsageMeter:
 
     def feed(self, chunk: dict[str, Any]) -> None:
         if chunk.get("error"):
-            self.error = _error_of(chunk["error"])
+            self.error = openai_stream_error(chunk["error"])
         raw = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")
         if raw:
             self.usage = usage_mod.from_openai(raw)
@@ -561,4 +573,4 @@ class AnthropicUsageMeter:
             self.usage = usage_mod.update_anthropic(self.usage, data.get("usage"))
             self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
         elif kind == "error":
-            self.error = _anthropic_error(data.get("error"))
+            self.error = anthropic_stream_error(data.get("error"))

@@ -36,6 +36,7 @@ from gateway.translate.responses.answer import (
     usage_from_chat,
 )
 from gateway.translate.sse import encode_json
+from gateway.translate.stream import anthropic_stream_error, openai_stream_error
 
 ANTHROPIC_ERROR_CODES = {
     "rate_limit_error": "rate_limit_exceeded",
@@ -231,7 +232,7 @@ class ChatToResponses:
         if self._out.done:
             return []
         if isinstance(chunk.get("error"), dict):  # OpenRouter-style error chunk after a 200
-            return self._out.fail("server_error", str(chunk["error"].get("message") or "Upstream error."))
+            return self._out.fail("server_error", openai_stream_error(chunk["error"])[1])
         events = self._out.start()
         usage = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")
         if usage:
@@ -354,9 +355,8 @@ class AnthropicToResponses:
             self.finish_reason = (data.get("delta") or {}).get("stop_reason") or self.finish_reason
             self._usage(data.get("usage"))
         elif kind == "error":
-            error = data.get("error") or {}
-            code = ANTHROPIC_ERROR_CODES.get(error.get("type", ""), "server_error")
-            events += self._out.fail(code, error.get("message") or "Upstream error.", error.get("type", "api_error"))
+            error_type, message = anthropic_stream_error(data.get("error"))
+            events += self._out.fail(ANTHROPIC_ERROR_CODES.get(error_type, "server_error"), message, error_type)
         return events
 
     def _usage(self, usage: dict[str, Any] | None) -> None:
