@@ -25,7 +25,7 @@ from django.http import HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from accounts.keys import KeyContext
-from gateway import admission, errors, outbound, pipeline, records, surfaces
+from gateway import admission, errors, https, outbound, pipeline, records, surfaces
 from gateway.errors import GatewayError
 from gateway.surfaces import View
 from gateway.translate import relay
@@ -302,14 +302,16 @@ def limit_body(site: Any, handler: ASGIHandler) -> Any:
 
 
 def with_fast_path(site: Any) -> Any:
-    """Wrap the site's ASGI app so the gateway's paths bypass Django's request cycle, and no /v1/ path answers
-    with the site's HTML."""
+    """Wrap the site's ASGI app so the gateway's paths bypass Django's request cycle, no /v1/ path answers
+    with the site's HTML, and no API path is served over plain http when https is required (gateway/https.py)."""
     gateway = GatewayHandler()
     api = limit_body(site, gateway)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await site(scope, receive, send)
+        elif refused := https.scope_refusal(scope):  # before any route reads a key or body
+            await gateway.send_response(refused, send)
         elif scope["path"] in ROUTES:
             await gateway(scope, receive, send)
         elif scope["path"].startswith("/v1/") and (refusal := api_refusal(scope["method"], scope["path"])):

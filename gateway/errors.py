@@ -23,6 +23,8 @@ KINDS: dict[str, tuple[int, str, str, str | None]] = {
     "authentication": (401, "authentication_error", "authentication_error", "invalid_api_key"),
     "billing": (402, "billing_error", "insufficient_quota", "insufficient_quota"),
     "permission": (403, "permission_error", "permission_error", "model_not_allowed"),
+    # An API request over plain http while the site requires https (gateway/https.py): refused, never redirected.
+    "https_required": (403, "permission_error", "invalid_request_error", "https_required"),
     "not_found": (404, "not_found_error", "not_found_error", "model_not_found"),
     "no_route": (404, "not_found_error", "invalid_request_error", None),
     "method": (405, "invalid_request_error", "invalid_request_error", "method_not_allowed"),
@@ -93,7 +95,7 @@ def render(err: GatewayError, surface: str, request_id: str = "") -> HttpRespons
     )
     if err.kind == "method":
         response["Allow"] = "POST"  # the model APIs' one method; gateway.asgi names others where they differ
-    if err.kind == "not_configured":
+    if err.kind in ("not_configured", "https_required"):
         response["x-should-retry"] = "false"
     if err.retry_after is not None:
         response["retry-after"] = str(max(1, round(err.retry_after)))

@@ -1,10 +1,12 @@
-"""API paths answer JSON, never the site's HTML, when the database or Redis is down."""
+"""API paths answer JSON, never the site's HTML: when the database or Redis is down, and when they are called over
+plain http while the site requires https."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 
+from gateway import https
 from lib import outages
 
 API_PREFIXES = ("/v1/", "/api/")
@@ -31,4 +33,18 @@ class ApiUnavailableMiddleware(MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_api(request) and outages.unavailable(exception):
             return unavailable_response()
+        return None
+
+
+class HttpsOnlyApiMiddleware(MiddlewareMixin):
+    """An API request over plain http while SECURE_SSL_REDIRECT is on gets the JSON 403 of gateway/https.py, not
+    SecurityMiddleware's redirect (so it sits before it). The ASGI wrapper refuses these first; this covers requests
+    that reach Django another way."""
+
+    sync_capable = True
+    async_capable = True
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if https.required() and is_api(request) and not request.is_secure():
+            return https.refusal(request.path)
         return None
