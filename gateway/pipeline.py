@@ -381,17 +381,34 @@ async def prepare(call: Call, module: ProviderModule) -> None:
         await module.prepare(call)
 
 
-async def _send(call: Call, module: ProviderModule, read_body: bool) -> tuple[httpx.Response, bytes | None]:
+async def _send(
+    call: Call, module: ProviderModule, read_body: bool, idle: float | None = None
+) -> tuple[httpx.Response, bytes | None]:
     await prepare(call, module)
     req = module.build_request(call)
     response = await outbound.send(req.method, req.url, req.headers, req.content)
     if response.status_code >= 400 or read_body:
         try:
-            content = await response.aread()
+            content = await _read(response, idle)
         finally:
             await response.aclose()
         return response, content
     return response, None
+
+
+async def _read(response: httpx.Response, idle: float | None) -> bytes:
+    """The whole body. With `idle`, a body that stops coming for that long raises TimeoutError: an upstream
+    that sent its headers and then nothing would otherwise hold the request until GATEWAY_READ_TIMEOUT."""
+    if idle is None:
+        return await response.aread()
+    parts = []
+    chunks = response.aiter_bytes()
+    while True:
+        try:
+            async with asyncio.timeout(idle):
+                parts.append(await anext(chunks))
+        except StopAsyncIteration:
+            return b"".join(parts)
 
 
 def first_byte_timeout(host: HostInfo) -> float:
@@ -420,7 +437,7 @@ async def _attempt(
             async with asyncio.timeout(first_byte_timeout(host)):
                 response, content = await _send(call, module, read_body=False)
         else:
-            response, content = await _send(call, module, read_body=True)
+            response, content = await _send(call, module, read_body=True, idle=idle_timeout(host))
     except (httpx.TimeoutException, TimeoutError):
         return None, None, GatewayError("timeout", f"The upstream provider {host.provider.slug} timed out."), 504
     except httpx.HTTPError:

@@ -173,6 +173,8 @@ class FakeUpstream:
         if provider_of(body) == "deepseek" and not deepseek_thinking(body):
             answer.reasoning = ""
         if not body.get("stream"):
+            if scenario == "stall":  # headers, then silence where the JSON body should be
+                return await self._stream(request, [], scenario, content_type="application/json")
             return web.json_response(openai_message(answer, body))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         chunks = [f"data: {json.dumps(c)}\n\n".encode() for c in openai_chunks(answer, body, include_usage)]
@@ -194,10 +196,13 @@ class FakeUpstream:
             events = [*events[: first_text + 1], f"event: error\ndata: {json.dumps(leak)}\n\n".encode()]
         return await self._stream(request, events, scenario)
 
-    async def _stream(self, request: web.Request, frames: list[bytes], scenario: str) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
+    async def _stream(
+        self, request: web.Request, frames: list[bytes], scenario: str, content_type: str = "text/event-stream"
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": content_type, "cache-control": "no-cache"})
         await response.prepare(request)
-        await response.write(b": keep-alive comment\n\n")
+        if content_type == "text/event-stream":
+            await response.write(b": keep-alive comment\n\n")
         if scenario == "disconnect":
             frames = frames[: max(2, len(frames) // 2)]
         try:

@@ -140,6 +140,19 @@ def test_an_upstream_that_sends_headers_then_nothing_is_ended_after_the_first_by
     assert row.cost == 0  # nothing delivered, nothing billed
 
 
+def test_a_non_streaming_request_whose_upstream_sends_headers_then_nothing_ends_after_the_idle_timeout(
+    live, world, settings
+):
+    settings.GATEWAY_IDLE_TIMEOUT = 1.0
+    started = time.monotonic()
+    response = post(live, "/v1/chat/completions", {"model": "stall", "messages": ask("hi")}, world.raw)
+    assert time.monotonic() - started < 10  # not the fake's 30 s of silence, nor GATEWAY_READ_TIMEOUT
+    assert response.status_code == 504 and response.headers["content-type"].startswith("application/json")
+    assert "timed out" in response.json()["error"]["message"]
+    (row,) = billed()
+    assert row.cost == 0
+
+
 @pytest.mark.parametrize("model", ["stall-mid", "claude-stall-mid"])
 def test_an_upstream_that_goes_silent_mid_stream_is_ended_after_the_idle_timeout_and_bills_what_was_delivered(
     live, world, settings, model
