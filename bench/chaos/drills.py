@@ -127,6 +127,8 @@ def run(world: World, plan: Plan) -> dict[str, Any]:
     }
     report["failures"] = [f for s in report["by_model"].values() for f in _failures(s, money, outcomes)]
     report["failures"] = sorted(set(report["failures"]))
+    missing = set(money["ids_without_log_row"])
+    report["served_without_log_row"] = [o.to_json() for o in outcomes if o.result == "ok" and o.request_id in missing]
     report["extra"] = EXTRA.get(plan.name, lambda *_: {})(report, money, outcomes, marks)
     report["failures"] += report["extra"].pop("failures", [])
     report["seconds"] = round(time.monotonic() - started, 1)
@@ -207,7 +209,8 @@ def _storm_extra(report: dict[str, Any], money: dict[str, Any], outcomes: list[O
         ),
     }
     failures = []
-    if per_request["chaos-solo"] > 1.0 or per_request["chaos-pair"] > 2.0:
+    # One call per request and host at most (a request already in flight when the storm began adds a little).
+    if per_request["chaos-solo"] > 1.1 or per_request["chaos-pair"] > 2.1:
         failures.append(f"retry storm: upstream calls per request {per_request}")
     if solo["refusal_after_recovery_s"] > 1.0:
         failures.append(f"single-host model refused {solo['refusal_after_recovery_s']} s after the upstream recovered")

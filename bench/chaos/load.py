@@ -60,6 +60,9 @@ async def _parsed(raw: Any) -> Any:
 
 def _from_status_error(out: Outcome, exc: openai.APIStatusError | anthropic.APIStatusError) -> None:
     response = exc.response
+    if response.status_code < 400:  # the anthropic SDK raises an `error` event of a 200 stream this way
+        out.result, out.detail = "stream_error", str(exc)[:200]
+        return
     out.result, out.status = "http", response.status_code
     out.json = response.headers.get("content-type", "").startswith("application/json")
     out.retry_after = "retry-after" in response.headers
