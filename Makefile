@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := qlaud.settings
 
-.PHONY: run test lint migrate bench bench-streams clean
+.PHONY: run test lint migrate bench bench-streams chaos clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(BIN)/.installed bench/.litellm-venv/bin/litellm
 # Open SSE streams, paced (200, 1,000, 2,000 at once); e.g. ARGS="--stream-concurrency 200,1000".
 bench-streams: $(BIN)/.installed
 	$(BIN)/python -m bench.run --streams $(ARGS)
+
+# Fault drills on loopback (a private PostgreSQL cluster and redis-server; docs/reliability.md); e.g. ARGS="worker-kill".
+chaos: $(BIN)/.installed
+	$(BIN)/python -m bench.chaos $(ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3

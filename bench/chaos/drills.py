@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +22,16 @@ from bench.chaos.stack import QLAUD_SETTINGS, World
 LEASE_TTL = float(QLAUD_SETTINGS["WALLET_LEASE_TTL_SECONDS"])
 
 
+Fault = Callable[[World], None]
+
+
 @dataclass
 class Plan:
     name: str
-    fault: Callable[[World], Awaitable[None]]  # injects at `at`, heals at `heal` (sleeps in between)
+    hurt: Fault  # run at `at` seconds into the load
+    heal: Fault | None  # run at `heal_at`
     at: float
-    heal: float
+    heal_at: float
     seconds: float
     loads: dict[str, dict[str, Any]]  # model -> load.run kwargs (clients, stream, pause)
     upstream: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> mode settings at the start
@@ -85,7 +89,10 @@ async def _inject(world: World, plan: Plan, marks: dict[str, Any]) -> None:
     await asyncio.sleep(plan.at)
     marks["calls_before"] = await asyncio.to_thread(world.upstream_calls)
     marks["t_fault"] = time.monotonic()
-    await plan.fault(world)
+    await asyncio.to_thread(plan.hurt, world)
+    await asyncio.sleep(plan.heal_at - plan.at)
+    if plan.heal is not None:
+        await asyncio.to_thread(plan.heal, world)
     marks["calls_after"] = await asyncio.to_thread(world.upstream_calls)
     marks["t_heal"] = time.monotonic()
 
@@ -147,16 +154,7 @@ def _delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) 
 # --- the faults -------------------------------------------------------------------------------------------
 
 
-def _sleep_then(seconds: float, heal: Callable[[World], None], hurt: Callable[[World], None]):
-    async def fault(world: World) -> None:
-        await asyncio.to_thread(hurt, world)
-        await asyncio.sleep(seconds)
-        await asyncio.to_thread(heal, world)
-
-    return fault
-
-
-async def _kill_worker(world: World) -> None:
+def _kill_worker(world: World) -> None:
     assert world.qlaud is not None
     # The worker holding the most connections (the kernel may hand one worker most of them).
     victim = max(world.qlaud.workers(), key=_sockets)
@@ -241,77 +239,48 @@ EXTRA: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 SHORT = {"clients": 6, "stream": "mixed"}
+QUICK = {"chunks": 5, "interval_ms": 20}
+
+
+def _outage(name: str, hurt: Fault, heal: Fault) -> Plan:
+    """Six seconds without a service qlaud depends on, under short mixed requests."""
+    return Plan(name, hurt, heal, at=5, heal_at=11, seconds=22, loads={"chaos-solo": SHORT}, upstream={"solo": QUICK})
+
+
+def _stall(name: str, mode: str, stream: str) -> Plan:
+    hurt, heal = _upstream(("solo",), mode)
+    loads = {"chaos-solo": {"clients": 6, "stream": stream}}
+    upstream = {"solo": {"chunks": 10, "interval_ms": 30}}
+    return Plan(name, hurt, heal, at=4, heal_at=10, seconds=18, loads=loads, upstream=upstream)
+
+
+def _storm(status: str) -> Plan:
+    """The single host of chaos-solo and the first host of chaos-pair answer `status` for 8 s."""
+    hurt, heal = _upstream(("solo", "pa"), status)
+    loads = {"chaos-solo": SHORT, "chaos-pair": SHORT}
+    upstream = {h: QUICK for h in ("solo", "pa", "pb")}
+    return Plan(f"upstream-{status}-storm", hurt, heal, at=4, heal_at=12, seconds=20, loads=loads, upstream=upstream)
+
+
 PLANS = {
-    "worker-kill": Plan(
-        "worker-kill",
-        _kill_worker,
-        at=2.5,
-        heal=2.5,
-        seconds=10,
-        loads={"chaos-solo": {"clients": 12, "stream": "yes"}},
-        upstream={"solo": {"chunks": 40, "interval_ms": 100}},
-    ),
-    "postgres-down": Plan(
-        "postgres-down",
-        _sleep_then(6, lambda w: w.pg.start(), lambda w: w.pg.stop("immediate")),
-        at=5,
-        heal=11,
-        seconds=22,
-        loads={"chaos-solo": SHORT},
-        upstream={"solo": {"chunks": 5, "interval_ms": 20}},
-    ),
-    "redis-stopped": Plan(
-        "redis-stopped",
-        _sleep_then(6, lambda w: w.redis.start(), lambda w: w.redis.stop()),
-        at=5,
-        heal=11,
-        seconds=22,
-        loads={"chaos-solo": SHORT},
-        upstream={"solo": {"chunks": 5, "interval_ms": 20}},
-    ),
-    "redis-frozen": Plan(
-        "redis-frozen",
-        _sleep_then(6, lambda w: w.redis.thaw(), lambda w: w.redis.freeze()),
-        at=5,
-        heal=11,
-        seconds=22,
-        loads={"chaos-solo": SHORT},
-        upstream={"solo": {"chunks": 5, "interval_ms": 20}},
-    ),
-    "upstream-stall-first-byte": Plan(
-        "upstream-stall-first-byte",
-        _sleep_then(6, *_upstream(("solo",), "stall_first")[::-1]),
-        at=4,
-        heal=10,
-        seconds=18,
-        loads={"chaos-solo": SHORT},
-        upstream={"solo": {"chunks": 10, "interval_ms": 30}},
-    ),
-    "upstream-stall-mid-stream": Plan(
-        "upstream-stall-mid-stream",
-        _sleep_then(6, *_upstream(("solo",), "stall_mid")[::-1]),
-        at=4,
-        heal=10,
-        seconds=18,
-        loads={"chaos-solo": {"clients": 6, "stream": "yes"}},
-        upstream={"solo": {"chunks": 10, "interval_ms": 30}},
-    ),
-    "upstream-500-storm": Plan(
-        "upstream-500-storm",
-        _sleep_then(8, *_upstream(("solo", "pa"), "500")[::-1]),
-        at=4,
-        heal=12,
-        seconds=20,
-        loads={"chaos-solo": SHORT, "chaos-pair": SHORT},
-        upstream={h: {"chunks": 5, "interval_ms": 20} for h in ("solo", "pa", "pb")},
-    ),
-    "upstream-429-storm": Plan(
-        "upstream-429-storm",
-        _sleep_then(8, *_upstream(("solo", "pa"), "429")[::-1]),
-        at=4,
-        heal=12,
-        seconds=20,
-        loads={"chaos-solo": SHORT, "chaos-pair": SHORT},
-        upstream={h: {"chunks": 5, "interval_ms": 20} for h in ("solo", "pa", "pb")},
-    ),
+    plan.name: plan
+    for plan in (
+        Plan(
+            "worker-kill",
+            _kill_worker,
+            None,
+            at=2.5,
+            heal_at=2.5,
+            seconds=10,
+            loads={"chaos-solo": {"clients": 12, "stream": "yes"}},
+            upstream={"solo": {"chunks": 40, "interval_ms": 100}},
+        ),
+        _outage("postgres-down", lambda w: w.pg.stop("immediate"), lambda w: w.pg.start()),
+        _outage("redis-stopped", lambda w: w.redis.stop(), lambda w: w.redis.start()),
+        _outage("redis-frozen", lambda w: w.redis.freeze(), lambda w: w.redis.thaw()),
+        _stall("upstream-stall-first-byte", "stall_first", "mixed"),
+        _stall("upstream-stall-mid-stream", "stall_mid", "yes"),
+        _storm("500"),
+        _storm("429"),
+    )
 }

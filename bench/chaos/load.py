@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,7 +19,12 @@ import anthropic
 import openai
 
 MAX_TOKENS = 64
-PROMPT = [{"role": "user", "content": "chaos"}]
+SERIAL = itertools.count()
+
+
+def prompt() -> list[dict[str, str]]:
+    """A different prompt each time, as real traffic is: the breaker ignores the same request failing again."""
+    return [{"role": "user", "content": f"chaos {next(SERIAL)}"}]
 
 
 @dataclass
@@ -73,7 +79,7 @@ def _from_status_error(out: Outcome, exc: openai.APIStatusError | anthropic.APIS
 async def _chat(client: openai.AsyncOpenAI, model: str, stream: bool, out: Outcome) -> None:
     raw = await client.chat.completions.with_raw_response.create(
         model=model,
-        messages=PROMPT,
+        messages=prompt(),
         max_tokens=MAX_TOKENS,
         stream=stream,  # type: ignore[arg-type]
     )
@@ -90,7 +96,7 @@ async def _chat(client: openai.AsyncOpenAI, model: str, stream: bool, out: Outco
 async def _messages(client: anthropic.AsyncAnthropic, model: str, stream: bool, out: Outcome) -> None:
     raw = await client.messages.with_raw_response.create(
         model=model,
-        messages=PROMPT,
+        messages=prompt(),
         max_tokens=MAX_TOKENS,
         stream=stream,  # type: ignore[arg-type]
     )
