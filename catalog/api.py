@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from datetime import time as dtime
 from typing import Any
 
-from catalog import fidelity, health, pricing
+from catalog import fidelity, health, pricing, rates
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN, HostHealth
 from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo
 from wallet import money
@@ -45,6 +45,9 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
         "price_version_id": h.price_version_id,
         "pricing": _prices(money.customer_prices(h.prices, bps)),
         "upstream_pricing": _prices(h.prices),
+        # Other rates replace `pricing` for long prompts or at some hours (first that applies): see `rates`.
+        "rate_name": h.rate_name,
+        "rates": rates.host_rates(h.rates, h.rate_details, bps),
         "price_verified": h.price_verified,  # false: not confirmed on the provider's own page
         "price_as_of": h.price_as_of.isoformat() if h.price_as_of else None,
         "status": host_status(h, circuit),

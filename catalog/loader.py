@@ -24,7 +24,9 @@ from typing import Any
 import yaml
 from django.db import transaction
 
+from catalog import rates
 from catalog.models import Host, Model, PriceVersion, Provider
+from wallet.money import STANDARD
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "catalog.yaml"
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
@@ -197,13 +199,22 @@ def _upsert_host(model: Model, provider: Provider, spec: dict[str, Any], result:
 
 def _ensure_price(host: Host, provider: Provider, spec: dict[str, Any], result: LoadResult) -> None:
     prices = _prices(spec)
-    if host.price is not None and host.price.same_prices(prices):
+    source, as_of = spec.get("source") or provider.pricing_url, _date(spec.get("as_of"))
+    try:
+        more = {
+            "rates": rates.normalise(spec.get("rates"), source, as_of),
+            "rate_name": spec.get("rate_name", STANDARD),
+        }
+    except rates.RateError as exc:
+        raise CatalogFileError(f"{spec.get('upstream')}: {exc}") from None
+    if host.price is not None and host.price.same_prices({**prices, **more}):
         return
     host.price = PriceVersion.objects.create(
         host=host,
         **prices,
-        source=spec.get("source") or provider.pricing_url,
-        as_of=_date(spec.get("as_of")),
+        **more,
+        source=source,
+        as_of=as_of,
         verified=spec.get("verified", True),
         note=spec.get("note", ""),
     )

@@ -6,6 +6,8 @@ rows, so a receipt that names a `price_version_id` keeps meaning after a price c
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 
@@ -127,6 +129,11 @@ class PriceVersion(models.Model):
     output = models.BigIntegerField()  # micro-dollars per million tokens
     cache_read = models.BigIntegerField(default=0)  # micro-dollars per million tokens
     cache_write = models.BigIntegerField(default=0)  # micro-dollars per million tokens
+    # What the four prices above are called when other rates exist ("peak" beside DeepSeek's "off-peak").
+    rate_name = models.CharField(max_length=40, default="standard")
+    # Rates that replace the prices above by prompt size or time of day, first match wins (catalog/rates.py):
+    # [{name, above, windows: [{days, from, to}], input, output, cache_read, cache_write, source, as_of}].
+    rates = models.JSONField(default=list, blank=True)
     valid_from = models.DateTimeField(default=timezone.now)
     source = models.URLField(max_length=300, blank=True)
     as_of = models.DateField(null=True, blank=True)  # when the source was read
@@ -140,7 +147,10 @@ class PriceVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.host} from {self.valid_from:%Y-%m-%d}"
 
-    def same_prices(self, other: dict[str, int]) -> bool:
+    def same_prices(self, other: dict[str, Any]) -> bool:
+        """`other`: the four prices, and optionally `rates` and `rate_name` (missing: none, "standard")."""
+        if (self.rates or []) != other.get("rates", []) or self.rate_name != other.get("rate_name", "standard"):
+            return False
         return all(getattr(self, k) == other.get(k, 0) for k in ("input", "output", "cache_read", "cache_write"))
 
 

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from catalog import fidelity, health, pricing
+from catalog import fidelity, health, pricing, rates
 from catalog.models import Capability
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN, HostHealth
 from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo, get_snapshot_sync
@@ -44,6 +44,11 @@ class HostRow:
     host: HostInfo
     customer: money.Prices
     live: HostHealth | None
+
+    @property
+    def rates(self) -> list[dict[str, Any]]:
+        """Rates that replace this host's prices for long prompts or at some hours (catalog.rates.for_display)."""
+        return rates.host_rates(self.host.rates, self.host.rate_details, pricing.markup_bps())
 
     @property
     def fidelity(self) -> dict[str, Any] | None:
@@ -164,6 +169,8 @@ class Estimate:
     input_tokens: int
     output_tokens: int
     charge: money.Charge
+    rate: str = money.STANDARD  # the host's rate for this prompt size (its plain prices, or a long-context tier)
+    timed: bool = False  # the host also has time-of-day rates: the estimate is at its plain prices
 
     @property
     def upstream_usd(self) -> str:
@@ -179,10 +186,14 @@ class Estimate:
 
 
 def estimate(model: ModelInfo, input_tokens: int, output_tokens: int) -> Estimate:
-    """What a request costs on the model's first-choice host (the one routing tries first)."""
+    """What a request costs on the model's first-choice host (the one routing tries first), at the rate its prompt
+    size pays; time-of-day rates are left out (the estimate says so), since no hour is asked for."""
     host = model.hosts[0]
-    charge = money.cost(money.Tokens(input=input_tokens, output=output_tokens), host.prices, pricing.markup_bps())
-    return Estimate(model, host, input_tokens, output_tokens, charge)
+    tier = next((r for r in host.rates if not r.windows and r.above is not None and input_tokens > r.above), None)
+    prices, name = (tier.prices, tier.name) if tier else (host.prices, host.rate_name)
+    charge = money.cost(money.Tokens(input=input_tokens, output=output_tokens), prices, pricing.markup_bps())
+    timed = any(r.windows for r in host.rates)
+    return Estimate(model, host, input_tokens, output_tokens, charge, name, timed)
 
 
 def _tokens(value: str | None, default: int) -> int:

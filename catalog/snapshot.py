@@ -22,9 +22,9 @@ from typing import Any
 
 from django.conf import settings
 
-from catalog import crypto, fidelity, readiness, version
+from catalog import crypto, fidelity, rates, readiness, version
 from lib.threads import in_pool
-from wallet.money import Prices
+from wallet.money import STANDARD, Prices, PriceSheet, Rate
 
 CHECK_EVERY_SECONDS = 1.0
 log = logging.getLogger(__name__)
@@ -69,10 +69,19 @@ class HostInfo:
     priority: int
     capabilities: frozenset[str]
     quantization: str = ""
+    rates: tuple[Rate, ...] = ()  # prompt-size tiers and time-of-day rates that replace `prices` (catalog.rates)
+    rate_name: str = STANDARD  # what `prices` is called beside them
+    # The stored rates as written (PriceVersion.rates: source, as_of, note per rate), for pages and /v1/catalog.
+    rate_details: tuple[Mapping[str, Any], ...] = field(default=(), hash=False, compare=False)
     price_verified: bool = True  # False: the price could not be checked on the provider's own page
     price_as_of: date | None = None
     retired_at: datetime | None = None  # the provider's model list no longer names upstream_model
     fidelity: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)  # catalog/fidelity.py
+
+    @property
+    def sheet(self) -> PriceSheet:
+        """The host's prices as its provider bills them, for wallet.money."""
+        return PriceSheet(self.prices, self.rates, self.rate_name)
 
     @property
     def tools_passed(self) -> bool:
@@ -162,6 +171,9 @@ def _host_info(h: Any, model: Any, provider: ProviderInfo) -> HostInfo:
         upstream_model=h.upstream_model,
         prices=prices,
         price_version_id=pv.id,
+        rates=rates.money_rates(pv.rates),
+        rate_name=pv.rate_name,
+        rate_details=tuple(pv.rates or ()),
         max_output_tokens=h.max_output_tokens,
         context_length=h.context_length or model.context_length,
         priority=h.priority,

@@ -195,9 +195,12 @@ def accept_price(host: Host, diff: dict[str, Any], checked: datetime, *, verifie
     """A new PriceVersion with the published prices (the ones OpenRouter did not publish stay ours)."""
     prices = {k: diff["theirs"].get(k, diff["ours"][k]) for k in PRICE_KEYS}
     on_openrouter = host.provider.slug == "openrouter"
+    # OpenRouter lists one price per model: the host's other rates (tiers, off-peak) carry over unchanged.
+    kept = {"rates": host.price.rates, "rate_name": host.price.rate_name} if host.price else {}
     pv = PriceVersion.objects.create(
         host=host,
         **prices,
+        **kept,
         source=upstream.OPENROUTER_MODELS_URL,
         as_of=checked.date(),
         verified=verified or on_openrouter,  # OpenRouter's own list is its own published price

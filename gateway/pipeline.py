@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -262,7 +263,8 @@ def output_budget(max_tokens: int | None, host: HostInfo) -> int:
 def hold_amount(
     route: routing.Route, input_tokens: int, max_tokens: int | None, own_keys: Mapping[int, byok.OrgKey] | None = None
 ) -> int:
-    """Enough for the dearest host failover may reach, so a failover stays within the hold.
+    """Enough for the dearest host failover may reach, at the dearest of its rates that can apply (any time of
+    day; a long-context tier once the prompt may reach it), so a failover stays within the hold.
 
     `own_keys` (provider id -> the org's own key): a host the org reaches only on its own key ("only mine") can
     never cost more than the BYOK fee, so it needs only that; "mine first" may fall back to qlaud's key at full
@@ -270,10 +272,10 @@ def hold_amount(
     keys = own_keys or {}
     hosts = route.hosts[: settings.GATEWAY_MAX_ATTEMPTS]
     return max(
-        money.estimate_hold(
+        money.hold_for(
             input_tokens,
             output_budget(max_tokens, h),
-            h.prices,
+            h.sheet,
             settings.QLAUD_MARKUP_BPS,
             hold_fee_bps(keys.get(h.provider.id) if keys else None, h),
         )
@@ -292,6 +294,14 @@ def hold_fee_bps(own: byok.OrgKey | None, host: HostInfo) -> int:
 def only_own(own: byok.OrgKey, host: HostInfo) -> bool:
     """No fallback to qlaud's key: the org chose "only mine", or qlaud holds no key for this provider."""
     return own.mode == byok.ONLY_MINE or bool(getattr(host.provider, "missing", ()))
+
+
+def wall_clock() -> datetime:
+    """Now, in UTC: when an upstream call starts, which picks a time-of-day rate. Tests replace `clock`."""
+    return datetime.now(UTC)
+
+
+clock: Callable[[], datetime] = wall_clock
 
 
 # A request's reservation: a ticket on this worker's lease, or (keys with a spend limit) a hold row's id.
@@ -321,6 +331,7 @@ class Upstream:
     attempts: int
     started: float
     byok: bool = False  # served on the org's own provider key
+    started_at: datetime = field(default_factory=wall_clock)  # UTC, when the answering call started (its rate)
 
 
 def make_call(
@@ -486,7 +497,7 @@ async def call_with_failover(
         module = module_for(host.provider.protocol)
         body = body_for(host, module)
         own = keys.get(host.provider.id)
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), clock()
         response, content, last, status = await _attempt(
             host, module, make_call(host, body, stream, headers, tags, own), stream
         )
@@ -494,7 +505,7 @@ async def call_with_failover(
             refusal = own_key_refused(host, own, status, content or b"")
             if only_own(own, host):
                 raise refusal
-            own, started = None, time.perf_counter()
+            own, started, started_at = None, time.perf_counter(), clock()
             response, content, last, status = await _attempt(
                 host, module, make_call(host, body, stream, headers, tags), stream
             )
@@ -503,7 +514,9 @@ async def call_with_failover(
                 background(report_answered(host.id))
                 if route.conversation and sticky.caches_implicitly(host):
                     background(sticky.remember(route.conversation, host.id))
-                return Upstream(host, module, response, content, attempt, started, byok=own is not None)
+                return Upstream(
+                    host, module, response, content, attempt, started, byok=own is not None, started_at=started_at
+                )
             err: UpstreamError = module.parse_error(response.status_code, content or b"")
             last = errors.from_upstream(
                 err.status, err.type, err.message, _retry_after(response), host.provider.slug, err.provider_type
@@ -556,16 +569,30 @@ def _fee_bps(rate: str) -> int:
     return money.rate_to_bps(rate)
 
 
-def charge_for(usage: Usage, host: HostInfo, own_key: bool = False) -> money.Charge:
-    """What the request costs; served on the org's own key (BYOK): no upstream cost, only the BYOK fee."""
+def rate_for(usage: Usage, host: HostInfo, at: datetime) -> money.Rate:
+    """The host's rate for this usage when the upstream call started `at` (prompt-size tier, time of day)."""
+    return host.sheet.rate_for(money.prompt_tokens(usage), at)
+
+
+def charge_for(usage: Usage, host: HostInfo, at: datetime, own_key: bool = False) -> money.Charge:
+    """What the request costs at the rate that applied when its upstream call started `at`; served on the org's
+    own key (BYOK): no upstream cost, only the BYOK fee."""
+    prices = rate_for(usage, host, at).prices
     if own_key:
-        return money.byok_cost(usage, host.prices, settings.QLAUD_MARKUP_BPS, _fee_bps(str(settings.BYOK_FEE_RATE)))
-    return money.cost(usage, host.prices, settings.QLAUD_MARKUP_BPS)
+        return money.byok_cost(usage, prices, settings.QLAUD_MARKUP_BPS, _fee_bps(str(settings.BYOK_FEE_RATE)))
+    return money.cost(usage, prices, settings.QLAUD_MARKUP_BPS)
 
 
 def receipt(
-    request_id: str, host: HostInfo, requested: str, usage: Usage, estimated: bool, own_key: bool = False
+    request_id: str,
+    host: HostInfo,
+    requested: str,
+    usage: Usage,
+    estimated: bool,
+    own_key: bool = False,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
+    rate = rate_for(usage, host, at) if at is not None else None
     return {
         "request_id": request_id,
         "requested_model": requested,
@@ -583,6 +610,7 @@ def receipt(
         },
         "usage_estimated": estimated,
         "byok": own_key,
+        **({"rate": rate.name, "upstream_started_at": at.isoformat()} if rate is not None and at is not None else {}),
     }
 
 
@@ -607,7 +635,13 @@ async def settle(hold: HoldRef, charge: money.Charge | None, receipt_: dict[str,
 
 
 def watch(
-    hold: HoldRef, usage: Callable[[], Usage], host: HostInfo, request_id: str, requested: str, own_key: bool = False
+    hold: HoldRef,
+    usage: Callable[[], Usage],
+    host: HostInfo,
+    request_id: str,
+    requested: str,
+    at: datetime,
+    own_key: bool = False,
 ) -> None:
     """Meter a stream on its hold from now on: the wallet's flusher samples `usage` (what was
     delivered) every flush and writes it when it changed, so a worker that dies mid-stream leaves
@@ -618,8 +652,8 @@ def watch(
 
     def point() -> dict[str, Any]:
         delivered = usage()
-        charge = charge_for(delivered, host, own_key)
-        note = receipt(request_id, host, requested, delivered, True, own_key)
+        charge = charge_for(delivered, host, at, own_key)
+        note = receipt(request_id, host, requested, delivered, True, own_key, at)
         return {"charge": charge.total, "upstream_cost": charge.upstream, "receipt": note}
 
     if isinstance(hold, leases.Ticket):
@@ -648,6 +682,7 @@ def log_fields(
     upstream_ms: float,
     user_agent: str,
     own_key: bool = False,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     total_ms = (time.perf_counter() - started) * 1000
     u = outcome.usage
@@ -664,6 +699,7 @@ def log_fields(
         "host_id": host.id if host else None,
         "upstream_model": host.upstream_model if host else "",
         "price_version_id": host.price_version_id if host else None,
+        "rate": rate_for(u, host, at).name if host is not None and at is not None else "",
         "attempts": attempts,
         "status": outcome.status,
         "error_type": outcome.error_type[:60],

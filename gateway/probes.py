@@ -31,7 +31,7 @@ from gateway import outbound, pipeline
 from gateway.fidelity import CaseFailed, Probe
 from gateway.usage import EMPTY, Usage, from_openai
 from lib.redact import redact
-from wallet import ledger
+from wallet import ledger, money
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class Tally:
     """What one probe measured; filled as the stream arrives, so a timed-out probe still knows what it got."""
 
     started: float = field(default_factory=time.perf_counter)
+    started_at: datetime = field(default_factory=lambda: pipeline.clock())  # UTC: picks a time-of-day rate
     first_at: float | None = None
     chars: int = 0
     reported: Usage = EMPTY
@@ -104,16 +105,16 @@ async def _probe_all(hosts: list[HostInfo]) -> list[tuple[Tally, float]]:
 
 
 def worst_cost(host: HostInfo) -> int:
-    """The most one probe of `host` can cost the house (upstream prices, micro-dollars)."""
+    """The most one probe of `host` can cost the house (upstream prices, micro-dollars), at its dearest rate."""
     usage = Usage(input=PROMPT_TOKENS_BOUND, output=settings.PROBE_MAX_TOKENS)
-    return pipeline.charge_for(usage, host).upstream
+    return max(money.cost(usage, prices, 0).upstream for prices in host.sheet.possible(PROMPT_TOKENS_BOUND))
 
 
 def _record(host: HostInfo, sample: ProbeSample, tally: Tally, duration_ms: float) -> int:
     """Store one probe: its sample, its cost on the house account, its figures in the live stats."""
     input_estimate = pipeline.estimate_input_tokens({"messages": probe_body()["messages"]}, host.model_id)
     usage, estimated = pipeline.billable_usage(tally.reported, tally.chars, input_estimate, tally.chars > 0)
-    cost = pipeline.charge_for(usage, host).upstream
+    cost = pipeline.charge_for(usage, host, tally.started_at).upstream
     ok = not tally.error and tally.first_at is not None
     error = tally.error or ("" if ok else "the stream carried no text")
     receipt = {
@@ -122,6 +123,7 @@ def _record(host: HostInfo, sample: ProbeSample, tally: Tally, duration_ms: floa
         "provider": host.provider.slug,
         "upstream_model": host.upstream_model,
         "price_version_id": host.price_version_id,
+        "rate": pipeline.rate_for(usage, host, tally.started_at).name,
         "usage": {"input": usage.input, "cache_read": usage.cache_read, "output": usage.output},
         "estimated": estimated,
     }

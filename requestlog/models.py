@@ -64,6 +64,7 @@ class RequestLog(models.Model):
     host_id = models.BigIntegerField(null=True, blank=True)
     upstream_model = models.CharField(max_length=200, blank=True)
     price_version_id = models.BigIntegerField(null=True, blank=True)
+    rate = models.CharField(max_length=40, blank=True)  # the price version's rate that applied ("off-peak")
     attempts = models.PositiveSmallIntegerField(default=0)
     status = models.PositiveSmallIntegerField(default=200)
     error_type = models.CharField(max_length=60, blank=True)

@@ -128,7 +128,8 @@ def generation_receipt(org_id: int, request_id: str) -> dict[str, Any] | None:
         },
         "usage_estimated": log.usage_estimated,
         "byok": log.byok,  # served on the org's own provider key: no upstream cost, only the BYOK fee
-        "price_version": price_version(log.price_version_id),
+        "rate": log.rate or None,  # the price version's rate that applied ("peak", "off-peak", "over 200k")
+        "price_version": price_version(log.price_version_id, log.rate),
         **_money("upstream_cost", log.upstream_cost),
         **_money("markup", log.cost - log.upstream_cost),
         **_money("total_cost", log.cost),
@@ -138,12 +139,21 @@ def generation_receipt(org_id: int, request_id: str) -> dict[str, Any] | None:
     }
 
 
-def price_version(price_version_id: int | None) -> dict[str, Any] | None:
-    """The upstream prices (micro-$ per Mtok) a request was billed at."""
+def price_version(price_version_id: int | None, rate: str = "") -> dict[str, Any] | None:
+    """The upstream prices (micro-$ per Mtok) a request was billed at: those of `rate` (its name on the receipt)
+    when the price version has other rates (prompt-size tiers, time of day), else the plain ones."""
     if price_version_id is None:
         return None
     pv = PriceVersion.objects.filter(pk=price_version_id).first()
     if pv is None:
         return {"id": price_version_id}
-    prices = {k: getattr(pv, k) for k in ("input", "output", "cache_read", "cache_write")}
-    return {"id": pv.pk, "valid_from": pv.valid_from.isoformat(), "per_mtok_micros": prices}
+    keys = ("input", "output", "cache_read", "cache_write")
+    applied = next((r for r in pv.rates or [] if r.get("name") == rate), None)
+    prices = {k: (applied.get(k, 0) if applied else getattr(pv, k)) for k in keys}
+    return {
+        "id": pv.pk,
+        "valid_from": pv.valid_from.isoformat(),
+        "rate": applied["name"] if applied else pv.rate_name,
+        "per_mtok_micros": prices,
+        "rates": [pv.rate_name, *(r["name"] for r in pv.rates or [])],
+    }

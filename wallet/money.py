@@ -8,6 +8,7 @@ denominator) and each request is rounded exactly once, up, for upstream cost and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Protocol
@@ -40,6 +41,79 @@ class Prices:
     output: int
     cache_read: int = 0
     cache_write: int = 0
+
+
+ALL_DAYS = frozenset(range(7))  # datetime.weekday(): 0 = Monday
+MINUTES_PER_DAY = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time of day in UTC: from `start` to `end` minutes after midnight (`end` excluded), on `days`.
+
+    An `end` at or before `start` runs past midnight (16:30-00:30); such a window belongs to the day it starts on.
+    """
+
+    start: int
+    end: int
+    days: frozenset[int] = ALL_DAYS
+
+    def holds(self, at: datetime) -> bool:
+        if at.tzinfo is None:
+            raise ValueError("a price schedule needs an aware datetime")
+        at = at.astimezone(UTC)
+        minute, day = at.hour * 60 + at.minute, at.weekday()
+        if self.start < self.end:
+            return day in self.days and self.start <= minute < self.end
+        if minute >= self.start:
+            return day in self.days
+        return minute < self.end and (day - 1) % 7 in self.days
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """Prices that replace a host's standard ones for prompts of more than `above` tokens (None: any size)
+    and/or inside `windows` (empty: at any time)."""
+
+    name: str
+    prices: Prices
+    above: int | None = None
+    windows: tuple[Window, ...] = ()
+
+    def applies(self, prompt_tokens: int, at: datetime) -> bool:
+        if self.above is not None and prompt_tokens <= self.above:
+            return False
+        return not self.windows or any(w.holds(at) for w in self.windows)
+
+
+STANDARD = "standard"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSheet:
+    """A host's prices as its provider bills them: `base`, unless one of `rates` applies (the first that does)."""
+
+    base: Prices
+    rates: tuple[Rate, ...] = ()
+    base_name: str = STANDARD
+
+    def rate_for(self, prompt_tokens: int, at: datetime) -> Rate:
+        """The rate a prompt of `prompt_tokens` tokens (input, cache read and cache write) pays when its upstream
+        call started at `at`."""
+        for rate in self.rates:
+            if rate.applies(prompt_tokens, at):
+                return rate
+        return Rate(self.base_name, self.base)
+
+    def possible(self, prompt_estimate: int) -> tuple[Prices, ...]:
+        """Every rate a prompt of about `prompt_estimate` tokens could pay, at any time of day: a size tier counts
+        once the estimate comes within HOLD_TIER_MARGIN of its threshold (the estimate may be short)."""
+        reach = prompt_estimate * HOLD_TIER_MARGIN
+        found = [r.prices for r in self.rates if r.above is None or reach > r.above]
+        return (self.base, *found)
+
+
+HOLD_TIER_MARGIN = 2  # a prompt estimated at half a tier's threshold may still cross it
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +238,28 @@ def estimate_hold(
     worst_input = max(prices.input, prices.cache_write)
     numerator = input_tokens_estimate * worst_input + max_tokens * prices.output
     return _ceil_div(numerator * (BPS + markup_bps) * fee_bps, TOKENS_PER_MTOK * BPS * BPS)
+
+
+def prompt_tokens(usage: UsageLike) -> int:
+    """The prompt's size as providers' long-context tiers count it: input, cache reads and cache writes."""
+    return usage.input + usage.cache_read + usage.cache_write
+
+
+def price_at(usage: UsageLike, sheet: PriceSheet, at: datetime, markup_bps: int) -> tuple[Charge, Rate]:
+    """Price one request at the rate that applied: its prompt's size and the time its upstream call started."""
+    rate = sheet.rate_for(prompt_tokens(usage), at)
+    return cost(usage, rate.prices, markup_bps), rate
+
+
+def hold_for(
+    input_tokens_estimate: int, max_tokens: int, sheet: PriceSheet, markup_bps: int, fee_bps: int = BPS
+) -> int:
+    """The most a request can cost at the dearest rate that can apply to it (`PriceSheet.possible`); `fee_bps`
+    as for `estimate_hold`."""
+    return max(
+        estimate_hold(input_tokens_estimate, max_tokens, prices, markup_bps, fee_bps)
+        for prices in sheet.possible(input_tokens_estimate)
+    )
 
 
 def _dollars(micros: int | Fraction, places: int | None) -> tuple[str, int, str]:

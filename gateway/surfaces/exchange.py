@@ -201,6 +201,7 @@ def _record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float = 0.
             upstream_ms=upstream_ms,
             user_agent=ex.request.headers.get("user-agent", ""),
             own_key=ex.upstream.byok if ex.upstream else False,
+            at=ex.upstream.started_at if ex.upstream else None,
         )
     )
 
@@ -210,7 +211,9 @@ async def finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: f
     client leaving, and never delaying the end of the response). Returns the charge."""
     up = ex.upstream
     assert up is not None
-    charge = pipeline.charge_for(outcome.usage, up.host, up.byok) if (outcome.usage or delivered) else None
+    charge = (
+        pipeline.charge_for(outcome.usage, up.host, up.started_at, up.byok) if (outcome.usage or delivered) else None
+    )
     pipeline.background(_settle_and_record(ex, outcome, charge, upstream_ms))
     return charge
 
@@ -218,7 +221,9 @@ async def finish(ex: Exchange, outcome: Outcome, delivered: bool, upstream_ms: f
 async def _settle_and_record(ex: Exchange, outcome: Outcome, charge: Any, upstream_ms: float) -> None:
     up = ex.upstream
     assert up is not None
-    note = pipeline.receipt(ex.request_id, up.host, ex.requested, outcome.usage, outcome.usage_estimated, up.byok)
+    note = pipeline.receipt(
+        ex.request_id, up.host, ex.requested, outcome.usage, outcome.usage_estimated, up.byok, up.started_at
+    )
     try:
         await pipeline.settle(ex.hold, charge, note)
     finally:
@@ -244,7 +249,8 @@ def watch(ex: Exchange, delivered: Callable[[], tuple[Usage, int]]) -> None:
         reported, chars = delivered()
         return pipeline.billable_usage(reported, chars, ex.input_estimate, True)[0]
 
-    pipeline.watch(ex.hold, usage, ex.upstream.host, ex.request_id, ex.requested, ex.upstream.byok)
+    up = ex.upstream
+    pipeline.watch(ex.hold, usage, up.host, ex.request_id, ex.requested, up.started_at, up.byok)
 
 
 async def settle_stream(
@@ -384,7 +390,8 @@ def _price(ex: Exchange, r: Any, reported: Usage) -> int:
     """What settling this stream will charge for `reported`, when the final usage goes out before settlement."""
     assert ex.upstream is not None
     usage, _ = pipeline.billable_usage(reported, r.chars, ex.input_estimate, r.delivered)
-    return int(pipeline.charge_for(usage, ex.upstream.host, ex.upstream.byok).total)
+    up = ex.upstream
+    return int(pipeline.charge_for(usage, up.host, up.started_at, up.byok).total)
 
 
 class DialectStream:

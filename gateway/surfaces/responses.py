@@ -281,7 +281,9 @@ class ResponsesStream:
         ex = self.ex
         assert ex.upstream is not None
         usage, _ = pipeline.billable_usage(self._reported(), self.chars, ex.input_estimate, self.delivered)
-        return relay.cost_fields(pipeline.charge_for(usage, ex.upstream.host, ex.upstream.byok).total)
+        return relay.cost_fields(
+            pipeline.charge_for(usage, ex.upstream.host, ex.upstream.started_at, ex.upstream.byok).total
+        )
 
     def _reported(self) -> Usage:
         raw = self.machine.upstream_usage or {}

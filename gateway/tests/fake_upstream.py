@@ -48,6 +48,7 @@ class Answer:
     tools: list[tuple[str, str, dict]] = field(default_factory=list)  # (id, name, input)
     completion_tokens: int = COMPLETION_TOKENS
     usage: bool = True
+    prompt_tokens: int = PROMPT_TOKENS  # reported prompt size (cache reads included)
 
     @property
     def finish(self) -> str:
@@ -233,6 +234,10 @@ class FakeUpstream:
     def answer(self, scenario: str, body: dict, has_tool_result: bool) -> Answer:
         if scenario == "agent":
             return self._agent(body, has_tool_result)
+        if scenario == "measured":  # the prompt's real size, as 4 characters a token: long prompts bill long
+            return Answer(
+                text="Read it all.", prompt_tokens=max(len(json.dumps(body.get("messages"))) // 4, CACHED_TOKENS)
+            )
         if scenario == "loop":
             return _loop(body)
         return SCENARIOS.get(scenario, SCENARIOS["text"])()
@@ -337,9 +342,9 @@ def anthropic_has_tool_result(body: dict) -> bool:
 def _openai_usage(answer: Answer) -> dict:
     reasoning = REASONING_TOKENS if answer.reasoning else 0
     return {
-        "prompt_tokens": PROMPT_TOKENS,
+        "prompt_tokens": answer.prompt_tokens,
         "completion_tokens": answer.completion_tokens,
-        "total_tokens": PROMPT_TOKENS + answer.completion_tokens,
+        "total_tokens": answer.prompt_tokens + answer.completion_tokens,
         "prompt_tokens_details": {"cached_tokens": CACHED_TOKENS},
         "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
@@ -347,7 +352,7 @@ def _openai_usage(answer: Answer) -> dict:
 
 def _deepseek_usage(answer: Answer) -> dict:
     # prompt_cache_hit + miss = prompt_tokens; newer answers also carry prompt_tokens_details.cached_tokens.
-    hits = {"prompt_cache_hit_tokens": CACHED_TOKENS, "prompt_cache_miss_tokens": PROMPT_TOKENS - CACHED_TOKENS}
+    hits = {"prompt_cache_hit_tokens": CACHED_TOKENS, "prompt_cache_miss_tokens": answer.prompt_tokens - CACHED_TOKENS}
     return {**_openai_usage(answer), **hits}
 
 
@@ -355,19 +360,19 @@ def _xai_usage(answer: Answer) -> dict:
     # Reasoning OUTSIDE completion_tokens: total = prompt + completion + reasoning (billed as output).
     usage = _openai_usage(answer)
     reasoning = usage["completion_tokens_details"]["reasoning_tokens"]
-    return {**usage, "total_tokens": PROMPT_TOKENS + answer.completion_tokens + reasoning}
+    return {**usage, "total_tokens": answer.prompt_tokens + answer.completion_tokens + reasoning}
 
 
 def _mistral_usage(answer: Answer) -> dict:
-    total = PROMPT_TOKENS + answer.completion_tokens
-    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": answer.completion_tokens, "total_tokens": total}
+    total = answer.prompt_tokens + answer.completion_tokens
+    return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens, "total_tokens": total}
 
 
 def _groq_usage(answer: Answer) -> dict:
-    total = PROMPT_TOKENS + answer.completion_tokens
+    total = answer.prompt_tokens + answer.completion_tokens
     times = {"queue_time": 0.01, "prompt_time": 0.002, "completion_time": 0.03, "total_time": 0.042}
     return {
-        "prompt_tokens": PROMPT_TOKENS,
+        "prompt_tokens": answer.prompt_tokens,
         "completion_tokens": answer.completion_tokens,
         "total_tokens": total,
         **times,
@@ -532,7 +537,7 @@ def openai_error(status: int) -> web.Response:
 # --- Anthropic wire format -----------------------------------------------------------------
 def anthropic_usage(answer: Answer) -> dict:
     return {
-        "input_tokens": PROMPT_TOKENS - CACHED_TOKENS,
+        "input_tokens": answer.prompt_tokens - CACHED_TOKENS,
         "cache_read_input_tokens": CACHED_TOKENS,
         "cache_creation_input_tokens": 0,
         "output_tokens": answer.completion_tokens,

@@ -12,6 +12,7 @@ from gateway.errors import GatewayError
 from gateway.surfaces.streaming import paced
 from gateway.translate import relay
 from gateway.usage import Usage
+from wallet.money import Prices, PriceSheet
 
 
 def test_errors_render_in_the_anthropic_shape_with_529_for_overload():
@@ -103,9 +104,9 @@ def test_billable_usage_prefers_the_upstream_and_estimates_only_what_is_missing(
 
 def test_the_hold_covers_the_dearest_host_failover_may_reach(settings):
     settings.GATEWAY_MAX_ATTEMPTS = 2
-    cheap = SimpleNamespace(prices=SimpleNamespace(input=1, output=1, cache_write=0), max_output_tokens=None)
-    dear = SimpleNamespace(prices=SimpleNamespace(input=10**6, output=10**7, cache_write=0), max_output_tokens=100)
-    unreachable = SimpleNamespace(prices=SimpleNamespace(input=10**9, output=10**9, cache_write=0), max_output_tokens=1)
+    cheap = SimpleNamespace(sheet=PriceSheet(Prices(input=1, output=1)), max_output_tokens=None)
+    dear = SimpleNamespace(sheet=PriceSheet(Prices(input=10**6, output=10**7)), max_output_tokens=100)
+    unreachable = SimpleNamespace(sheet=PriceSheet(Prices(input=10**9, output=10**9)), max_output_tokens=1)
     route = SimpleNamespace(hosts=(cheap, dear, unreachable))
     # 1000 input tokens at $1/M plus 100 output (capped by the host) at $10/M, +7%: 2140 micro-dollars.
     assert pipeline.hold_amount(route, 1000, 5000) == 2140
@@ -115,9 +116,9 @@ def test_the_hold_is_the_byok_fee_only_where_the_org_uses_only_its_own_key(setti
     from catalog.byok import MINE_FIRST, ONLY_MINE, OrgKey
 
     settings.GATEWAY_MAX_ATTEMPTS, settings.BYOK_FEE_RATE = 2, "0.05"
-    prices = SimpleNamespace(input=10**6, output=10**7, cache_write=0)
-    first = SimpleNamespace(prices=prices, max_output_tokens=100, provider=SimpleNamespace(id=1))
-    second = SimpleNamespace(prices=prices, max_output_tokens=100, provider=SimpleNamespace(id=2))
+    sheet = PriceSheet(Prices(input=10**6, output=10**7))
+    first = SimpleNamespace(sheet=sheet, max_output_tokens=100, provider=SimpleNamespace(id=1))
+    second = SimpleNamespace(sheet=sheet, max_output_tokens=100, provider=SimpleNamespace(id=2))
     only_first = SimpleNamespace(hosts=(first,))
     both = SimpleNamespace(hosts=(first, second))
     only_mine, mine_first = OrgKey(7, ONLY_MINE, "sk-x"), OrgKey(8, MINE_FIRST, "sk-y")
