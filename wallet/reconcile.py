@@ -16,7 +16,9 @@ Key spend-limit periods are computed from the clock (accounts/periods.py), so no
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import stripe
 from django.conf import settings
@@ -44,14 +46,14 @@ def reconcile_holds(now: datetime | None = None) -> dict[str, int]:
     logs = {
         row["request_id"]: row
         for row in RequestLog.objects.filter(request_id__in=[r[1] for r in stale]).values(
-            "request_id", "cost", "upstream_cost", "model", "price_version_id"
+            "request_id", "cost", "upstream_cost", "model", "price_version_id", "rate"
         )
     }
     for hold_id, request_id, metered, metered_upstream, metered_receipt in stale:
         try:
             if request_id in logs:
                 row = logs[request_id]
-                receipt = {"reconciled": True, "model": row["model"], "price_version_id": row["price_version_id"]}
+                receipt = {"reconciled": True, **_billed_at(row)}
                 ledger.settle(hold_id, charge=row["cost"], upstream_cost=row["upstream_cost"], receipt=receipt)
                 counts["settled"] += 1
             elif metered > 0:
@@ -80,14 +82,14 @@ def _reconcile_leases(now: datetime) -> dict[str, int]:
         logs = {
             row["request_id"]: row
             for row in RequestLog.objects.filter(request_id__in=list(metered)).values(
-                "request_id", "cost", "upstream_cost", "api_key_id", "model", "price_version_id"
+                "request_id", "cost", "upstream_cost", "api_key_id", "model", "price_version_id", "rate"
             )
         }
         spends = []
         for request_id, point in metered.items():
             row = logs.get(request_id)
             if row is not None:
-                receipt = {"reconciled": True, "model": row["model"], "price_version_id": row["price_version_id"]}
+                receipt = {"reconciled": True, **_billed_at(row)}
                 spends.append(ledger.Spend(request_id, row["api_key_id"], row["cost"], row["upstream_cost"], receipt))
             else:
                 receipt = {**point["receipt"], "reconciled": True, "from": "checkpoint"}
@@ -116,15 +118,14 @@ def _charge_unbilled_logs(now: datetime) -> int:
     rows = (
         RequestLog.objects.filter(created__gte=since, created__lt=grace, cost__gt=0)
         .filter(~Exists(charged), ~Exists(held))
-        .values("org_id", "request_id", "cost", "upstream_cost", "api_key_id", "model", "price_version_id")
+        .values("org_id", "request_id", "cost", "upstream_cost", "api_key_id", "model", "price_version_id", "rate")
     )
     by_org: dict[int, list[ledger.Spend]] = {}
     for row in rows:
         receipt = {
             "reconciled": True,
             "from": "request_log",
-            "model": row["model"],
-            "price_version_id": row["price_version_id"],
+            **_billed_at(row),
         }
         spend = ledger.Spend(row["request_id"], row["api_key_id"], row["cost"], row["upstream_cost"], receipt)
         by_org.setdefault(row["org_id"], []).append(spend)
@@ -215,3 +216,8 @@ def _rebuild(granularity: str, trunc, start: datetime) -> int:
     rollups = [UsageRollup(granularity=granularity, period_start=row.pop("period"), **row) for row in rows.iterator()]  # type: ignore[misc]
     UsageRollup.objects.bulk_create(rollups, batch_size=1000)
     return len(rollups)
+
+
+def _billed_at(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a reconciled receipt says of its price: the model, the price version and the rate that applied."""
+    return {"model": row["model"], "price_version_id": row["price_version_id"], "rate": row["rate"] or None}

@@ -21,14 +21,15 @@ def test_stale_holds_are_settled_from_the_request_log_or_released(funded_a, requ
         lost = ledger.place_hold(org_id=funded_a.org_id, key_id=None, amount=70_000, request_id="req_lost")
     with time_machine.travel(T0 + timedelta(minutes=20), tick=False):
         fresh = ledger.place_hold(org_id=funded_a.org_id, key_id=None, amount=9_000, request_id="req_fresh")
-        request_log(funded_a.org, None, "req_logged", upstream_cost=10_500, cost=11_235)
+        request_log(funded_a.org, None, "req_logged", upstream_cost=10_500, cost=11_235, rate="off-peak")
         assert reconcile.reconcile_holds() == {"settled": 1, "released": 1, "failed": 0}
         assert reconcile.reconcile_holds() == {"settled": 0, "released": 0, "failed": 0}
     statuses = dict(Hold.objects.values_list("pk", "status"))
     assert statuses == {logged: "settled", lost: "released", fresh: "open"}
     wallet = Wallet.objects.get(pk=funded_a.pk)
     assert (wallet.balance, wallet.held) == (10_000_000 - 11_235, 9_000)
-    assert LedgerEntry.objects.get(kind="usage").receipt["reconciled"] is True
+    receipt = LedgerEntry.objects.get(kind="usage").receipt
+    assert receipt["reconciled"] is True and receipt["rate"] == "off-peak"  # the rate the request log says applied
 
 
 def test_a_hold_whose_worker_died_mid_stream_is_charged_from_its_last_checkpoint(funded_a):
