@@ -6,6 +6,7 @@
     python -m bench.run --soak 600               # qlaud's RSS under constant load
     python -m bench.run --write-docs             # also put the tables into docs/benchmarks.md
     python -m bench.run --streams                # open SSE streams, paced (bench/streams.py)
+    python -m bench.run --baseline ../qlaud-base # paired against another checkout (docs/benchmarks.md)
 
 Every server is one process (one uvicorn worker; LiteLLM `--num_workers 1`) on 127.0.0.1, all
 pointed at the same fast fake upstream; the load generator is its own process. Cells are run
