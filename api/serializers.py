@@ -41,6 +41,16 @@ class UsdField(serializers.ReadOnlyField):
 extend_schema_field({"type": "string", "nullable": True, "example": "1.250000"})(UsdField)
 
 
+class RateField(serializers.ReadOnlyField):
+    """The name of the price's rate that applied, or null when the host has one price (as /v1/generation says)."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
+extend_schema_field({"type": "string", "nullable": True, "example": "off-peak"})(RateField)
+
+
 class ApiKeySerializer(serializers.ModelSerializer):
     prefix = serializers.CharField(source="display_prefix", read_only=True)
     status = serializers.ChoiceField(choices=["active", "revoked", "expired"], read_only=True)
@@ -129,6 +139,7 @@ class RequestLogSerializer(serializers.Serializer):
     reasoning_tokens = serializers.IntegerField()
     usage_estimated = serializers.BooleanField()
     byok = serializers.BooleanField(help_text="Served on the org's own provider key (BYOK).")
+    rate = RateField(help_text="The price's rate that applied (e.g. peak, off-peak, over 200k); null: its only price.")
     cost_micros = serializers.IntegerField(source="cost")
     cost_usd = UsdField(source="cost")
     upstream_cost_micros = serializers.IntegerField(source="upstream_cost")

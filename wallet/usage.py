@@ -28,6 +28,7 @@ CSV_COLUMNS = [
     "upstream_cost_usd",
     "cost_usd",
     "byok",  # true: served on the org's own provider key (no upstream cost, only the BYOK fee)
+    "rate",  # the price's rate that applied ("peak", "off-peak", "over 200k"); empty: the host's only price
 ]
 
 
@@ -69,8 +70,8 @@ def csv_rows(logs: QuerySet) -> Iterator[str]:
     yield writer.writerow(CSV_COLUMNS)
     fields = ["request_id", "created", "api_key__name", "model", "provider", "status", "input_tokens"]
     fields += ["cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "upstream_cost", "cost"]
-    fields += ["byok"]
+    fields += ["byok", "rate"]
     for row in logs.order_by("-created", "-id").values_list(*fields).iterator(chunk_size=2000):
-        *head, upstream, cost, byok = row
+        *head, upstream, cost, byok, rate = row
         head[1] = head[1].isoformat()
-        yield writer.writerow([*head, usd(upstream), usd(cost), "true" if byok else "false"])
+        yield writer.writerow([*head, usd(upstream), usd(cost), "true" if byok else "false", rate])

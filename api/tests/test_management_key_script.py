@@ -74,3 +74,20 @@ def test_the_usage_csv_has_a_byok_column_marking_requests_on_the_orgs_own_key(al
     rows = {r["request_id"]: r for r in csv.DictReader(io.StringIO(text))}
     assert (rows["req_own"]["byok"], rows["req_own"]["cost_usd"]) == ("true", "0.000040")
     assert (rows["req_ours"]["byok"], rows["req_ours"]["upstream_cost_usd"]) == ("false", "0.000700")
+
+
+def test_a_usage_row_names_the_rate_it_was_billed_at(alice_api, org_a):
+    from requestlog.models import RequestLog
+
+    common = {"surface": "messages", "requested_model": "g", "model": "g", "provider": "google-ai-studio"}
+    RequestLog.objects.create(request_id="req_long", org=org_a, rate="over 200k", cost=900, **common)
+    RequestLog.objects.create(request_id="req_plain", org=org_a, cost=90, **common)
+    assert alice_api.get("/api/v1/usage/req_long/").json()["rate"] == "over 200k"
+    assert alice_api.get("/api/v1/usage/req_plain/").json()["rate"] is None
+    listed = {r["request_id"]: r["rate"] for r in alice_api.get("/api/v1/usage/").json()["results"]}
+    assert listed == {"req_long": "over 200k", "req_plain": None}
+    text = b"".join(alice_api.get("/api/v1/usage/export.csv").streaming_content).decode()
+    assert {r["request_id"]: r["rate"] for r in csv.DictReader(io.StringIO(text))} == {
+        "req_long": "over 200k",
+        "req_plain": "",
+    }

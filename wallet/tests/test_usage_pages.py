@@ -102,7 +102,7 @@ def test_csv_export_streams_every_filtered_request_with_exact_costs(alice_client
 
 def test_the_csv_export_marks_requests_served_on_the_orgs_own_key(alice_client, org_a, request_log):
     request_log(org_a, None, "req_own", created=NOW - timedelta(minutes=1), byok=True, upstream_cost=0, cost=525)
-    request_log(org_a, None, "req_qlaud", created=NOW - timedelta(minutes=2))
+    request_log(org_a, None, "req_qlaud", created=NOW - timedelta(minutes=2), rate="off-peak")
     response = alice_client.get("/dashboard/usage/export.csv")
     rows = {r["request_id"]: r for r in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))}
     assert (rows["req_own"]["byok"], rows["req_own"]["upstream_cost_usd"], rows["req_own"]["cost_usd"]) == (
@@ -111,6 +111,7 @@ def test_the_csv_export_marks_requests_served_on_the_orgs_own_key(alice_client, 
         "0.000525",
     )
     assert rows["req_qlaud"]["byok"] == "false"
+    assert (rows["req_qlaud"]["rate"], rows["req_own"]["rate"]) == ("off-peak", "")  # the rate that applied
 
 
 def test_daily_spend_is_broken_down_by_key_and_by_model(alice_client, usage_a):
