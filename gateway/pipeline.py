@@ -341,8 +341,13 @@ def make_call(
     headers: Mapping[str, str],
     tags: Mapping[str, Any],
     own: byok.OrgKey | None = None,
+    at: datetime | None = None,
 ) -> Call:
-    """One upstream call; `own`: the requesting org's own key for this host's provider (BYOK), else qlaud's."""
+    """One upstream call; `own`: the requesting org's own key for this host's provider (BYOK), else qlaud's.
+
+    Cloudflare's cost tag carries the host's time-of-day rate at `at` (when the call starts); a long-context tier
+    cannot be known before the upstream counts the prompt, so the tag leaves tiers out (the ledger does not)."""
+    prices = host.sheet.rate_for(0, at).prices if at is not None else host.prices
     return Call(
         host=host,
         body=body,
@@ -351,7 +356,7 @@ def make_call(
         credential=own.fields if own is not None else None,
         incoming_headers=headers,
         metadata={**tags, "model": host.model_id},
-        customer_prices=money.customer_prices(host.prices, settings.QLAUD_MARKUP_BPS),
+        customer_prices=money.customer_prices(prices, settings.QLAUD_MARKUP_BPS),
     )
 
 
@@ -499,7 +504,7 @@ async def call_with_failover(
         own = keys.get(host.provider.id)
         started, started_at = time.perf_counter(), clock()
         response, content, last, status = await _attempt(
-            host, module, make_call(host, body, stream, headers, tags, own), stream
+            host, module, make_call(host, body, stream, headers, tags, own, started_at), stream
         )
         if own is not None and response is not None and status in OWN_KEY_REFUSALS:
             refusal = own_key_refused(host, own, status, content or b"")
@@ -507,7 +512,7 @@ async def call_with_failover(
                 raise refusal
             own, started, started_at = None, time.perf_counter(), clock()
             response, content, last, status = await _attempt(
-                host, module, make_call(host, body, stream, headers, tags), stream
+                host, module, make_call(host, body, stream, headers, tags, at=started_at), stream
             )
         if response is not None:
             if response.status_code < 400:

@@ -6,6 +6,8 @@ time the upstream call starts comes from `gateway.pipeline.clock`, set here: no 
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +17,9 @@ from django.conf import settings
 
 from catalog import loader, rates
 from catalog.models import PriceVersion
+from catalog.snapshot import build_snapshot
 from gateway import pipeline
+from gateway.providers import openai_compat
 from gateway.tests.conftest import E2E
 from gateway.tests.e2e import anthropic_client, billed, fake_usage, openai_client
 from gateway.usage import Usage
@@ -183,3 +187,17 @@ def test_the_generation_receipt_names_the_rate_that_applied_and_its_prices(live,
 
 def bearer(raw: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw}"}
+
+
+def test_cloudflares_cost_tag_carries_the_rate_of_the_hour_the_call_starts(world, settings):
+    settings.CF_AIG_ACCOUNT_ID, settings.CF_AIG_GATEWAY_ID, settings.CF_AIG_TOKEN = "acct", "gw", "cf-token"
+    (host,) = build_snapshot().models["deepseek-flash"].hosts
+    host = replace(host, provider=replace(host.provider, via_cloudflare=True))
+    body = {"model": "deepseek-flash", "messages": [{"role": "user", "content": "hi"}]}
+
+    def tagged_input_price(at: datetime) -> float:
+        request = openai_compat.build_request(pipeline.make_call(host, body, False, {}, {}, at=at))
+        return json.loads(request.headers["cf-aig-custom-cost"])["per_token_in"]
+
+    assert tagged_input_price(MONDAY_PEAK) == pytest.approx(321_000 / 10**12)  # $0.30 + 7% per million
+    assert tagged_input_price(MONDAY_OFF_PEAK) == pytest.approx(160_500 / 10**12)  # $0.15 + 7%
