@@ -184,7 +184,8 @@ def _kill_extra(report: dict[str, Any], money: dict[str, Any], outcomes: list[Ou
     """Streams cut by the kill: what each had delivered and what it was charged (from its checkpoint)."""
     cut = [o for o in outcomes if o.result == "cut"]
     charged = money["charged_by_id"]
-    full = 12 * 1 + 40 * 10  # micro-dollars: 12 input tokens at $1/M, 40 output tokens at $10/M
+    # micro-dollars: 12 input tokens at $1/M and 40 output tokens at $10/M, plus the default 7% markup
+    full = -(-(12 * 1 + 40 * 10) * 10_700 // 10_000)
     rows = [{"chunks": o.chunks, "charged": charged.get(o.request_id, 0)} for o in cut]
     lost = [r for r in rows if r["chunks"] > 0 and r["charged"] == 0]
     return {

@@ -159,7 +159,11 @@ class Proc:
         self.log = logdir / f"{name}.log"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        _wait_http(f"http://127.0.0.1:{port}{health}", 60, self.proc, self.log)
+        try:
+            _wait_http(f"http://127.0.0.1:{port}{health}", 60, self.proc, self.log)
+        except RuntimeError:
+            self.stop()
+            raise
 
     @property
     def url(self) -> str:
