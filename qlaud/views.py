@@ -77,6 +77,10 @@ ERROR_MEANINGS = {
     "no_route": "No API endpoint at this path (check the base URL: SDKs for OpenAI want it to end in /v1).",
     "method": "Wrong HTTP method for this endpoint (the Allow header names the right one): the model APIs take POST.",
     "too_large": "The request body is larger than the gateway accepts.",
+    "https_required": (
+        "The request came over plain http to a qlaud that requires https. It was not served (not redirected: the key"
+        " was already sent unencrypted). Use the https address, and rotate the key."
+    ),
     "rate_limit": "The key's requests-per-minute or concurrency limit, or the provider's, was hit. Retry later.",
     "api_error": "An error inside qlaud. Retry; if it persists, check the status page.",
     "upstream": "Every eligible provider failed for this request. Retry.",
