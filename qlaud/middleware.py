@@ -1,8 +1,9 @@
-"""API paths answer JSON, never the site's HTML: when the database or Redis is down, and when they are called over
-plain http while the site requires https."""
+"""Site-wide middleware: API paths answer JSON, never the site's HTML (when the database or Redis is down, and when
+they are called over plain http while the site requires https); every HTML page carries a Content-Security-Policy."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 
@@ -48,3 +49,17 @@ class HttpsOnlyApiMiddleware(MiddlewareMixin):
         if https.required() and is_api(request) and not request.is_secure():
             return https.refusal(request.path)
         return None
+
+
+class ContentSecurityPolicyMiddleware(MiddlewareMixin):
+    """Every HTML response gets settings.CONTENT_SECURITY_POLICY unless its view set a policy of its own
+    (the API reference, api/urls.py). The pages load their scripts and styles from /static/ only: no inline script, no
+    `<style>` element (htmx's indicator styles live in qlaud.css, `includeIndicatorStyles` is off)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if "Content-Security-Policy" not in response and response.get("Content-Type", "").startswith("text/html"):
+            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+        return response

@@ -34,7 +34,7 @@ def test_the_overview_draws_its_charts_and_receives_live_requests(browser, site,
     assert page.locator("svg.bar-chart rect").count() == 30
     assert page.locator(".hbars li").count() == 2
     assert "charlies-secret-model" not in page.content()
-    page.wait_for_function("document.getElementById('live-state').textContent === 'live'", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('live-state').textContent === 'live'", timeout=10_000)
 
     site.run(publish_request(org_b.id, {"request_id": "req_charlie", "model": "charlies-secret-model", "status": 200}))
     site.run(

@@ -69,7 +69,7 @@ def test_sign_up_verify_create_a_key_test_it_use_the_playground_and_see_the_requ
     page.fill("input[name=name]", "laptop")
     page.get_by_role("button", name="Create key").click()
     page.locator("#new-key").wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'new-key-card'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'new-key-card'")
     header = page.locator(".site-header").bounding_box()
     card = page.locator("#new-key-card").bounding_box()
     assert card["y"] >= header["y"] + header["height"] - 1 and card["y"] < 800
@@ -80,7 +80,7 @@ def test_sign_up_verify_create_a_key_test_it_use_the_playground_and_see_the_requ
 
     # Test it from the page: one tiny request through qlaud's own API, answered by the demo.
     page.get_by_role("button", name="Test this key").click()
-    page.wait_for_function("/msg-(success|error)/.test(document.getElementById('key-test-result').className)")
+    page.wait_for_function("() => /msg-(success|error)/.test(document.getElementById('key-test-result').className)")
     result = page.locator("#key-test-result")
     assert "msg-success" in result.get_attribute("class"), result.inner_text()  # shown as success, not an error
     assert result.inner_text().startswith(f"It works: {demo} answered")

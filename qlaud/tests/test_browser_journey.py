@@ -64,7 +64,7 @@ def test_sign_up_top_up_create_a_key_and_see_a_request_live(browser, fake_stripe
 
     # Open the overview (live feed connected), then call the gateway with the openai SDK.
     browser.go("/dashboard/")
-    page.wait_for_function("document.getElementById('live-state').textContent === 'live'", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('live-state').textContent === 'live'", timeout=10_000)
     client = openai.OpenAI(base_url=browser.base_url + "/v1", api_key=raw_key, max_retries=0)
     reply = client.chat.completions.create(model=served_model, messages=[{"role": "user", "content": "Hello"}])
     assert reply.choices[0].message.content

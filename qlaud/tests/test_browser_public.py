@@ -78,7 +78,7 @@ def test_the_ttft_board_updates_in_place(browser, content, org_a):  # noqa: F811
     from qlaud.stats import CACHE_KEY
 
     cache.delete(CACHE_KEY)
-    page.wait_for_function("document.querySelector('#ttft-board').innerText.includes('Cerebras')", timeout=12_000)
+    page.wait_for_function("() => document.querySelector('#ttft-board').innerText.includes('Cerebras')", timeout=12_000)
     assert browser.console_errors == []
 
 
