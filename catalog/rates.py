@@ -52,6 +52,17 @@ def _window(spec: Any) -> dict[str, Any]:
     return {"days": _days(spec.get("days")), "from": start, "to": end % money.MINUTES_PER_DAY}
 
 
+def _dates(spec: dict[str, Any]) -> list[str]:
+    """`dates:` whole UTC days a rate applies all day (a provider's holidays), as ISO dates."""
+    found = []
+    for value in spec.get("dates") or []:
+        try:
+            found.append((value if isinstance(value, date) else date.fromisoformat(str(value))).isoformat())
+        except ValueError:
+            raise RateError(f"dates must be ISO dates such as 2027-01-01, not {value!r}") from None
+    return sorted(found)
+
+
 def _prices(spec: Any, name: str) -> dict[str, int]:
     raw = spec if isinstance(spec, dict) else {}
     prices = {k: raw.get(k, 0) for k in PRICE_FIELDS}
@@ -71,17 +82,18 @@ def normalise(specs: Any, source: str, as_of: date | None) -> list[dict[str, Any
         name = str(spec.get("name", "")).strip() if isinstance(spec, dict) else ""
         if not name:
             raise RateError("every rate needs a name")
-        above, windows = spec.get("above"), [_window(w) for w in spec.get("when") or []]
+        above, windows, dates = spec.get("above"), [_window(w) for w in spec.get("when") or []], _dates(spec)
         if above is not None and (isinstance(above, bool) or not isinstance(above, int) or above < 0):
             raise RateError(f"rate {name!r}: above must be a whole number of prompt tokens")
-        if above is None and not windows:
-            raise RateError(f"rate {name!r} needs `above` (prompt tokens) or `when` (times of day)")
+        if above is None and not windows and not dates:
+            raise RateError(f"rate {name!r} needs `above` (prompt tokens), `when` (times of day) or `dates`")
         rate_as_of = spec.get("as_of") or as_of
         out.append(
             {
                 "name": name,
                 "above": above,
                 "windows": windows,
+                **({"dates": dates} if dates else {}),
                 **_prices(spec.get("prices"), name),
                 "source": spec.get("source") or source,
                 "as_of": rate_as_of.isoformat() if isinstance(rate_as_of, date) else rate_as_of,
@@ -101,6 +113,7 @@ def money_rates(stored: list[dict[str, Any]] | None) -> tuple[money.Rate, ...]:
             windows=tuple(
                 money.Window(w["from"], w["to"], frozenset(w.get("days", range(7)))) for w in r.get("windows", [])
             ),
+            dates=frozenset(date.fromisoformat(d) for d in r.get("dates", [])),
         )
         for r in stored or []
     )
@@ -134,6 +147,8 @@ def describe(rate: money.Rate) -> str:
         parts.append(f"prompts over {rate.above:,} tokens")
     if rate.windows:
         parts.append("; ".join(window_text(w) for w in rate.windows))
+    if rate.dates:
+        parts.append("all day on " + ", ".join(d.isoformat() for d in sorted(rate.dates)) + " (UTC)")
     return ", ".join(parts) or "always"
 
 
@@ -147,6 +162,7 @@ def for_display(rate: money.Rate, detail: Mapping[str, Any], markup_bps: int) ->
             {"days": [DAY_NAMES[d] for d in sorted(w.days)], "from": _clock(w.start), "to": _clock(w.end or 1440)}
             for w in rate.windows
         ],
+        "dates_utc": sorted(d.isoformat() for d in rate.dates),
         "pricing": _four(money.customer_prices(rate.prices, markup_bps)),
         "upstream_pricing": _four(rate.prices),
         "source": detail.get("source") or None,

@@ -8,7 +8,7 @@ denominator) and each request is rounded exactly once, up, for upstream cost and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Protocol
@@ -73,17 +73,20 @@ class Window:
 @dataclass(frozen=True, slots=True)
 class Rate:
     """Prices that replace a host's standard ones for prompts of more than `above` tokens (None: any size)
-    and/or inside `windows` (empty: at any time)."""
+    and/or inside `windows` (empty: at any time), and all day on `dates` (UTC; a provider's holidays)."""
 
     name: str
     prices: Prices
     above: int | None = None
     windows: tuple[Window, ...] = ()
+    dates: frozenset[date] = frozenset()
 
     def applies(self, prompt_tokens: int, at: datetime) -> bool:
         if self.above is not None and prompt_tokens <= self.above:
             return False
-        return not self.windows or any(w.holds(at) for w in self.windows)
+        if not self.windows and not self.dates:
+            return True
+        return any(w.holds(at) for w in self.windows) or at.astimezone(UTC).date() in self.dates
 
 
 STANDARD = "standard"

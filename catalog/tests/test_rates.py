@@ -35,6 +35,7 @@ def test_the_shipped_deepseek_prices_are_peak_with_off_peak_at_half(shipped):
     off = sheet.rate_for(10, MONDAY_NOON)
     assert off.name == "off-peak" and off.prices == money.Prices(150_000, 600_000, 3_000)
     assert sheet.rate_for(10, SATURDAY_PEAK_HOUR).name == "off-peak"
+    assert sheet.rate_for(10, datetime(2027, 1, 1, 2, 0, tzinfo=UTC)).name == "off-peak"  # New Year, a Friday
 
 
 def test_every_shipped_rate_names_its_source_and_date(shipped):
@@ -58,6 +59,7 @@ def test_loading_the_catalog_twice_adds_no_price_version_and_a_changed_rate_adds
         ({"name": "x", "above": 10, "prices": {"input": 1.5, "output": 1}}, "non-negative integers"),
         ({"name": "x", "when": [{"from": 990, "to": "00:30"}], "prices": {"input": 1, "output": 1}}, "quoted UTC"),
         ({"name": "x", "when": [{"days": "mon-fry"}], "prices": {"input": 1, "output": 1}}, "day names"),
+        ({"name": "x", "dates": ["2027-13-01"], "prices": {"input": 1, "output": 1}}, "ISO dates"),
     ],
 )
 def test_a_rate_the_loader_cannot_read_is_refused_naming_the_host(db, rate, message):
@@ -71,7 +73,8 @@ def test_a_rate_the_loader_cannot_read_is_refused_naming_the_host(db, rate, mess
 def test_rates_are_described_for_people(shipped):
     flash, gemini = _sheet("deepseek-flash"), _sheet("gemini-2.5-pro")
     assert rates.describe(flash.rates[0]) == (
-        "Mon-Fri 00:00-01:00 UTC; Mon-Fri 04:00-06:00 UTC; Mon-Fri 10:00-24:00 UTC; Sat, Sun, all day (UTC)"
+        "Mon-Fri 00:00-01:00 UTC; Mon-Fri 04:00-06:00 UTC; Mon-Fri 10:00-24:00 UTC; Sat, Sun, all day (UTC),"
+        " all day on 2027-01-01 (UTC)"
     )
     assert rates.describe(gemini.rates[0]) == "prompts over 200,000 tokens"
 
@@ -121,6 +124,7 @@ def test_the_catalog_api_shows_each_hosts_rates_with_customer_prices_and_provena
     assert off["pricing"]["input"] == 160_500 and off["pricing"]["output"] == 642_000
     assert {"days": ["sat", "sun"], "from": "00:00", "to": "24:00"} in off["windows_utc"]
     assert {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "10:00", "to": "24:00"} in off["windows_utc"]
+    assert off["dates_utc"] == ["2027-01-01"]
     assert off["source"] == "https://api-docs.deepseek.com/quick_start/pricing" and off["as_of"] == "2026-12-07"
     (gemini,) = [h for h in models["gemini-2.5-pro"]["hosts"] if h["provider"]["slug"] == "google-ai-studio"]
     (tier,) = gemini["rates"]

@@ -177,3 +177,18 @@ def test_a_sheet_without_rates_prices_exactly_as_before() -> None:
     charge, rate = money.price_at(usage, plain, at(MONDAY, "02:00"), 700)
     assert rate.name == money.STANDARD and charge == money.cost(usage, PEAK, 700)
     assert money.hold_for(1234, 567, plain, 700) == money.estimate_hold(1234, 567, PEAK, 700)
+
+
+def test_a_rate_applies_all_day_on_its_dates_and_only_in_its_windows_otherwise() -> None:
+    holiday = datetime(2027, 1, 1, tzinfo=UTC).date()  # a Friday, China's New Year holiday: DeepSeek bills off-peak
+    with_holidays = PriceSheet(
+        PEAK, (Rate("off-peak", OFF_PEAK, windows=DEEPSEEK.rates[0].windows, dates=frozenset({holiday})),), "peak"
+    )
+    new_year = datetime(2027, 1, 1, tzinfo=UTC)
+    assert with_holidays.rate_for(10, at(new_year, "02:00")).name == "off-peak"  # inside the weekday peak hours
+    assert with_holidays.rate_for(10, at(new_year, "07:30")).name == "off-peak"
+    assert with_holidays.rate_for(10, at(new_year - timedelta(days=3), "02:00")).name == "peak"  # Tuesday
+    assert DEEPSEEK.rate_for(10, at(new_year, "02:00")).name == "peak"  # without the date: billed at peak
+    only_dates = PriceSheet(PEAK, (Rate("holiday", OFF_PEAK, dates=frozenset({holiday})),))
+    assert only_dates.rate_for(10, at(new_year, "23:59")).name == "holiday"
+    assert only_dates.rate_for(10, at(new_year + timedelta(days=1), "00:00")).name == money.STANDARD
