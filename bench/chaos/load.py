@@ -76,47 +76,43 @@ def _from_status_error(out: Outcome, exc: openai.APIStatusError | anthropic.APIS
     out.detail = str(exc)[:200]
 
 
-async def _chat(client: openai.AsyncOpenAI, model: str, stream: bool, out: Outcome) -> None:
-    raw = await client.chat.completions.with_raw_response.create(
-        model=model,
-        messages=prompt(),
-        max_tokens=MAX_TOKENS,
-        stream=stream,  # type: ignore[arg-type]
-    )
+def _chat_output(answer: Any) -> int:
+    return answer.usage.completion_tokens if answer.usage else 0
+
+
+def _chat_chunk(chunk: Any) -> bool:
+    return bool(chunk.choices and chunk.choices[0].delta.content)
+
+
+def _messages_output(answer: Any) -> int:
+    return answer.usage.output_tokens
+
+
+def _messages_chunk(event: Any) -> bool:
+    return event.type == "content_block_delta"
+
+
+async def _ask(create: Any, model: str, stream: bool, out: Outcome, surface: str) -> None:
+    """One request through an SDK's raw-response `create`: qlaud's request id from the headers, then the
+    answer's output tokens, or the stream's content chunks as they arrive (a cut stream keeps its count)."""
+    output, is_content = (_chat_output, _chat_chunk) if surface == "chat" else (_messages_output, _messages_chunk)
+    raw = await create(model=model, messages=prompt(), max_tokens=MAX_TOKENS, stream=stream)
     out.request_id = raw.headers.get("x-qlaud-request-id", "")
     answer = await _parsed(raw)
     if not stream:
-        out.chunks = answer.usage.completion_tokens if answer.usage else 0
+        out.chunks = output(answer)
         return
-    async for chunk in answer:
-        if chunk.choices and chunk.choices[0].delta.content:
-            out.chunks += 1
-
-
-async def _messages(client: anthropic.AsyncAnthropic, model: str, stream: bool, out: Outcome) -> None:
-    raw = await client.messages.with_raw_response.create(
-        model=model,
-        messages=prompt(),
-        max_tokens=MAX_TOKENS,
-        stream=stream,  # type: ignore[arg-type]
-    )
-    out.request_id = raw.headers.get("x-qlaud-request-id", "")
-    answer = await _parsed(raw)
-    if not stream:
-        out.chunks = answer.usage.output_tokens
-        return
-    async for event in answer:
-        if event.type == "content_block_delta":
-            out.chunks += 1
+    async for item in answer:
+        out.chunks += is_content(item)
 
 
 async def one(clients: tuple[Any, Any], surface: str, model: str, stream: bool, t0: float) -> Outcome:
     out = Outcome(time.monotonic() - t0, 0.0, surface, stream, "ok")
     try:
         if surface == "chat":
-            await _chat(clients[0], model, stream, out)
+            await _ask(clients[0].chat.completions.with_raw_response.create, model, stream, out, surface)
         else:
-            await _messages(clients[1], model, stream, out)
+            await _ask(clients[1].messages.with_raw_response.create, model, stream, out, surface)
     except (openai.APIStatusError, anthropic.APIStatusError) as exc:
         _from_status_error(out, exc)
     except (openai.APIConnectionError, anthropic.APIConnectionError) as exc:
