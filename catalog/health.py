@@ -28,9 +28,9 @@ failures, otherwise with the next flush (unless the circuit is open meanwhile).
 
 Client faults (4xx other than 408/429, and any answer whose provider error type says the request
 itself was at fault: invalid request, context too long) say nothing about the host: they count as
-served. A failure carries the request's fingerprint; the same request failing again while the
-host's count is running does not add a strike, so one tenant polling a poison request cannot open
-the circuit for everyone.
+served. A failure carries the request's fingerprint (the tenant and the body); the same tenant's
+same request failing again while the host's count is running does not add a strike, so one tenant
+polling a poison request cannot open the circuit for everyone.
 
 The circuit only orders hosts (catalog.routing puts open ones last and still routes to them when
 no other is left), and a host is judged at its first byte: `answered()` closes its circuit as soon

@@ -384,10 +384,12 @@ async def report_answered(host_id: int) -> None:
         log.exception("could not note that host %s answered", host_id)
 
 
-def fingerprint(body: Mapping[str, Any]) -> str:
-    """Names a request for the breaker (only on the failure path): the same request failing again
-    adds no strike against the host."""
-    return hashlib.blake2b(jsonio.dumps(body), digest_size=12).hexdigest()
+def fingerprint(body: Mapping[str, Any], org_id: int | None) -> str:
+    """Names a request for the breaker (only on the failure path): the same tenant's same request failing
+    again adds no strike against the host. The tenant is part of the name: a poison request repeated costs
+    only the tenant that sends it, while many tenants sending one common body (a health-check prompt) to a
+    failing host still count, each once."""
+    return hashlib.blake2b(b"%d:%b" % (org_id or 0, jsonio.dumps(body)), digest_size=12).hexdigest()
 
 
 async def prepare(call: Call, module: ProviderModule) -> None:
@@ -532,7 +534,7 @@ async def call_with_failover(
                 background(report_outcome(host.id, ok=False, status=err.status, error_type=err.type))
                 raise last
             strike = report_outcome(
-                host.id, ok=False, status=status, error_type=err.type, fingerprint=fingerprint(body)
+                host.id, ok=False, status=status, error_type=err.type, fingerprint=fingerprint(body, org_id)
             )
             background(strike)
             continue

@@ -84,6 +84,25 @@ def test_one_tenants_poison_request_repeated_does_not_open_the_circuit_nor_refus
     assert answer.choices[0].message.content
 
 
+def test_one_body_sent_by_many_tenants_to_a_failing_host_opens_its_circuit(live, world, fake, org_b, charlie, settings):
+    from accounts.keys import mint_key
+    from wallet.ledger import adjust
+
+    settings.CIRCUIT_FAILURE_THRESHOLD = 2
+    _key, other_raw = mint_key(org_b, charlie, "other tenant")
+    adjust(org_id=org_b.pk, amount=10_000_000, reason="test credit", idempotency_key=f"test-credit-{org_b.pk}")
+    fake.broken = True
+    for _ in range(3):  # one tenant repeating its request: one strike
+        with pytest.raises(openai.APIStatusError):
+            openai_client(live, world.raw).chat.completions.create(model="solo", messages=ask("health check"))
+    time.sleep(0.2)
+    assert health.circuit_state_sync([host_of("solo")]) == {host_of("solo"): CIRCUIT_CLOSED}
+    with pytest.raises(openai.APIStatusError):  # the same body from another tenant: a second strike
+        openai_client(live, other_raw).chat.completions.create(model="solo", messages=ask("health check"))
+    time.sleep(0.2)
+    assert health.circuit_state_sync([host_of("solo")]) == {host_of("solo"): CIRCUIT_OPEN}
+
+
 def test_an_upstream_answer_caused_by_the_request_never_counts_against_the_host():
     assert not health.is_host_fault(False, 400)
     assert not health.is_host_fault(False, 500, "invalid_request_error")  # the provider says the prompt was bad
