@@ -282,6 +282,29 @@ def lookup(snapshot: Any, name: str, aliases: Mapping[str, str]) -> tuple[Any, s
     raise UnknownModel(name)
 
 
+# The effort a Cursor variant names; `-thinking` alone asks for reasoning at a middle effort, and the efforts beyond
+# `high` that only some models take are sent as `high` (each provider's rules remap or drop it further).
+_CURSOR_EFFORTS = {
+    "minimal": "minimal",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "high",
+}
+
+
+def cursor_effort(name: str) -> str | None:
+    """The reasoning effort a Cursor model variant asks for: `gpt-5-high` -> high, `claude-4.5-sonnet-thinking` ->
+    medium, `gpt-5` -> None."""
+    suffix = _CURSOR_SUFFIX.search(name)
+    if suffix is None:
+        return None
+    words = suffix.group(0).split("-")[1:]
+    efforts = [_CURSOR_EFFORTS[word] for word in words if word in _CURSOR_EFFORTS]
+    return efforts[-1] if efforts else "medium"
+
+
 def cursor_plain_name(name: str) -> str:
     """Cursor's model ids without its variant suffixes, Claude's family first: `claude-4.5-sonnet-thinking` ->
     `claude-sonnet-4.5`, `gpt-5-high` -> `gpt-5`. Tried only after the exact name, so a catalog id wins."""

@@ -15,6 +15,7 @@ from typing import Any
 from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from catalog.routing import cursor_effort
 from gateway import pipeline
 from gateway.errors import GatewayError
 from gateway.surfaces import responses
@@ -52,6 +53,21 @@ async def chat_completions(request: Incoming) -> HttpResponse | StreamingHttpRes
     except GatewayError as err:
         return await refuse(ex, err)
     if is_responses_body(ex.body):
-        ex.body = _as_responses_body(ex.body)
+        ex.body = _as_responses_body(_with_variant_effort(ex.body, "reasoning"))
         return await responses.create(ex, as_chat=True)
+    ex.body = _with_variant_effort(ex.body, "reasoning_effort")
     return await serve(ex, admitted=True)
+
+
+def _with_variant_effort(body: dict[str, Any], field: str) -> dict[str, Any]:
+    """Cursor's model variants (`gpt-5-high`, `claude-4.5-sonnet-thinking`) ask for a reasoning effort in the
+    model's name: a body that names no effort of its own gets it, in the body's own shape. A body that forces a
+    tool asked for something reasoning models refuse alongside thinking: what it said outright wins."""
+    choice = body.get("tool_choice")
+    forced = choice == "required" or (isinstance(choice, dict) and choice.get("type") in ("function", "tool", "any"))
+    if body.get(field) is not None or forced:
+        return body
+    effort = cursor_effort(body["model"])
+    if effort is None:
+        return body
+    return {**body, field: {"effort": effort} if field == "reasoning" else effort}

@@ -202,3 +202,40 @@ def test_a_cursor_thinking_or_effort_model_name_is_served_by_its_catalog_model(w
         ("gpt-5-high", "gpt-5"),
         ("claude-4.5-sonnet-thinking", "claude-sonnet-4.5"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "effort"),
+    [
+        ("gpt-5-high", "high"),
+        ("o3-low", "low"),
+        ("gpt-5-codex-xhigh", "high"),
+        ("claude-4.5-sonnet-thinking", "medium"),
+        ("claude-4.5-sonnet-thinking-max", "high"),
+        ("gpt-5", None),
+        ("grok-4-fast", None),
+    ],
+)
+def test_a_cursor_variant_names_the_reasoning_effort_it_asks_for(cursor: str, effort: str | None):
+    assert routing.cursor_effort(cursor) == effort
+
+
+def test_a_cursor_effort_variant_reaches_the_upstream_as_that_effort_unless_the_body_names_one(world: World):
+    ask = [{"role": "user", "content": "Say hello"}]
+    world.client.chat.completions.create(model="gpt-5-high", messages=ask)
+    assert world.fake.bodies("/chat/completions")[-1]["reasoning_effort"] == "high"
+    world.client.chat.completions.create(model="gpt-5-high", messages=ask, reasoning_effort="low")
+    assert world.fake.bodies("/chat/completions")[-1]["reasoning_effort"] == "low"  # the body's own wins
+    world.client.chat.completions.create(model="gpt-5", messages=ask)
+    assert "reasoning_effort" not in world.fake.bodies("/chat/completions")[-1]
+    billed(3)
+
+
+def test_a_cursor_thinking_variant_turns_claudes_thinking_on(world: World):
+    ask = [{"role": "user", "content": "Say hello"}]
+    world.client.chat.completions.create(model="claude-4.5-sonnet-thinking", messages=ask, max_tokens=100)
+    sent = world.fake.bodies("/messages")[-1]
+    assert sent["thinking"]["type"] == "enabled" and sent["max_tokens"] > sent["thinking"]["budget_tokens"]
+    world.client.chat.completions.create(model="claude-sonnet-4.5", messages=ask, max_tokens=100)
+    assert "thinking" not in world.fake.bodies("/messages")[-1]
+    billed(2)
