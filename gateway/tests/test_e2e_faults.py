@@ -19,6 +19,7 @@ from catalog.models import Model
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN
 from gateway.tests.conftest import E2E
 from gateway.tests.e2e import anthropic_client, billed, expected_charge, fake_usage, openai_client
+from gateway.tests.fake_upstream import FAKE_AWS_KEY_ID
 
 pytestmark = E2E
 
@@ -208,7 +209,7 @@ SECRETS = (
     "org-AbC123xyz456",
     "998877665544",
     "ops@operator.example",
-    "AKIAIOSFODNN7EXAMPLE",
+    FAKE_AWS_KEY_ID,
     "eyJhbGciOiJIUzI1NiJ9",
     "AIzaSyA1234567890",
 )
