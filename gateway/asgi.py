@@ -23,6 +23,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponseBase
 from django.urls import Resolver404, resolve
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle as HttptoolsCycle
 
 from accounts.keys import KeyContext
 from gateway import admission, errors, https, outbound, pipeline, records, surfaces
@@ -185,10 +186,45 @@ class GatewayHandler(ASGIHandler):
         headers = [(k.encode("ascii"), v.encode("latin-1")) for k, v in response.items()]
         headers.extend((b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values())
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-        async with aclosing(response.streaming_content) as content:  # type: ignore[attr-defined]
-            async for part in content:
-                await send({"type": "http.response.body", "body": part, "more_body": True})
+        splice = getattr(response, "splice", None)
+        client = ClientSocket.of(send) if splice is not None else None
+        if splice is None or client is None or not await splice.run(client):
+            async with aclosing(response.streaming_content) as content:  # type: ignore[attr-defined]
+                async for part in content:
+                    await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body"})
+
+
+class ClientSocket:
+    """The client's socket under uvicorn's httptools protocol, for a stream's body (gateway/surfaces/streaming.py,
+    `Splice`): each write is one chunk of the chunked body, straight to the transport, as uvicorn's `send` writes
+    it, without an ASGI message and an await per part. The head and the closing chunk still go through `send`, so
+    uvicorn's own state (keep-alive, the response's end) is what it expects."""
+
+    __slots__ = ("cycle", "flow", "transport")
+
+    def __init__(self, cycle: Any) -> None:
+        self.cycle, self.flow, self.transport = cycle, cycle.flow, cycle.transport
+
+    @classmethod
+    def of(cls, send: Any) -> ClientSocket | None:
+        """The socket behind `send` once the head is out, when `send` is uvicorn's httptools cycle sending a chunked
+        body; else None (the parts go through `send`)."""
+        cycle = getattr(send, "__self__", None)
+        if type(cycle) is not HttptoolsCycle or not cycle.chunked_encoding or cycle.response_complete:
+            return None
+        return cls(cycle)
+
+    def write(self, data: bytes) -> None:
+        if not self.cycle.disconnected:
+            self.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+
+    def paused(self) -> bool:
+        return bool(self.flow.write_paused) and not self.cycle.disconnected
+
+    async def drain(self) -> None:
+        if self.paused():
+            await self.flow.drain()
 
 
 async def _cancel_on_disconnect(receive: Any, task: asyncio.Task[Any]) -> None:

@@ -9,7 +9,7 @@ import httpx
 
 from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
-from gateway.providers.common import classify, loads, sse_events
+from gateway.providers.common import SSEItems, classify, decoded, loads
 from lib import jsonio
 
 DIALECT = "anthropic"
@@ -59,12 +59,17 @@ def parse_count_tokens(content: bytes) -> int:
     return int(json.loads(content)["input_tokens"])
 
 
-async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
-    async for name, data in sse_events(response):
-        event = loads(data)
-        if event is None:
-            continue
-        yield name or str(event.get("type", "")), event
+def event_item(name: str, data: str) -> Event | None:
+    event = loads(data)
+    return None if event is None else (name or str(event.get("type", "")), event)
+
+
+def stream_decoder() -> SSEItems:
+    return SSEItems(event_item)
+
+
+def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
+    return decoded(response, stream_decoder())
 
 
 def parse_response(content: bytes) -> dict:

@@ -20,6 +20,18 @@ from wallet.money import Prices
 Event = tuple[str, dict[str, Any]]
 
 
+class StreamDecoder(Protocol):
+    """A streamed body's events, bytes in (gateway.providers.common.SSEItems)."""
+
+    ended: bool  # the stream's own end marker came: nothing after it is read
+
+    def feed(self, data: bytes) -> list[Any]: ...
+
+    def close(self) -> list[Any]:
+        """The body ended: the events it left pending."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """Everything a provider module needs to build one upstream request."""
@@ -74,6 +86,12 @@ class ProviderModule(Protocol):
 
     def iter_events(self, response: httpx.Response) -> AsyncIterator[Event]:
         """Streaming: ("", chunk) for openai chunks, (event name, data) for anthropic events."""
+        ...
+
+    @property
+    def stream_decoder(self) -> Callable[[], StreamDecoder] | None:
+        """A new synchronous decoder of the streamed body, giving the same events as `iter_events` (None: the module
+        has none, and its streams are relayed through `iter_events`)."""
         ...
 
     def parse_response(self, content: bytes) -> dict[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import httpx
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
-from gateway.providers.base import UpstreamError
+from gateway.providers.base import StreamDecoder, UpstreamError
 from gateway.translate.sse import SSEDecoder
 from lib import jsonio
 
@@ -31,29 +32,82 @@ STATUS_TYPES = {
 }
 
 
+END = object()  # what an item function returns for the stream's own end marker (OpenAI's `[DONE]`)
+
+
+class SSEItems:
+    """A streamed SSE body's items, bytes in, as the provider module defines an item: `item(event name, data)` gives
+    the item, None to skip the event, or END. Synchronous, so the same decoder serves the async iterator below and
+    the stream loop's spliced relay (gateway/surfaces/streaming.py), which decodes inside aiohttp's read callback."""
+
+    __slots__ = ("decoder", "ended", "item")
+
+    def __init__(self, item: Callable[[str, str], Any]) -> None:
+        self.decoder = SSEDecoder()
+        self.item = item
+        self.ended = False  # the end marker came: nothing after it is read
+
+    def feed(self, data: bytes) -> list[Any]:
+        return self._items(self.decoder.feed(data))
+
+    def close(self) -> list[Any]:
+        """The body ended: the items of an event it left unterminated."""
+        return self._items(self.decoder.flush())
+
+    def _items(self, events: list[Any]) -> list[Any]:
+        out = []
+        item = self.item
+        for event in events:
+            value = item(event.event or "", event.data)
+            if value is None:
+                continue
+            if value is END:
+                self.ended = True
+                break
+            out.append(value)
+        return out
+
+
+async def decoded(response: httpx.Response, decoder: StreamDecoder) -> AsyncIterator[Any]:
+    """The items of a streamed body, as they arrive."""
+    async for chunk in _body(response):
+        for item in decoder.feed(chunk):
+            yield item
+        if decoder.ended:
+            return
+    for item in decoder.close():
+        yield item
+
+
 async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
     """(event name, data) pairs of an SSE body, comments and keep-alives dropped."""
-    decoder = SSEDecoder()
-    async for chunk in _body(response):
-        for event in decoder.feed(chunk):
-            yield event.event or "", event.data
-    for event in decoder.flush():
-        yield event.event or "", event.data
+    async for event in decoded(response, SSEItems(_pair)):
+        yield event
+
+
+def _pair(name: str, data: str) -> tuple[str, str]:
+    return name, data
+
+
+def aiohttp_reader(response: httpx.Response) -> aiohttp.StreamReader | None:
+    """aiohttp's reader of the body, when the response came over the aiohttp transport unencoded (else None)."""
+    stream = response.stream
+    if isinstance(stream, AiohttpResponseStream) and response.headers.get("content-encoding", "identity") == "identity":
+        return stream._aiohttp_response.content
+    return None
 
 
 def _body(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body's bytes as they arrive. Over the aiohttp transport, an unencoded body is read straight from
     aiohttp's stream, whatever is there at each read: httpx's own layers (content decoders, chunker, byte
     counting) are several generators deep per upstream read and do nothing for an identity-encoded stream."""
-    stream = response.stream
-    if isinstance(stream, AiohttpResponseStream) and response.headers.get("content-encoding", "identity") == "identity":
-        return _aiohttp_body(stream)
-    return response.aiter_bytes()
+    reader = aiohttp_reader(response)
+    return response.aiter_bytes() if reader is None else _aiohttp_body(reader)
 
 
-async def _aiohttp_body(stream: AiohttpResponseStream) -> AsyncIterator[bytes]:
+async def _aiohttp_body(reader: aiohttp.StreamReader) -> AsyncIterator[bytes]:
     with map_aiohttp_exceptions():
-        async for chunk in stream._aiohttp_response.content.iter_any():
+        async for chunk in reader.iter_any():
             yield chunk
 
 

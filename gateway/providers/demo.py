@@ -40,6 +40,7 @@ REASONING = "The user wants a first answer through qlaud. I will greet them, quo
 
 prepare = None
 iter_events = openai_compat.iter_events
+stream_decoder = openai_compat.stream_decoder
 parse_response = openai_compat.parse_response
 parse_error = openai_compat.parse_error
 parse_count_tokens = openai_compat.parse_count_tokens

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from gateway.providers import cloudflare
 from gateway.providers.base import Call, Event, UpstreamError, UpstreamRequest
-from gateway.providers.common import classify, loads, sse_events
+from gateway.providers.common import END, SSEItems, classify, decoded, loads
 from lib import jsonio
 
 DIALECT = "openai"
@@ -43,23 +43,31 @@ def build_request(call: Call) -> UpstreamRequest:
     return UpstreamRequest("POST", url, headers, jsonio.dumps(body))
 
 
-async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
-    """Chunks as dicts; `[DONE]` ends the stream; an in-stream `error` payload is yielded as is."""
-    async for _, data in sse_events(response):
-        if data.strip() == "[DONE]":
-            return
-        chunk = loads(data)
-        if chunk is not None:
-            yield "", chunk
+def chunk_item(_: str, data: str) -> Event | object | None:
+    """A chunk as a dict; `[DONE]` ends the stream; an in-stream `error` payload is kept as is."""
+    if data == "[DONE]" or data.strip() == "[DONE]":
+        return END
+    chunk = loads(data)
+    return None if chunk is None else ("", chunk)
 
 
-async def iter_texts(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-    """Chunks as their JSON text, unparsed, for a relay that parses only the chunks it must; `[DONE]` ends the
-    stream."""
-    async for _, data in sse_events(response):
-        if data == "[DONE]" or data.strip() == "[DONE]":
-            return
-        yield "", data
+def text_item(_: str, data: str) -> tuple[str, str] | object:
+    """A chunk as its JSON text, unparsed, for a relay that parses only the chunks it must; `[DONE]` ends the stream."""
+    if data == "[DONE]" or data.strip() == "[DONE]":
+        return END
+    return "", data
+
+
+def stream_decoder() -> SSEItems:
+    return SSEItems(chunk_item)
+
+
+def text_decoder() -> SSEItems:
+    return SSEItems(text_item)
+
+
+def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
+    return decoded(response, stream_decoder())
 
 
 def parse_response(content: bytes) -> dict:

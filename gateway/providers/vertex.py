@@ -41,6 +41,7 @@ REFRESH_AHEAD = dt.timedelta(minutes=10)
 MIN_REMAINING = dt.timedelta(minutes=1)
 
 iter_events = anthropic.iter_events
+stream_decoder = anthropic.stream_decoder
 parse_response = anthropic.parse_response
 parse_count_tokens = anthropic.parse_count_tokens
 

@@ -12,6 +12,7 @@ from gateway.providers.base import Call, UpstreamRequest
 DIALECT = "openai"
 
 iter_events = openai_compat.iter_events
+stream_decoder = openai_compat.stream_decoder
 parse_response = openai_compat.parse_response
 parse_error = vertex.parse_error
 prepare = vertex.prepare

@@ -376,14 +376,10 @@ def _stream(ex: Exchange) -> StreamingHttpResponse:
         remember_reasoning=_remembers(ex),
     )
     r.price = lambda usage: _price(ex, r, usage)
-    events = None
-    if (
-        isinstance(r, relay.OpenAIPassRelay)
-        and r.normaliser is None
-        and up.module.iter_events is openai_compat.iter_events
-    ):
-        events = openai_compat.iter_texts(up.response)  # canonical chunks: the relay parses only what it must
-    return streaming.response(streaming.loop(up, DialectStream(ex, r), ex.request_id, events), headers)
+    decoder = up.module.stream_decoder
+    if isinstance(r, relay.OpenAIPassRelay) and r.normaliser is None and decoder is openai_compat.stream_decoder:
+        decoder = openai_compat.text_decoder  # canonical chunks: the relay parses only what it must
+    return streaming.response(up, DialectStream(ex, r), ex.request_id, headers, decoder)
 
 
 def _price(ex: Exchange, r: Any, reported: Usage) -> int:

@@ -242,9 +242,7 @@ def _stream(ex: Exchange, turn: Turn) -> StreamingHttpResponse:
     up = ex.upstream
     assert up is not None
     ex.upstream_ms = (time.perf_counter() - up.started) * 1000
-    return streaming.response(
-        streaming.loop(up, ResponsesStream(ex, turn), ex.request_id), _headers(ex, turn, ex.upstream_ms)
-    )
+    return streaming.response(up, ResponsesStream(ex, turn), ex.request_id, _headers(ex, turn, ex.upstream_ms))
 
 
 class ResponsesStream:

@@ -1,11 +1,20 @@
 """THE stream loop every surface uses: upstream events in, client bytes out.
 
-`loop(upstream, translator, request_id)` reads the upstream's events in batches (`paced`), hands each batch to the
-surface's `StreamTranslator`, keeps the connection alive through long upstream silences, ends a stalled stream (no
-event for the host's first-byte timeout before output, or its idle timeout after) with the surface's error event,
-has what was delivered metered on the hold from the first output (the wallet's flusher samples it), and settles
-in `finally`, even when the client leaves (asyncio cancellation). The stall deadlines are counted on the keep-alive
-ticks: nothing is added per chunk but resetting one local.
+Two ways to run the same stream, with the same outcomes:
+
+- `Splice.run(sink)`, when the server hands over the client's socket (gateway/asgi.py: uvicorn's httptools protocol)
+  and the body comes over aiohttp: no task and no await per chunk. aiohttp calls the splice from its read callback;
+  the splice decodes, translates and writes the client's bytes there and then. The request's task only waits for
+  the end, and for a slow client's socket to drain (reading the upstream is paused meanwhile).
+- `loop(...)`, an async iterator of the client's bytes (any other server or transport, Django's test client):
+  reads the upstream's events in batches (`paced`), one part per batch.
+
+Either way each read's events go to the surface's `StreamTranslator` in one batch, the connection is kept alive
+through long upstream silences, a stalled stream (no event for the host's first-byte timeout before output, or its
+idle timeout after) ends with the surface's error event, what was delivered is metered on the hold from the first
+output (the wallet's flusher samples it), and the stream settles in `finally`, even when the client leaves (asyncio
+cancellation). The stall deadlines are counted on the keep-alive ticks: nothing is added per chunk but resetting one
+local.
 """
 
 from __future__ import annotations
@@ -13,15 +22,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
 from django.http import StreamingHttpResponse
 
 from gateway import admission
 from gateway.pipeline import Upstream, first_byte_timeout, idle_timeout
+from gateway.providers.base import StreamDecoder
+from gateway.providers.common import aiohttp_reader, decoded
 from gateway.translate import relay
 
 log = logging.getLogger(__name__)
@@ -62,8 +74,19 @@ class StreamTranslator(Protocol):
     async def settle(self, error_type: str) -> None: ...
 
 
-def response(events: AsyncIterator[bytes], headers: Mapping[str, str]) -> StreamingHttpResponse:
-    out = StreamingHttpResponse(events, content_type="text/event-stream")
+def response(
+    up: Upstream,
+    t: StreamTranslator,
+    request_id: str,
+    headers: Mapping[str, str],
+    decoder: Callable[[], StreamDecoder] | None = None,
+) -> StreamingHttpResponse:
+    """The streamed answer: `loop` as its content, and the same stream as a `Splice` (`response.splice`) for a
+    server that can hand over the client's socket. `decoder` overrides the provider module's `stream_decoder`."""
+    decoder = decoder or up.module.stream_decoder
+    events = decoded(up.response, decoder()) if decoder is not None else None
+    out = StreamingHttpResponse(loop(up, t, request_id, events), content_type="text/event-stream")
+    out.splice = Splice(up, t, request_id, decoder) if decoder is not None else None  # type: ignore[attr-defined]
     out["Cache-Control"] = "no-cache"
     out["X-Accel-Buffering"] = "no"
     for name, value in headers.items():
@@ -106,11 +129,9 @@ async def loop(
                         t.watch()
             tail = t.finish()
         except Stalled as stall:
-            log.warning("upstream stalled for %.0f s (request %s, host %s)", stall.seconds, request_id, up.host.id)
-            tail = t.fail(f"The upstream provider sent nothing for {stall.seconds:.0f} seconds; the stream was ended.")
+            tail = stalled(up, t, request_id, stall)
         except (httpx.HTTPError, ValueError) as exc:
-            log.warning("upstream stream broke (request %s): %s", request_id, type(exc).__name__)
-            tail = t.fail("The upstream connection broke mid-stream.")
+            tail = broke(t, request_id, exc)
         error_type, whole = t.error_type(), True
         if tail:
             # The answer is whole: a client that closes as soon as it reads the end (the SDKs do) may cancel
@@ -126,12 +147,263 @@ async def loop(
         await t.settle(error_type)
 
 
+def stalled(up: Upstream, t: StreamTranslator, request_id: str, stall: Stalled) -> bytes:
+    log.warning("upstream stalled for %.0f s (request %s, host %s)", stall.seconds, request_id, up.host.id)
+    return t.fail(f"The upstream provider sent nothing for {stall.seconds:.0f} seconds; the stream was ended.")
+
+
+def broke(t: StreamTranslator, request_id: str, exc: BaseException) -> bytes:
+    log.warning("upstream stream broke (request %s): %s", request_id, type(exc).__name__)
+    return t.fail("The upstream connection broke mid-stream.")
+
+
 class Stalled(Exception):
     """The upstream sent nothing for longer than the host's first-byte or idle timeout."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"no upstream event for {seconds:.0f} s")
         self.seconds = seconds
+
+
+class Sink(Protocol):
+    """The client's socket, once the response's head is out (gateway/asgi.py: `ClientSocket`)."""
+
+    def write(self, data: bytes) -> None:
+        """One part of the body, now (nothing once the client is gone)."""
+        ...
+
+    def paused(self) -> bool:
+        """The socket's buffer is over its high-water mark."""
+        ...
+
+    async def drain(self) -> None: ...
+
+
+_FINISHED = object()  # Splice.ending: the upstream's stream ended
+
+
+class Splice:
+    """One stream relayed from aiohttp's read callback straight to the client's socket (see the module docstring).
+
+    The splice stands in for the future aiohttp's body reader wakes when data comes (`_waiter`; aiohttp calls its
+    `set_result` / `set_exception`, which are all it asks of one), takes what the reader holds, and puts itself
+    back. The stream's end, a stall, a broken upstream and a client to drain wake the request's task through one
+    future. `run` has the outcomes of `loop`: the same bytes, errors, keep-alives, metering and settlement.
+    """
+
+    __slots__ = (
+        "decoder",
+        "ending",
+        "first_byte",
+        "idle",
+        "last",
+        "loop",
+        "make_decoder",
+        "quiet",
+        "reader",
+        "request_id",
+        "sink",
+        "t",
+        "tick",
+        "timer",
+        "up",
+        "wake",
+        "watched",
+    )
+
+    def __init__(
+        self, up: Upstream, t: StreamTranslator, request_id: str, make_decoder: Callable[[], StreamDecoder]
+    ) -> None:
+        self.up, self.t, self.request_id, self.make_decoder = up, t, request_id, make_decoder
+        self.first_byte, self.idle = first_byte_timeout(up.host), idle_timeout(up.host)
+        self.tick = min(KEEPALIVE_SECONDS, self.first_byte, self.idle)
+        self.quiet = 0.0  # seconds of upstream silence so far, counted in ticks
+        self.watched = False
+        self.ending: object = None  # _FINISHED, a Stalled, or the exception that ended the stream
+
+    async def run(self, sink: Sink) -> bool:
+        """Relay the stream to `sink` and settle it; False (and nothing done) when its body is not aiohttp's."""
+        reader = aiohttp_reader(self.up.response)
+        if type(reader) is not aiohttp.StreamReader or reader._waiter is not None:
+            return False
+        t, up = self.t, self.up
+        loop = self.loop = asyncio.get_running_loop()
+        self.reader, self.sink, self.decoder = reader, sink, self.make_decoder()
+        # The splice watches the upstream's silences itself (the first-byte and idle deadlines, on events): aiohttp's
+        # own read timeout, rescheduled on every read, is dropped for this response (set again for the next).
+        reader._protocol.read_timeout = None  # type: ignore[attr-defined]
+        reader._protocol._drop_timeout()  # type: ignore[attr-defined]
+        self.wake: asyncio.Future[None] = loop.create_future()
+        self.last = loop.time()
+        self.timer = loop.call_at(self.last + self.tick, self._tick)
+        error_type = ""
+        whole = False
+        admission.counts.streams += 1
+        try:
+            opening = t.opening()
+            if opening:
+                sink.write(opening)
+            self.set_result(None)  # what came with the response's head, or its end
+            while True:
+                await self.wake
+                if self.ending is None:  # the client is slow: upstream reading is paused until it drains
+                    await sink.drain()
+                    if self.ending is None:
+                        self.wake = loop.create_future()
+                        _resume(reader)
+                        continue
+                break
+            ending = self.ending
+            if ending is _FINISHED:
+                tail = t.finish()
+            elif isinstance(ending, Stalled):
+                tail = stalled(up, t, self.request_id, ending)
+            elif isinstance(ending, _Fault):
+                raise ending.exc  # ours, not the upstream's: as `loop` would let it out
+            else:
+                assert isinstance(ending, BaseException)
+                tail = broke(t, self.request_id, ending)
+            error_type, whole = t.error_type(), True
+            if tail:
+                sink.write(tail)
+        except asyncio.CancelledError:
+            if not whole:
+                error_type = "client_disconnected"
+            raise
+        finally:
+            if self.ending is None:
+                self.ending = _FINISHED  # nothing more is taken from the reader
+            self.timer.cancel()
+            if reader._waiter is self:
+                reader._waiter = None
+            admission.counts.streams -= 1
+            await close_quietly(up.response)
+            await t.settle(error_type)
+        return True
+
+    # aiohttp's reader calls these, as it would its waiter's future.
+
+    def done(self) -> bool:
+        return False
+
+    def set_result(self, _: object) -> None:
+        """Data came (or the body ended): relay what the reader holds, then wait on it again."""
+        if self.ending is not None:
+            return
+        reader = self.reader
+        if reader._buffer:
+            try:
+                self._relay(_take(reader))
+            except ValueError as exc:  # an upstream event that cannot be decoded or translated
+                self._end(exc)
+            except Exception as exc:
+                self._end(_Fault(exc))
+            if self.ending is not None:
+                return
+        if reader._exception is not None:
+            self._end(reader._exception)
+        elif reader._eof:
+            try:
+                self._relay_items(self.decoder.close())
+            except Exception as exc:
+                self._end(exc if isinstance(exc, ValueError) else _Fault(exc))
+            self._end(_FINISHED)
+        else:
+            reader._waiter = self  # type: ignore[assignment]
+
+    def set_exception(self, exc: BaseException, *_: object) -> None:
+        self._end(exc)
+
+    def _relay(self, data: bytes) -> None:
+        decoder = self.decoder
+        self._relay_items(decoder.feed(data))
+        if decoder.ended:
+            self._end(_FINISHED)
+
+    def _relay_items(self, items: list[Any]) -> None:
+        if not items:
+            return
+        self.quiet = 0.0
+        self.last = self.loop.time()
+        t = self.t
+        out = t.feed_all(items)
+        if out:
+            self._write(out)
+            if not self.watched and t.delivered:
+                self.watched = True
+                t.watch()
+
+    def _write(self, data: bytes) -> None:
+        sink = self.sink
+        sink.write(data)
+        if sink.paused():
+            _pause(self.reader)
+            self._wake()
+
+    def _tick(self) -> None:
+        """The silence timer: moved on lazily, so it fires at most once per tick, not once per chunk."""
+        if self.ending is not None:
+            return
+        loop = self.loop
+        now, due = loop.time(), self.last + self.tick
+        if now < due:  # events came since this timer was set: sleep until a tick after the last one
+            self.timer = loop.call_at(due, self._tick)
+            return
+        self.last = now
+        self.quiet += self.tick
+        t = self.t
+        if self.quiet >= (self.idle if t.delivered else self.first_byte):
+            self._end(Stalled(self.quiet))
+            return
+        keepalive = t.keepalive()
+        if keepalive:
+            self._write(keepalive)
+        self.timer = loop.call_at(now + self.tick, self._tick)
+
+    def _end(self, how: object) -> None:
+        if self.ending is None:
+            self.ending = how
+            self._wake()
+
+    def _wake(self) -> None:
+        if not self.wake.done():
+            self.wake.set_result(None)
+
+
+def _take(reader: aiohttp.StreamReader) -> bytes:
+    """Everything `reader` holds, its accounting left as a read of it all leaves it (without `read_nowait`'s
+    resume of the protocol per call: the splice pauses and resumes reading itself)."""
+    buffer = reader._buffer
+    data = buffer.popleft() if len(buffer) == 1 else b"".join(buffer)
+    buffer.clear()
+    reader._size = 0
+    reader._cursor += len(data)
+    splits = reader._http_chunk_splits
+    if splits:
+        splits.clear()
+    return data
+
+
+def _pause(reader: aiohttp.StreamReader) -> None:
+    """Stop reading the upstream's socket. The socket, not aiohttp's protocol: its parser, paused between two of its
+    own reads, would hold the rest of the next read back even after it resumed. What the current read still holds
+    is relayed: at most one read more."""
+    transport = reader._protocol.transport
+    if transport is not None:
+        transport.pause_reading()
+
+
+def _resume(reader: aiohttp.StreamReader) -> None:
+    transport = reader._protocol.transport
+    if transport is not None:
+        transport.resume_reading()
+
+
+@dataclass(frozen=True, slots=True)
+class _Fault:
+    """An exception of ours (not the upstream's) raised while relaying: `run` raises it."""
+
+    exc: Exception
 
 
 async def paced(events: AsyncIterator[Any], interval: float) -> AsyncIterator[list[Any] | None]:

@@ -175,7 +175,7 @@ class LiveServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(application, lifespan="off", log_level="warning", loop="asyncio", http="h11")
+        config = uvicorn.Config(application, lifespan="off", log_level="warning", loop="asyncio", http="httptools")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True, name="qlaud-uvicorn")
 

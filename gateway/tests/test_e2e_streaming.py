@@ -152,3 +152,17 @@ def test_long_upstream_silences_are_bridged_with_keepalives(live, world, fake, m
     assert b"Slow" in response.content and b"steady" in response.content
     (row,) = billed()
     assert row.error_type == "" and row.cost > 0
+
+
+@pytest.mark.parametrize("model", ["text", "claude-text"])
+def test_streams_under_uvicorns_httptools_are_spliced_to_the_socket_not_iterated(live, world, monkeypatch, model):
+    async def iterated(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the stream loop ran")
+        yield b""  # an async generator, as the loop is
+
+    monkeypatch.setattr(streaming, "loop", iterated)
+    with anthropic_client(live, world.raw).messages.stream(model=model, max_tokens=50, messages=HI) as stream:
+        assert stream.get_final_text() == "Hello from the fake upstream."
+    chunks = list(openai_client(live, world.raw).chat.completions.create(model=model, messages=HI, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from the fake upstream."
+    assert [row.error_type for row in billed(2)] == ["", ""]

@@ -222,7 +222,7 @@ class OpenAIPassRelay(Relay):
     """OpenAI-compatible upstream, OpenAI client: chunks go through, model echoed, usage as the client asked.
 
     From a canonical upstream (no normaliser) `feed` also takes a chunk as its JSON text
-    (`openai_compat.iter_texts`): a chunk that only carries text, most of a stream, goes out as it came with
+    (`openai_compat.text_decoder`): a chunk that only carries text, most of a stream, goes out as it came with
     the model's value swapped in the text; only the others (role, tool calls, finish reason, usage, errors)
     are parsed.
     """

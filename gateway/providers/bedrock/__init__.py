@@ -217,6 +217,9 @@ def parse_response(content: bytes) -> dict[str, Any]:
     return data
 
 
+stream_decoder = None  # binary event-stream frames: relayed through iter_events
+
+
 async def iter_events(response: httpx.Response) -> AsyncIterator[Event]:
     decoder, stream = FrameDecoder(), _Stream()
     try:
