@@ -28,7 +28,10 @@ class AliasForm(forms.Form):
         error_messages={"invalid": "Letters, digits and . _ : @ / - only."},
     )
     model = forms.ModelChoiceField(
-        queryset=Model.objects.filter(enabled=True).order_by("name"), to_field_name="public_id", empty_label=None
+        queryset=Model.objects.filter(enabled=True).order_by("name"),
+        to_field_name="public_id",
+        empty_label=None,
+        label="Catalog model",
     )
 
     def __init__(self, *args: Any, org: Any, **kwargs: Any) -> None:
