@@ -43,6 +43,7 @@ def setup(upstream: str) -> dict:
 
 
 def tenant(credit: int) -> dict:
+    # App registry: models import only after django.setup(), which __main__ runs first.
     from accounts.keys import mint_key
     from accounts.models import User
     from accounts.orgs import create_org
@@ -57,6 +58,7 @@ def tenant(credit: int) -> dict:
 
 
 def check(org_id: int, ids: list[str], reconcile: bool) -> dict:
+    # App registry: models import only after django.setup(), which __main__ runs first.
     from django.db.models import Count, Sum
 
     from requestlog.models import RequestLog
