@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from catalog import fidelity, health, pricing, rates
+from catalog import byok, fidelity, health, pricing, rates
 from catalog.models import Capability
 from catalog.routing import CIRCUIT_CLOSED, CIRCUIT_OPEN, HostHealth
 from catalog.snapshot import CatalogSnapshot, HostInfo, ModelInfo, get_snapshot_sync
@@ -44,6 +44,7 @@ class HostRow:
     host: HostInfo
     customer: money.Prices
     live: HostHealth | None
+    own_key: bool = False  # the viewer's org has its own key for this host's provider (catalog.byok)
 
     @property
     def rates(self) -> list[dict[str, Any]]:
@@ -59,7 +60,7 @@ class HostRow:
     def status(self) -> str:
         if self.host.retired_at is not None:
             return "retired"
-        if self.host.provider.missing:
+        if self.host.provider.missing and not self.own_key:  # with the org's own key the gateway routes here
             return "not configured"
         circuit = self.live.circuit if self.live else CIRCUIT_CLOSED
         return {CIRCUIT_CLOSED: "up", CIRCUIT_OPEN: "down"}.get(circuit, "recovering")
@@ -74,22 +75,31 @@ class ModelRow:
 
     @property
     def configured(self) -> bool:
-        """Some host's provider has its settings (catalog.readiness): the model can answer here."""
-        return any(h.host.provider.configured for h in self.hosts)
+        """Some host's provider has its settings (catalog.readiness) or the viewer's org has its own key for it: the
+        model can answer here."""
+        return any(h.host.provider.configured or h.own_key for h in self.hosts)
 
     @property
     def providers(self) -> list[tuple[str, str]]:
         return list(dict.fromkeys((h.host.provider.slug, h.host.provider.name) for h in self.hosts))
 
 
-def model_row(model: ModelInfo, live: dict[int, HostHealth]) -> ModelRow:
+def model_row(model: ModelInfo, live: dict[int, HostHealth], own: frozenset[int] = frozenset()) -> ModelRow:
+    """`own`: ids of the providers the viewer's org has its own key for."""
     bps = pricing.markup_bps()
     every = (*model.hosts, *model.retired_hosts)  # retired hosts are shown, never routed to
-    hosts = tuple(HostRow(h, money.customer_prices(h.prices, bps), live.get(h.id)) for h in every)
+    hosts = tuple(HostRow(h, money.customer_prices(h.prices, bps), live.get(h.id), h.provider.id in own) for h in every)
     routable = [r for r in hosts if r.host.retired_at is None] or hosts
     cheapest = min(routable, key=lambda r: (r.customer.input + r.customer.output, r.host.priority))
     speeds = [r.live.p50_tokens_per_s for r in hosts if r.live and r.live.p50_tokens_per_s is not None]
     return ModelRow(model, hosts, cheapest, max(speeds) if speeds else None)
+
+
+def own_providers(request: HttpRequest) -> frozenset[int]:
+    """Providers the signed-in viewer's org has its own usable key for: the gateway serves its requests there
+    (catalog.routing's own_providers) even where qlaud has no key."""
+    org = getattr(request, "org", None)
+    return frozenset(byok.load_org_keys(org.pk)) if org is not None else frozenset()
 
 
 def _matches(row: ModelRow, q: str, provider: str, capability: str) -> bool:
@@ -117,15 +127,16 @@ def _sort(rows: list[ModelRow], sort: str) -> list[ModelRow]:
 def models_page(request: HttpRequest) -> HttpResponse:
     snap = get_snapshot_sync()
     live = live_stats(snap)
+    own = own_providers(request)
     q = request.GET.get("q", "").strip().lower()[:100]
     provider = request.GET.get("provider", "")
     capability = request.GET.get("capability", "")
     sort = request.GET.get("sort", "name") if request.GET.get("sort") in SORTS else "name"
-    all_rows = [model_row(m, live) for m in snap.models.values()]
+    all_rows = [model_row(m, live, own) for m in snap.models.values()]
     rows = _sort([r for r in all_rows if _matches(r, q, provider, capability)], sort)
     context = {
         "rows": rows,
-        "retired": sorted((model_row(m, live) for m in snap.retired.values()), key=lambda r: r.model.id),
+        "retired": sorted((model_row(m, live, own) for m in snap.retired.values()), key=lambda r: r.model.id),
         "total": len(all_rows),
         "q": request.GET.get("q", ""),
         "provider": provider,
@@ -149,7 +160,7 @@ def model_page(request: HttpRequest, model_id: str) -> HttpResponse:
     model = snap.models.get(model_id) or snap.retired.get(model_id)
     if model is None:
         raise Http404("No such model")
-    row = model_row(model, live_stats(snap))
+    row = model_row(model, live_stats(snap), own_providers(request))
     return render(
         request, "catalog/model.html", {"row": row, "model": model, "markup_percent": pricing.markup_bps() / 100}
     )

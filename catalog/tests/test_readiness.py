@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog import readiness, snapshot
-from catalog.models import Provider
+from catalog.crypto import encrypt
+from catalog.models import OrgCredential, Provider
 from catalog.tests.conftest import make_host, make_model, make_provider
 
 ENV = (
@@ -121,6 +122,25 @@ def test_the_models_pages_say_not_configured_instead_of_up(client, unconfigured)
     page = client.get("/models/ds").content.decode()
     assert ">not configured</span>" in page and "badge-ok" not in page
     assert 'title="deepseek is not configured: set QLAUD_TEST_KEY' in page
+
+
+def test_the_models_pages_show_a_provider_the_viewers_org_has_its_own_key_for_as_available_to_that_org_only(
+    client, unconfigured, org_a, org_b, alice, charlie
+):
+    OrgCredential.objects.create(
+        org=org_a, provider=unconfigured, secret_encrypted=encrypt("sk-alice-own-1234"), last4="1234"
+    )
+    client.force_login(alice)
+    listing = client.get("/models").content.decode()
+    assert ">not configured</span>" not in listing
+    page = client.get("/models/ds").content.decode()
+    assert ">not configured</span>" not in page and '<span class="badge badge-ok">up</span>' in page
+    assert ">your key</span>" in page
+
+    client.force_login(charlie)  # org B has no key of its own: as before
+    assert client.get("/models").content.decode().count(">not configured</span>") == 2
+    page = client.get("/models/ds").content.decode()
+    assert ">not configured</span>" in page and ">your key</span>" not in page
 
 
 def test_a_model_id_with_a_slash_has_its_own_page(client, db, settings):
