@@ -215,9 +215,12 @@ class ClientSocket:
             return None
         return cls(cycle)
 
-    def write(self, data: bytes) -> None:
-        if not self.cycle.disconnected:
-            self.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+    def write(self, data: bytes) -> bool:
+        """Write `data`; whether the socket's buffer is now over its high-water mark (the caller should drain)."""
+        if self.cycle.disconnected:
+            return False
+        self.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        return bool(self.flow.write_paused)
 
     def paused(self) -> bool:
         return bool(self.flow.write_paused) and not self.cycle.disconnected

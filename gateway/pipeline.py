@@ -653,15 +653,20 @@ def watch(
     """Meter a stream on its hold from now on: the wallet's flusher samples `usage` (what was
     delivered) every flush and writes it when it changed, so a worker that dies mid-stream leaves
     the reconciler a charge to settle (at most one flush interval short) instead of a hold to
-    release. Nothing here runs per chunk."""
+    release. Nothing here runs per chunk, and a sample of a stream that delivered nothing since the last one (a
+    model thinking, a slow client) reuses the last point instead of pricing it again."""
     if hold is None:
         return
+    last: list[Any] = [None, None]  # (usage, point) of the last sample
 
     def point() -> dict[str, Any]:
         delivered = usage()
+        if delivered == last[0]:
+            return last[1]
         charge = charge_for(delivered, host, at, own_key)
         note = receipt(request_id, host, requested, delivered, True, own_key, at)
-        return {"charge": charge.total, "upstream_cost": charge.upstream, "receipt": note}
+        last[0], last[1] = delivered, {"charge": charge.total, "upstream_cost": charge.upstream, "receipt": note}
+        return last[1]
 
     if isinstance(hold, leases.Ticket):
         leases.watch(hold, point)

@@ -168,8 +168,8 @@ class Stalled(Exception):
 class Sink(Protocol):
     """The client's socket, once the response's head is out (gateway/asgi.py: `ClientSocket`)."""
 
-    def write(self, data: bytes) -> None:
-        """One part of the body, now (nothing once the client is gone)."""
+    def write(self, data: bytes) -> bool:
+        """One part of the body, now (nothing once the client is gone); whether the socket is now full."""
         ...
 
     def paused(self) -> bool:
@@ -242,7 +242,7 @@ class Splice:
         try:
             opening = t.opening()
             if opening:
-                sink.write(opening)
+                self._write(opening)
             self.set_result(None)  # what came with the response's head, or its end
             while True:
                 await self.wake
@@ -334,9 +334,7 @@ class Splice:
                 t.watch()
 
     def _write(self, data: bytes) -> None:
-        sink = self.sink
-        sink.write(data)
-        if sink.paused():
+        if self.sink.write(data):
             _pause(self.reader)
             self._wake()
 

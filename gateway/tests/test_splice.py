@@ -126,8 +126,9 @@ class Sink:
         self.parts: list[bytes] = []
         self.hold: asyncio.Future[None] | None = None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> bool:
         self.parts.append(data)
+        return self.paused()
 
     def paused(self) -> bool:
         return self.hold is not None and not self.hold.done()

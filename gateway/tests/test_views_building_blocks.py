@@ -112,6 +112,34 @@ def test_the_hold_covers_the_dearest_host_failover_may_reach(settings):
     assert pipeline.hold_amount(route, 1000, 5000) == 2140
 
 
+def test_a_metered_stream_that_delivered_nothing_new_is_not_priced_again_at_the_next_sample(monkeypatch):
+    from datetime import UTC, datetime
+
+    from wallet import leases
+
+    watched, priced = [], []
+    monkeypatch.setattr(leases, "watch", lambda hold, point: watched.append(point))
+    real = pipeline.charge_for
+    monkeypatch.setattr(pipeline, "charge_for", lambda *a, **k: priced.append(a[0]) or real(*a, **k))
+    provider = SimpleNamespace(slug="deepseek")
+    host = SimpleNamespace(
+        sheet=PriceSheet(Prices(input=10**6, output=10**7)),
+        model_id="m",
+        provider=provider,
+        upstream_model="u",
+        id=3,
+        price_version_id=4,
+    )
+    delivered = [Usage(input=100, output=10)]
+    ticket = leases.Ticket(SimpleNamespace(), "req_1", 1000, None)
+    pipeline.watch(ticket, lambda: delivered[0], host, "req_1", "m", datetime(2026, 12, 7, tzinfo=UTC))
+    (point,) = watched
+    first = point()
+    assert point() == first and priced == [Usage(input=100, output=10)]  # a silence: the same point, not priced
+    delivered[0] = Usage(input=100, output=30)
+    assert point()["charge"] > first["charge"] and len(priced) == 2
+
+
 def test_the_hold_is_the_byok_fee_only_where_the_org_uses_only_its_own_key(settings):
     from catalog.byok import MINE_FIRST, ONLY_MINE, OrgKey
 
