@@ -5,8 +5,13 @@ alice owns org A, bob is a member of org A, charlie owns org B and must see noth
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+import redis
 from hypothesis import settings as hypothesis_settings
+
+from lib import shared_state
 
 # Property tests check results, not speed: on a loaded two-core CI machine an example may take
 # longer than Hypothesis's default 200 ms deadline without anything being wrong.
@@ -29,6 +34,28 @@ def _urlconf_loaded():
 def _own_shared_state_dir(settings, tmp_path_factory):
     """Embedded-mode shared files (key epoch, catalog version) of tests never touch a dev server's."""
     settings.SHARED_STATE_DIR = str(tmp_path_factory.getbasetemp() / "shared-state")
+
+
+@pytest.fixture
+def own_cache_namespace(settings):
+    """A KEY_PREFIX of this test's own, so what it cached is out of sight of every other test; on
+    Redis its keys (some never expire: the catalog version, the key epoch) are deleted afterwards.
+
+    Instead of cache.clear(): on Redis that flushes the whole shared cache database, other test
+    runs' keys (and a dev server's) included.
+    """
+    default = settings.CACHES["default"]
+    prefix = f"{default.get('KEY_PREFIX', '')}-t{uuid.uuid4().hex}"
+    settings.CACHES = {"default": {**default, "KEY_PREFIX": prefix}}
+    yield
+    if settings.REDIS_URL:
+        _delete_keys(prefix)
+
+
+def _delete_keys(prefix: str) -> None:
+    with redis.Redis.from_url(shared_state.redis_url()) as client:
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts import keys
@@ -16,12 +15,11 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches():
-    """Throttle counters live in the cache, and key ids repeat across tests on SQLite."""
-    cache.clear()
+def _fresh_caches(own_cache_namespace):
+    """Throttle counters live in the cache (each test has its own key prefix), and key ids repeat
+    across tests on SQLite."""
     keys._verifier = keys._store = None
     yield
-    cache.clear()
     keys._verifier = keys._store = None
 
 

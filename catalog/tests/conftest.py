@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 
@@ -14,14 +13,8 @@ from catalog.models import Host, Model, PriceVersion, Provider
 
 
 @pytest.fixture(autouse=True)
-def _fresh_catalog_state(settings) -> Iterator[None]:
-    """Each test gets its own cache namespace (versions, health, circuits) and no process snapshot.
-
-    A fresh KEY_PREFIX instead of cache.clear(): on Redis, clear() would flush the other
-    helpers' keys in the shared database.
-    """
-    default = settings.CACHES["default"]
-    settings.CACHES = {"default": {**default, "KEY_PREFIX": f"{default.get('KEY_PREFIX', '')}-t{uuid.uuid4().hex}"}}
+def _fresh_catalog_state(own_cache_namespace) -> Iterator[None]:
+    """Each test gets its own cache namespace (versions, health, circuits) and no process snapshot."""
     snapshot.reset()
     health.reset_memo()
     pages.reset()

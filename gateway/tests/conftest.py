@@ -15,7 +15,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from gateway.tests.fake_upstream import FakeUpstream
 
@@ -74,13 +73,13 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_gateway_state() -> Iterator[None]:
-    """No snapshot, key cache, circuit or rate-limit counter survives a test."""
+def _fresh_gateway_state(own_cache_namespace: None) -> Iterator[None]:
+    """No snapshot, key cache, circuit or rate-limit counter survives a test: each test caches under
+    its own key prefix, and the stores below are made again for it."""
     from catalog import aliases, byok, health, snapshot, sticky
     from gateway import ratelimit
 
     def reset() -> None:
-        cache.clear()
         snapshot.reset()
         aliases.reset()
         byok.reset()

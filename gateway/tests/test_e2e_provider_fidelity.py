@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
+from gateway import reasoning_memory
 from gateway.tests import fake_upstream as fu
 from gateway.tests.conftest import E2E, settle_background
 from gateway.tests.e2e import WEATHER_FUNCTION, anthropic_client, billed, expected_charge, openai_client
@@ -100,8 +101,9 @@ def test_xai_reasoning_counts_in_output_tokens_on_the_messages_surface(live, ten
 # --- DeepSeek thinking mode with tools: the client drops reasoning_content ------------------------------------------
 
 
-def _dropping_loop(client: Any, model: str, stream: bool, forget: bool = False) -> Any:
-    """An agent loop as openai-py users write it: the assistant turn goes back WITHOUT reasoning_content."""
+def _dropping_loop(client: Any, model: str, stream: bool, forget_org: int | None = None) -> Any:
+    """An agent loop as openai-py users write it: the assistant turn goes back WITHOUT reasoning_content.
+    With `forget_org`, that org's memory of each turn's reasoning expires before the next turn."""
     messages: list[dict[str, Any]] = [{"role": "user", "content": "run the steps"}]
     for _ in range(fu.LOOP_TURNS + 1):
         completion = _chat(client, stream, model=model, messages=messages, tools=[STEP_TOOL])
@@ -114,9 +116,9 @@ def _dropping_loop(client: Any, model: str, stream: bool, forget: bool = False) 
         ]
         messages.append({"role": "assistant", "content": message.content, "tool_calls": calls})
         messages += [{"role": "tool", "tool_call_id": c["id"], "content": "done"} for c in calls]
-        if forget:
+        if forget_org is not None:
             settle_background()
-            cache.clear()  # the memory expired between turns
+            cache.delete_many([reasoning_memory._key(forget_org, c["id"]) for c in calls])
     raise AssertionError("the loop never finished")
 
 
@@ -138,7 +140,7 @@ def test_a_deepseek_tool_loop_survives_a_client_that_drops_reasoning_content(liv
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_a_deepseek_tool_loop_whose_memory_expired_goes_on_without_thinking(live, tenant, catalog, fake, stream):
     model = _model(catalog, "deepseek", "deepseek/fake-loop")
-    final = _dropping_loop(openai_client(live, tenant.raw), model, stream, forget=True)
+    final = _dropping_loop(openai_client(live, tenant.raw), model, stream, forget_org=tenant.org.pk)
 
     assert final.choices[0].message.content == f"Finished {fu.LOOP_TURNS} steps."
     sent = fake.bodies("/chat/completions")
