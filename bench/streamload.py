@@ -31,7 +31,7 @@ import resource
 import sys
 import time
 
-from bench.streamstats import Histogram, error_kind, ramp_offsets
+from bench.streamstats import Histogram, error_kind, ramp_offsets, retry_after
 
 TERMINATOR = b"0\r\n\r\n"
 
@@ -66,6 +66,7 @@ class Stream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.head = bytearray()
         self.status: int | None = None
+        self.retry_after = 0.0  # a refusal's Retry-After, seconds
         self.sent = 0.0
         self.last: float | None = None
         self.units = 0
@@ -85,6 +86,7 @@ class Stream(asyncio.Protocol):
             if end < 0:
                 return
             self.status = int(self.head[9:12])
+            self.retry_after = retry_after(bytes(self.head[:end]))
             data = bytes(self.head[end + 4 :])
             self.head.clear()
         n = data.count(b"~")
@@ -151,6 +153,8 @@ async def one(args: argparse.Namespace, request: bytes, shared: Shared) -> None:
             transport.abort()
     finally:
         shared.open -= 1
+    if proto.retry_after:  # refused: wait as the SDKs do (they honour Retry-After), then open the next stream
+        await asyncio.sleep(min(proto.retry_after, max(0.0, shared.window_end - time.perf_counter())))
 
 
 async def worker(args: argparse.Namespace, request: bytes, shared: Shared, start: float) -> None:

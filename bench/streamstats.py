@@ -200,3 +200,15 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['loadgen_cpu_pct_max']:.0f} | {format_errors(r['errors'])} |"
         )
     return "\n".join(lines)
+
+
+def retry_after(head: bytes) -> float:
+    """The Retry-After of a response head in seconds (0 when absent or not a number)."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"retry-after":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 0.0
+    return 0.0

@@ -12,6 +12,7 @@ from bench.streamstats import (
     per_chunk_cpu_us,
     percentile,
     ramp_offsets,
+    retry_after,
     rss_per_stream_kb,
     split,
     table,
@@ -79,6 +80,13 @@ def test_errors_are_named_by_kind():
     assert error_kind(TimeoutError()) == "timeout"
     assert error_kind(ConnectionRefusedError()) == "refused"
     assert error_kind(None, 200) == "truncated"
+
+
+def test_a_refusals_retry_after_is_read_from_its_head_whatever_the_case():
+    assert retry_after(b"HTTP/1.1 529 \r\ncontent-type: application/json\r\nRetry-After: 1") == 1.0
+    assert retry_after(b"HTTP/1.1 503 \r\nretry-after: 2.5") == 2.5
+    assert retry_after(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream") == 0.0
+    assert retry_after(b"HTTP/1.1 503 \r\nretry-after: Wed, 21 Oct 2026 07:28:00 GMT") == 0.0
 
 
 def test_the_fake_upstream_speaks_chunked_openai_chat_completion_chunks():

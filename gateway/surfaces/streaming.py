@@ -100,7 +100,7 @@ async def loop(
     """Upstream events in (`events`, or the provider module's `iter_events`), client bytes out. Settles in
     `finally`, even when the client leaves."""
     error_type = ""
-    watched = whole = False
+    watched = whole = finished = False
     admission.counts.streams += 1
     first_byte, idle = first_byte_timeout(up.host), idle_timeout(up.host)
     tick = min(KEEPALIVE_SECONDS, first_byte, idle)
@@ -127,7 +127,7 @@ async def loop(
                     if not watched and t.delivered:
                         watched = True
                         t.watch()
-            tail = t.finish()
+            tail, finished = t.finish(), True
         except Stalled as stall:
             tail = stalled(up, t, request_id, stall)
         except (httpx.HTTPError, ValueError) as exc:
@@ -143,7 +143,7 @@ async def loop(
         raise
     finally:
         admission.counts.streams -= 1
-        await close_quietly(up.response)
+        await close_quietly(up.response, reuse=whole and finished)
         await t.settle(error_type)
 
 
@@ -237,7 +237,7 @@ class Splice:
         self.last = loop.time()
         self.timer = loop.call_at(self.last + self.tick, self._tick)
         error_type = ""
-        whole = False
+        whole = finished = False
         admission.counts.streams += 1
         try:
             opening = t.opening()
@@ -254,7 +254,8 @@ class Splice:
                         continue
                 break
             ending = self.ending
-            if ending is _FINISHED:
+            finished = ending is _FINISHED
+            if finished:
                 tail = t.finish()
             elif isinstance(ending, Stalled):
                 tail = stalled(up, t, self.request_id, ending)
@@ -277,7 +278,7 @@ class Splice:
             if reader._waiter is self:
                 reader._waiter = None
             admission.counts.streams -= 1
-            await close_quietly(up.response)
+            await close_quietly(up.response, reuse=whole and finished)
             await t.settle(error_type)
         return True
 
@@ -517,7 +518,21 @@ class _Raised:
     exc: Exception
 
 
-async def close_quietly(response: httpx.Response) -> None:
+# How long a stream that ended on its end marker (OpenAI's `[DONE]`) waits for the body's own end, so its upstream
+# connection goes back to the pool instead of being closed (aiohttp closes a connection whose body was not read to
+# its end). Upstreams send it right after the marker; the client already has its whole answer meanwhile.
+BODY_END_GRACE = 0.05
+
+
+async def close_quietly(response: httpx.Response, reuse: bool = False) -> None:
+    """Close the upstream response; with `reuse`, after its body's end if it comes within BODY_END_GRACE."""
+    try:
+        reader = aiohttp_reader(response) if reuse else None
+        if reader is not None and not reader.is_eof() and reader.exception() is None and reader._eof_waiter is None:
+            async with asyncio.timeout(BODY_END_GRACE):
+                await reader.wait_eof()
+    except Exception:  # no end in time (or a broken body): the connection is closed, not reused
+        pass
     try:
         await asyncio.shield(response.aclose())
     except BaseException:  # closing a broken upstream must never mask the real outcome

@@ -235,6 +235,36 @@ async def test_a_client_that_leaves_mid_splice_settles_as_a_disconnect_and_close
     assert response.is_closed
 
 
+async def test_a_stream_that_ended_on_done_hands_its_upstream_connection_back_for_the_next_stream():
+    """OpenAI-compatible hosts send the body's last chunk a moment after `[DONE]`: waiting for it keeps the
+    connection (aiohttp closes one whose body was not read to its end)."""
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while head := await reader.readuntil(b"\r\n\r\n"):
+            length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+            writer.write(b"".join(http_chunks(sse(*CHUNKS, "[DONE]"), iter(lambda: 4096, None))))
+            await writer.drain()
+            await asyncio.sleep(0.01)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/chat/completions"
+    try:
+        for _ in range(3):
+            got, _t = await spliced(url)
+            assert got == EXPECTED
+        assert await looped(url) == EXPECTED
+    finally:
+        server.close()
+    assert connections == 1
+
+
 async def test_a_body_that_is_not_aiohttps_is_left_to_the_stream_loop():
     response = httpx.Response(200, content=BODY)
     t, sink = Translator(), Sink()
