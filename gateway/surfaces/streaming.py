@@ -199,6 +199,7 @@ class Splice:
         "last",
         "loop",
         "make_decoder",
+        "out",
         "quiet",
         "reader",
         "request_id",
@@ -229,6 +230,7 @@ class Splice:
         t, up = self.t, self.up
         loop = self.loop = asyncio.get_running_loop()
         self.reader, self.sink, self.decoder = reader, sink, self.make_decoder()
+        self.out: list[bytes] = []  # written at the end of this turn of the event loop
         # The splice watches the upstream's silences itself (the first-byte and idle deadlines, on events): aiohttp's
         # own read timeout, rescheduled on every read, is dropped for this response (set again for the next).
         reader._protocol.read_timeout = None  # type: ignore[attr-defined]
@@ -265,6 +267,7 @@ class Splice:
                 assert isinstance(ending, BaseException)
                 tail = broke(t, self.request_id, ending)
             error_type, whole = t.error_type(), True
+            self._flush()
             if tail:
                 sink.write(tail)
         except asyncio.CancelledError:
@@ -272,6 +275,7 @@ class Splice:
                 error_type = "client_disconnected"
             raise
         finally:
+            self.out.clear()  # nothing more for the client: whatever is queued now is for a client that left
             if self.ending is None:
                 self.ending = _FINISHED  # nothing more is taken from the reader
             self.timer.cancel()
@@ -335,6 +339,19 @@ class Splice:
                 t.watch()
 
     def _write(self, data: bytes) -> None:
+        """Queue `data` for the client: what several reads of one turn of the event loop relay goes out in one write
+        (a fast upstream's events often come a few reads at a time), a lone paced chunk at the end of its turn."""
+        out = self.out
+        if not out:
+            self.loop.call_soon(self._flush)
+        out.append(data)
+
+    def _flush(self) -> None:
+        out = self.out
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
         if self.sink.write(data):
             _pause(self.reader)
             self._wake()
