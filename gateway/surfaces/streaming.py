@@ -296,25 +296,22 @@ class Splice:
         if self.ending is not None:
             return
         reader = self.reader
-        if reader._buffer:
-            try:
+        try:
+            if reader._buffer:
                 self._relay(_take(reader))
-            except ValueError as exc:  # an upstream event that cannot be decoded or translated
-                self._end(exc)
-            except Exception as exc:
-                self._end(_Fault(exc))
-            if self.ending is not None:
-                return
-        if reader._exception is not None:
-            self._end(reader._exception)
-        elif reader._eof:
-            try:
+                if self.ending is not None:
+                    return
+            if reader._exception is not None:
+                self._end(reader._exception)
+            elif reader._eof:
                 self._relay_items(self.decoder.close())
-            except Exception as exc:
-                self._end(exc if isinstance(exc, ValueError) else _Fault(exc))
-            self._end(_FINISHED)
-        else:
-            reader._waiter = self  # type: ignore[assignment]
+                self._end(_FINISHED)
+            else:
+                reader._waiter = self  # type: ignore[assignment]
+        except ValueError as exc:  # an upstream event that cannot be decoded or translated: the upstream broke
+            self._end(exc)
+        except Exception as exc:  # ours: `run` raises it
+            self._end(_Fault(exc))
 
     def set_exception(self, exc: BaseException, *_: object) -> None:
         self._end(exc)

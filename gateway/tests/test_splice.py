@@ -270,3 +270,17 @@ async def test_a_body_that_is_not_aiohttps_is_left_to_the_stream_loop():
     t, sink = Translator(), Sink()
     assert not await streaming.Splice(upstream_of(response), t, "req_1", openai_compat.text_decoder).run(sink)
     assert sink.parts == [] and t.settled == []
+
+
+async def test_a_fault_of_ours_while_relaying_settles_the_stream_then_is_raised_as_the_loop_would():
+    class Broken(Translator):
+        def feed_all(self, batch: list[Any]) -> bytes:
+            raise RuntimeError("a bug in a translator")
+
+    t, sink = Broken(), Sink()
+    async with Upstream(http_chunks(BODY, iter(lambda: 100, None))) as url:
+        response = await outbound.send("POST", url, {}, b"{}")
+        with pytest.raises(RuntimeError, match="a bug in a translator"):
+            await streaming.Splice(upstream_of(response), t, "req_1", openai_compat.text_decoder).run(sink)
+    assert t.settled == [""]
+    assert response.is_closed

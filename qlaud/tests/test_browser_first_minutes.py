@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.cache import cache
 
 from qlaud import clients
 from qlaud.tests.browser import browser, needs_chromium, site  # noqa: F401 - fixtures
@@ -25,12 +24,13 @@ PASSWORD = "a long and unusual passphrase 42"
 
 
 @pytest.fixture
-def fresh_install(site, settings, monkeypatch):  # noqa: F811
-    """The seed catalog as `make run` loads it, no provider credentials in the environment, the demo on."""
+def fresh_install(site, settings, monkeypatch, own_cache_namespace):  # noqa: F811
+    """The seed catalog as `make run` loads it, no provider credentials in the environment, the demo on. A cache
+    namespace of its own: allauth's sign-up rate limit counts per address in the cache, and each width signs up
+    afresh."""
     from catalog import loader, version
     from catalog.models import Provider
 
-    cache.clear()  # allauth's sign-up rate limit counts per address in the cache: each width signs up afresh
     settings.QLAUD_DEMO = True
     loader.load(loader.read())
     for name in Provider.objects.exclude(api_key_env="").values_list("api_key_env", flat=True):
