@@ -49,6 +49,8 @@ def celery_worker(**extra_env: str) -> Iterator[str]:
         "DATABASE_URL": _database_url(),
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DJANGO_SETTINGS_MODULE": "qlaud.settings",
+        # The test's own cache namespace (conftest.own_cache_namespace), so what the worker caches is what it reads.
+        "CACHE_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", "qlaud"),
         **extra_env,
     }
     command = [sys.executable, "-m", "celery", "-A", "qlaud", "worker", "--pool=solo", "-Q", queue]
