@@ -1,7 +1,8 @@
 """JSON bodies for /v1/catalog and /v1/models, built from the snapshot (sync: call off the loop).
 
-/v1/catalog bytes are cached per process, keyed by catalog version and the set of hosts whose
-circuit is not closed, so a steady catalog costs one cache read per request. With
+/v1/catalog bytes are cached per process, keyed by catalog version, the set of hosts whose circuit is not
+closed and the providers the caller's org has its own key for (catalog.byok; none for an anonymous caller), so a
+steady catalog costs one cache read per request and no org's view reaches another caller. With
 include_latency=true the live stats are recomputed at most every STATS_TTL seconds.
 """
 
@@ -32,7 +33,7 @@ def _prices(prices: Any) -> dict[str, int]:
     }
 
 
-def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[str, Any]:
+def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None, own_key: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": h.id,
         "provider": {"slug": h.provider.slug, "name": h.provider.name},
@@ -50,9 +51,11 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
         "rates": rates.host_rates(h.rates, h.rate_details, bps),
         "price_verified": h.price_verified,  # false: not confirmed on the provider's own page
         "price_as_of": h.price_as_of.isoformat() if h.price_as_of else None,
-        "status": host_status(h, circuit),
+        "status": host_status(h, circuit, own_key),
     }
-    if h.provider.missing:
+    if own_key:
+        out["own_key"] = True
+    elif h.provider.missing:
         out["not_configured"] = {"missing": list(h.provider.missing), "hint": h.provider.setup_hint()}
     if h.retired_at is not None:
         out["status"] = "retired"
@@ -79,8 +82,8 @@ def _host(h: HostInfo, bps: int, circuit: str, live: HostHealth | None) -> dict[
 NOT_CONFIGURED = "not configured"  # the provider lacks its settings (catalog.readiness): never routed to
 
 
-def host_status(h: HostInfo, circuit: str) -> str:
-    if h.provider.missing:
+def host_status(h: HostInfo, circuit: str, own_key: bool = False) -> str:
+    if h.provider.missing and not own_key:  # with the org's own key the gateway routes here (catalog.routing)
         return NOT_CONFIGURED
     return "down" if circuit == CIRCUIT_OPEN else ("degraded" if circuit != CIRCUIT_CLOSED else "up")
 
@@ -96,8 +99,13 @@ def model_status(hosts: list[dict[str, Any]]) -> str:
     return "unavailable" if usable == {"down"} else "degraded"
 
 
-def _model(m: ModelInfo, bps: int, circuits: dict[int, str], live: dict[int, HostHealth] | None) -> dict[str, Any]:
-    hosts = [_host(h, bps, circuits.get(h.id, CIRCUIT_CLOSED), live.get(h.id) if live else None) for h in m.hosts]
+def _model(
+    m: ModelInfo, bps: int, circuits: dict[int, str], live: dict[int, HostHealth] | None, own: frozenset[int]
+) -> dict[str, Any]:
+    hosts = [
+        _host(h, bps, circuits.get(h.id, CIRCUIT_CLOSED), live.get(h.id) if live else None, h.provider.id in own)
+        for h in m.hosts
+    ]
     retired = [_host(h, bps, CIRCUIT_CLOSED, None) for h in m.retired_hosts]
     return {
         "id": m.id,
@@ -114,12 +122,14 @@ def _model(m: ModelInfo, bps: int, circuits: dict[int, str], live: dict[int, Hos
     }
 
 
-def catalog_bytes(snap: CatalogSnapshot, *, include_latency: bool) -> tuple[bytes, str]:
-    """(JSON body, ETag) for /v1/catalog."""
+def catalog_bytes(
+    snap: CatalogSnapshot, *, include_latency: bool, own: frozenset[int] = frozenset()
+) -> tuple[bytes, str]:
+    """(JSON body, ETag) for /v1/catalog. `own`: ids of the providers the caller's org has its own key for."""
     bps = pricing.markup_bps()
     circuits = health.circuit_state_sync(snap.hosts)
     not_closed = tuple(sorted((h, c) for h, c in circuits.items() if c != CIRCUIT_CLOSED))
-    key = (snap.version, bps, not_closed, include_latency)
+    key = (snap.version, bps, not_closed, include_latency, own)
     cached = _bytes_cache.get(key)
     if cached is not None and (not include_latency or time.monotonic() - cached[0] < LATENCY_TTL):
         return cached[1], cached[2]
@@ -130,7 +140,7 @@ def catalog_bytes(snap: CatalogSnapshot, *, include_latency: bool) -> tuple[byte
         "price_unit": "micro-dollars per million tokens",
         "markup_bps": bps,
         "data": [
-            _model(m, bps, circuits, live)
+            _model(m, bps, circuits, live, own)
             for m in sorted([*snap.models.values(), *snap.retired.values()], key=lambda m: m.id)
         ],
     }

@@ -8,20 +8,22 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.db import connections
 
-from catalog import health, pages, snapshot, version
+from catalog import byok, health, pages, snapshot, version
 from catalog.models import Host, Model, PriceVersion, Provider
 
 
 @pytest.fixture(autouse=True)
 def _fresh_catalog_state(own_cache_namespace) -> Iterator[None]:
-    """Each test gets its own cache namespace (versions, health, circuits) and no process snapshot."""
+    """Each test gets its own cache namespace (versions, health, circuits), no process snapshot and no org's keys."""
     snapshot.reset()
     health.reset_memo()
     pages.reset()
+    byok.reset()
     yield
     cache.delete(version.VERSION_KEY)
     snapshot.reset()
     health.reset()
+    byok.reset()
 
 
 @pytest.fixture

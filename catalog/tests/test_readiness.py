@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog import readiness, snapshot
+from accounts.keys import mint_key, revoke_key
+from catalog import health, readiness, snapshot
 from catalog.crypto import encrypt
-from catalog.models import OrgCredential, Provider
+from catalog.models import Host, OrgCredential, Provider
 from catalog.tests.conftest import make_host, make_model, make_provider
 
 ENV = (
@@ -141,6 +143,81 @@ def test_the_models_pages_show_a_provider_the_viewers_org_has_its_own_key_for_as
     assert client.get("/models").content.decode().count(">not configured</span>") == 2
     page = client.get("/models/ds").content.decode()
     assert ">not configured</span>" in page and ">your key</span>" not in page
+
+
+@pytest.fixture
+def callers(unconfigured, org_a, org_b, alice, charlie):
+    """Headers of three callers of the API: org A has its own DeepSeek key, org B has none, and an anonymous one."""
+    OrgCredential.objects.create(
+        org=org_a, provider=unconfigured, secret_encrypted=encrypt("sk-alice-own-1234"), last4="1234"
+    )
+    _, alice_key = mint_key(org_a, alice, "alice")
+    _, charlie_key = mint_key(org_b, charlie, "charlie")
+    return {
+        "alice": {"HTTP_AUTHORIZATION": f"Bearer {alice_key}"},
+        "charlie": {"HTTP_X_API_KEY": charlie_key},
+        "anon": {},
+    }
+
+
+def catalog_of(client, headers, query="") -> dict:
+    return {m["id"]: m for m in client.get(f"/v1/catalog{query}", **headers).json()["data"]}
+
+
+def assert_not_configured(body: dict) -> None:
+    assert body["ds"]["status"] == "not configured"
+    (host,) = body["ds"]["hosts"]
+    assert host["status"] == "not configured" and "own_key" not in host
+    assert host["not_configured"]["missing"] == ["QLAUD_TEST_KEY"]
+
+
+def test_the_catalog_api_shows_a_provider_the_callers_org_has_its_own_key_for_as_up_to_that_org_only(client, callers):
+    body = catalog_of(client, callers["alice"])
+    assert body["ds"]["status"] == "available"
+    (host,) = body["ds"]["hosts"]
+    assert host["status"] == "up" and host["own_key"] is True and "not_configured" not in host
+    assert [(h["status"], h.get("own_key")) for h in body["both"]["hosts"]] == [("up", True), ("up", None)]
+    assert catalog_of(client, callers["alice"], "?include_latency=true")["ds"]["hosts"][0]["own_key"] is True
+
+    assert_not_configured(catalog_of(client, callers["charlie"]))  # org B has no key of its own: as before
+    assert_not_configured(catalog_of(client, callers["anon"]))
+
+
+@pytest.mark.parametrize("order", [("alice", "charlie", "anon"), ("anon", "charlie", "alice", "anon")])
+def test_one_orgs_view_of_the_catalog_never_reaches_another_caller_whichever_asks_first(client, callers, order):
+    for who in order:
+        response = client.get("/v1/catalog", **callers[who])
+        host = {m["id"]: m for m in response.json()["data"]}["ds"]["hosts"][0]
+        assert (host["status"], host.get("own_key")) == (("up", True) if who == "alice" else ("not configured", None))
+        assert response["Cache-Control"].startswith("private" if who == "alice" else "public")
+        assert "Authorization" in response["Vary"]
+
+
+def test_the_own_key_host_follows_its_circuit_like_a_configured_one(client, callers, settings):
+    settings.CIRCUIT_FAILURE_THRESHOLD = 1
+    host_id = Host.objects.get(model__public_id="ds").id
+    asyncio.run(health.record_outcome(host_id, ok=False, ttft_ms=None, status=503))
+    body = catalog_of(client, callers["alice"])
+    assert body["ds"]["status"] == "unavailable" and body["ds"]["hosts"][0]["status"] == "down"
+    assert_not_configured(catalog_of(client, callers["anon"]))
+
+
+def test_a_refused_or_revoked_key_gets_the_anonymous_catalog_not_an_error(client, callers, org_a, alice):
+    key, raw = mint_key(org_a, alice, "soon revoked")
+    revoke_key(key)
+    for headers in (
+        {"HTTP_AUTHORIZATION": f"Bearer {raw}"},
+        {"HTTP_X_API_KEY": "ak_unused"},
+        {"HTTP_X_API_KEY": "mk_x"},
+    ):
+        response = client.get("/v1/catalog", **headers)
+        assert response.status_code == 200 and response["Cache-Control"].startswith("public")
+        assert_not_configured({m["id"]: m for m in response.json()["data"]})
+
+
+def test_the_model_list_lists_not_configured_models_to_every_caller_as_the_models_page_does(client, callers):
+    for headers in callers.values():
+        assert "ds" in {m["id"] for m in client.get("/v1/models", **headers).json()["data"]}
 
 
 def test_a_model_id_with_a_slash_has_its_own_page(client, db, settings):
