@@ -584,7 +584,10 @@ def rate_for(usage: Usage, host: HostInfo, at: datetime) -> money.Rate:
 def charge_for(usage: Usage, host: HostInfo, at: datetime, own_key: bool = False) -> money.Charge:
     """What the request costs at the rate that applied when its upstream call started `at`; served on the org's
     own key (BYOK): no upstream cost, only the BYOK fee."""
-    prices = rate_for(usage, host, at).prices
+    return _charge(usage, rate_for(usage, host, at).prices, own_key)
+
+
+def _charge(usage: Usage, prices: money.Prices, own_key: bool) -> money.Charge:
     if own_key:
         return money.byok_cost(usage, prices, settings.QLAUD_MARKUP_BPS, _fee_bps(str(settings.BYOK_FEE_RATE)))
     return money.cost(usage, prices, settings.QLAUD_MARKUP_BPS)
@@ -608,16 +611,20 @@ def receipt(
         "upstream_model": host.upstream_model,
         "host_id": host.id,
         "price_version_id": host.price_version_id,
-        "usage": {
-            "input": usage.input,
-            "cache_read": usage.cache_read,
-            "cache_write": usage.cache_write,
-            "output": usage.output,
-            "reasoning": usage.reasoning,
-        },
+        "usage": _usage_fields(usage),
         "usage_estimated": estimated,
         "byok": own_key,
         **({"rate": rate.name, "upstream_started_at": at.isoformat()} if rate is not None and at is not None else {}),
+    }
+
+
+def _usage_fields(usage: Usage) -> dict[str, int]:
+    return {
+        "input": usage.input,
+        "cache_read": usage.cache_read,
+        "cache_write": usage.cache_write,
+        "output": usage.output,
+        "reasoning": usage.reasoning,
     }
 
 
@@ -658,13 +665,16 @@ def watch(
     if hold is None:
         return
     last: list[Any] = [None, None]  # (usage, point) of the last sample
+    # The receipt's fields but the usage and the rate are the stream's own: built once, not per sample.
+    base = receipt(request_id, host, requested, Usage(), True, own_key, at)
 
     def point() -> dict[str, Any]:
         delivered = usage()
         if delivered == last[0]:
             return last[1]
-        charge = charge_for(delivered, host, at, own_key)
-        note = receipt(request_id, host, requested, delivered, True, own_key, at)
+        rate = rate_for(delivered, host, at)
+        charge = _charge(delivered, rate.prices, own_key)
+        note = {**base, "usage": _usage_fields(delivered), "rate": rate.name}
         last[0], last[1] = delivered, {"charge": charge.total, "upstream_cost": charge.upstream, "receipt": note}
         return last[1]
 

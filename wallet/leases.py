@@ -73,6 +73,16 @@ Meter = Callable[[], dict[str, Any]]
 
 
 @dataclass(slots=True)
+class Watched:
+    """A watched stream's meter, and its last sample as written in the lease's checkpoints."""
+
+    meter: Meter
+    key_id: int | None
+    sampled: dict[str, Any] | None = None  # what `meter` returned last
+    point: dict[str, Any] | None = None  # that, with the key id
+
+
+@dataclass(slots=True)
 class Lease:
     """One worker's reservation on one wallet."""
 
@@ -83,7 +93,7 @@ class Lease:
     inflight: dict[str, int] = field(default_factory=dict)  # request id -> amount it reserved
     pending: list[Spend] = field(default_factory=list)
     metered: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> last checkpoint
-    meters: dict[str, tuple[Meter, int | None]] = field(default_factory=dict)  # request id -> (meter, key id)
+    meters: dict[str, Watched] = field(default_factory=dict)  # request id -> its stream's meter
     written: dict[str, dict[str, Any]] = field(default_factory=dict)  # the checkpoints the last flush wrote
     dirty: bool = False  # checkpoints changed since the last flush
     renewed: float = field(default_factory=time.monotonic)
@@ -232,7 +242,7 @@ def watch(ticket: Ticket, meter: Meter) -> None:
     """From now on every flush samples `meter` (what the stream has delivered) and writes it on the
     lease's row when it changed: a hard kill loses at most one flush interval of a stream."""
     if not ticket.done:
-        ticket.lease.meters[ticket.request_id] = (meter, ticket.key_id)
+        ticket.lease.meters[ticket.request_id] = Watched(meter, ticket.key_id)
 
 
 _hold_meters: dict[int, dict[int, Meter]] = {}  # id of the event loop -> {hold id: meter}
@@ -253,15 +263,23 @@ def unwatch_hold(hold_id: int) -> None:
 
 
 def _sample(lease: Lease) -> dict[str, dict[str, Any]]:
-    """The lease's checkpoints now: the noted ones, and a fresh sample of every watched stream."""
+    """The lease's checkpoints now: the noted ones, and a fresh sample of every watched stream.
+
+    A meter returns the same object while its stream delivered nothing new (gateway.pipeline.watch), and
+    then its point here is the same object too: comparing with what the last flush wrote stops at the
+    first stream that moved instead of comparing every checkpoint field by field."""
     if not lease.meters:
         return dict(lease.metered)
     points = dict(lease.metered)
-    for request_id, (meter, key_id) in list(lease.meters.items()):
+    for request_id, watched in list(lease.meters.items()):
         try:
-            points[request_id] = {**meter(), "key_id": key_id}
+            sampled = watched.meter()
         except Exception:  # a meter must never stop a flush
             log.exception("could not meter request %s", request_id)
+            continue
+        if sampled is not watched.sampled:
+            watched.sampled, watched.point = sampled, {**sampled, "key_id": watched.key_id}
+        points[request_id] = watched.point
     return points
 
 
@@ -327,12 +345,13 @@ async def _flush_one(lease: Lease, *, force: bool = False, closing: bool = False
     elif not (lease.pending or lease.dirty or renew or idle or force or give_back):
         return
     global _flushing
+    waited = lease.lock.locked()
     async with lease.lock:
         with _guard:
             spends, lease.pending = lease.pending, []
             _flushing += 1
         lease.dirty = False
-        if lease.meters:  # what the streams delivered while this flush waited for the lock
+        if lease.meters and waited:  # what the streams delivered while this flush waited for the lock
             metered = _sample(lease)
         in_flight = sum(lease.inflight.values())
         keep, amount = None, lease.amount

@@ -321,7 +321,7 @@ def _locked_hold(hold_id: int) -> tuple[Hold, Wallet]:
     Two plain row locks by primary key: the ORM's select_for_update + select_related compiled a join
     for every lease flush (five times a second per worker), a millisecond or two of CPU holding the
     GIL against the event loop for the same two locks."""
-    hold = _locked_row(Hold, hold_id)
+    hold = _locked_row(Hold, hold_id, defer=("metered_receipt",))  # a lease's checkpoints: large, only ever written
     if hold is None:
         raise LedgerError(f"no hold {hold_id}")
     wallet = _locked_row(Wallet, hold.wallet_id)
@@ -330,13 +330,14 @@ def _locked_hold(hold_id: int) -> tuple[Hold, Wallet]:
     return hold, wallet
 
 
-def _locked_row(model: type[M], pk: int) -> M | None:
+def _locked_row(model: type[M], pk: int, defer: tuple[str, ...] = ()) -> M | None:
+    """The row, locked; the fields in `defer` are not read (loaded on access, written by a plain `save()`)."""
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    table, column = (
-        connection.ops.quote_name(model._meta.db_table),
-        connection.ops.quote_name(str(model._meta.pk.column)),
-    )
-    return next(iter(model._default_manager.raw(f"SELECT * FROM {table} WHERE {column} = %s{lock}", [pk])), None)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields if f.name not in defer)
+    table, column = quote(model._meta.db_table), quote(str(model._meta.pk.column))
+    query = f"SELECT {columns} FROM {table} WHERE {column} = %s{lock}"
+    return next(iter(model._default_manager.raw(query, [pk])), None)
 
 
 # --- Leases (wallet/leases.py keeps the in-process side) -----------------------------------------

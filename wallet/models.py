@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from lib import jsonio
+
 
 def _default_low_balance() -> int:
     return settings.LOW_BALANCE_DEFAULT_USD * 1_000_000
@@ -132,7 +134,7 @@ class Hold(models.Model):
     # mid-stream, the reconciler charges this rather than losing the charge.
     metered_charge = models.BigIntegerField(default=0)
     metered_upstream_cost = models.BigIntegerField(default=0)
-    metered_receipt = models.JSONField(default=dict, blank=True)
+    metered_receipt = models.JSONField(default=dict, blank=True, encoder=jsonio.Encoder)  # large on a lease
     # A lease: `amount` is what is still reserved; `metered_receipt` maps each of its streams in
     # flight to its last checkpoint; `expires` is pushed forward on every flush while its worker lives.
     lease = models.BooleanField(default=False)

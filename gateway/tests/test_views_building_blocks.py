@@ -119,8 +119,8 @@ def test_a_metered_stream_that_delivered_nothing_new_is_not_priced_again_at_the_
 
     watched, priced = [], []
     monkeypatch.setattr(leases, "watch", lambda hold, point: watched.append(point))
-    real = pipeline.charge_for
-    monkeypatch.setattr(pipeline, "charge_for", lambda *a, **k: priced.append(a[0]) or real(*a, **k))
+    real = pipeline._charge
+    monkeypatch.setattr(pipeline, "_charge", lambda *a, **k: priced.append(a[0]) or real(*a, **k))
     provider = SimpleNamespace(slug="deepseek")
     host = SimpleNamespace(
         sheet=PriceSheet(Prices(input=10**6, output=10**7)),
@@ -132,12 +132,17 @@ def test_a_metered_stream_that_delivered_nothing_new_is_not_priced_again_at_the_
     )
     delivered = [Usage(input=100, output=10)]
     ticket = leases.Ticket(SimpleNamespace(), "req_1", 1000, None)
-    pipeline.watch(ticket, lambda: delivered[0], host, "req_1", "m", datetime(2026, 12, 7, tzinfo=UTC))
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    pipeline.watch(ticket, lambda: delivered[0], host, "req_1", "m", at)
     (point,) = watched
     first = point()
-    assert point() == first and priced == [Usage(input=100, output=10)]  # a silence: the same point, not priced
+    assert point() is first and priced == [Usage(input=100, output=10)]  # a silence: the same point, not priced
     delivered[0] = Usage(input=100, output=30)
-    assert point()["charge"] > first["charge"] and len(priced) == 2
+    second = point()
+    assert second["charge"] > first["charge"] and len(priced) == 2
+    # The receipt built from the stream's fixed fields is the one settling would write for the same usage.
+    assert second["receipt"] == pipeline.receipt("req_1", host, "m", delivered[0], True, False, at)
+    assert second["charge"] == pipeline.charge_for(delivered[0], host, at).total
 
 
 def test_the_hold_is_the_byok_fee_only_where_the_org_uses_only_its_own_key(settings):

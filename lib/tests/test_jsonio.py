@@ -102,3 +102,9 @@ _JSON = st.recursive(
 def test_deeper_than_agrees_with_the_parsed_depth_whatever_the_strings_hold(value, limit):
     raw = json.dumps(value).encode()
     assert jsonio.deeper_than(raw, limit) == (_depth(value) > limit)
+
+
+@pytest.mark.parametrize("value", [*SAMPLES, {"big": 2**70, "lone": "\ud800"}, {1: "int key"}])
+def test_the_field_encoder_writes_what_the_standard_encoder_would_read_back_the_same(value):
+    written = json.dumps(value, cls=jsonio.Encoder)
+    assert json.loads(written) == json.loads(json.dumps(value))
