@@ -102,8 +102,9 @@ _APPENDED = frozenset({"text", "summary", "data"})
 
 
 def _details_text(details: Any) -> str:
-    items = details if isinstance(details, list) else ()
-    return "".join(str(d.get("text") or d.get("summary") or "") for d in items if isinstance(d, dict))
+    if not details or not isinstance(details, list):  # most deltas: no generator built for nothing
+        return ""
+    return "".join(str(d.get("text") or d.get("summary") or "") for d in details if isinstance(d, dict))
 
 
 def thought_signature(call: dict[str, Any]) -> str | None:

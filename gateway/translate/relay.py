@@ -51,15 +51,19 @@ def _with_cost(usage: dict[str, Any], price: Pricer | None, billed: Usage) -> di
     return {**usage, **cost_fields(price(billed))} if price is not None else usage
 
 
+_OPENAI_OUTPUT = ("content", "reasoning_content", "reasoning")
+
+
 def delivered_chars(dialect: str, data: dict[str, Any]) -> int:
     """Characters of model output in one upstream event (text, reasoning, tool arguments)."""
     if dialect == OPENAI:
         total = 0
         for choice in data.get("choices") or ():
             delta = choice.get("delta") or {}
-            for name in ("content", "reasoning_content", "reasoning"):
-                if isinstance(delta.get(name), str):
-                    total += len(delta[name])
+            for name in _OPENAI_OUTPUT:
+                text = delta.get(name)
+                if isinstance(text, str):
+                    total += len(text)
             for call in delta.get("tool_calls") or ():
                 total += len(((call or {}).get("function") or {}).get("arguments") or "")
         return total
