@@ -327,6 +327,26 @@ async def test_a_watched_stream_is_written_on_its_lease_at_every_flush_where_it_
     assert (hold.metered_charge, hold.metered_receipt["requests"]) == (0, {})
 
 
+async def test_a_lease_whose_streams_delivered_nothing_new_is_not_written_again(settings, monkeypatch):
+    settings.WALLET_FLUSH_SECONDS = 60  # only this test's flushes
+    org = await _funded(10 * DOLLAR)
+    ticket = await _reserve(org, 200_000, "req_quiet")
+    point = {"charge": 100, "upstream_cost": 90, "receipt": {"usage": {"output": 1}}}
+    leases.watch(ticket, lambda: point)  # a meter hands back the same point while its stream is silent
+    await leases.flush()
+    writes = []
+    real = ledger.lease_flush
+    monkeypatch.setattr(ledger, "lease_flush", lambda *a, **k: writes.append(a[3]) or real(*a, **k))
+
+    await leases._flush_one(ticket.lease)  # the background flusher's step
+    assert writes == []
+    point = {**point, "charge": 200}
+    await leases._flush_one(ticket.lease)
+    assert [w["req_quiet"]["charge"] for w in writes] == [200]
+    hold = await Hold.objects.aget(lease=True)
+    assert hold.metered_charge == 200 and hold.metered_receipt["requests"]["req_quiet"]["charge"] == 200
+
+
 async def test_a_watched_stream_on_a_per_request_hold_is_written_in_one_update_per_flush(settings):
     settings.WALLET_FLUSH_SECONDS = 60  # only this test's flushes
     org = await _funded(10 * DOLLAR)
