@@ -222,11 +222,8 @@ class ClientSocket:
         self.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
         return bool(self.flow.write_paused)
 
-    def paused(self) -> bool:
-        return bool(self.flow.write_paused) and not self.cycle.disconnected
-
     async def drain(self) -> None:
-        if self.paused():
+        if self.flow.write_paused and not self.cycle.disconnected:
             await self.flow.drain()
 
 

@@ -79,16 +79,6 @@ async def decoded(response: httpx.Response, decoder: StreamDecoder) -> AsyncIter
         yield item
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-    """(event name, data) pairs of an SSE body, comments and keep-alives dropped."""
-    async for event in decoded(response, SSEItems(_pair)):
-        yield event
-
-
-def _pair(name: str, data: str) -> tuple[str, str]:
-    return name, data
-
-
 def aiohttp_reader(response: httpx.Response) -> aiohttp.StreamReader | None:
     """aiohttp's reader of the body, when the response came over the aiohttp transport unencoded (else None)."""
     stream = response.stream

@@ -84,8 +84,7 @@ def response(
     """The streamed answer: `loop` as its content, and the same stream as a `Splice` (`response.splice`) for a
     server that can hand over the client's socket. `decoder` overrides the provider module's `stream_decoder`."""
     decoder = decoder or up.module.stream_decoder
-    events = decoded(up.response, decoder()) if decoder is not None else None
-    out = StreamingHttpResponse(loop(up, t, request_id, events), content_type="text/event-stream")
+    out = StreamingHttpResponse(loop(up, t, request_id, decoder=decoder), content_type="text/event-stream")
     out.splice = Splice(up, t, request_id, decoder) if decoder is not None else None  # type: ignore[attr-defined]
     out["Cache-Control"] = "no-cache"
     out["X-Accel-Buffering"] = "no"
@@ -95,10 +94,15 @@ def response(
 
 
 async def loop(
-    up: Upstream, t: StreamTranslator, request_id: str, events: AsyncIterator[Any] | None = None
+    up: Upstream,
+    t: StreamTranslator,
+    request_id: str,
+    events: AsyncIterator[Any] | None = None,
+    decoder: Callable[[], StreamDecoder] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Upstream events in (`events`, or the provider module's `iter_events`), client bytes out. Settles in
-    `finally`, even when the client leaves."""
+    """Upstream events in (`events`, else the body decoded by `decoder`, else the provider module's `iter_events`),
+    client bytes out. Settles in `finally`, even when the client leaves. Built for every stream but started only
+    when the stream is not spliced, so what it reads with is made here, not by the caller."""
     error_type = ""
     watched = whole = finished = False
     admission.counts.streams += 1
@@ -110,7 +114,12 @@ async def loop(
         if opening:
             yield opening
         try:
-            upstream = events if events is not None else up.module.iter_events(up.response)
+            if events is not None:
+                upstream = events
+            elif decoder is not None:
+                upstream = decoded(up.response, decoder())
+            else:
+                upstream = up.module.iter_events(up.response)
             async for batch in paced(upstream, tick):
                 if batch is None:  # an upstream silence (a reasoning model thinking, or a stall)
                     quiet += tick
@@ -172,11 +181,9 @@ class Sink(Protocol):
         """One part of the body, now (nothing once the client is gone); whether the socket is now full."""
         ...
 
-    def paused(self) -> bool:
-        """The socket's buffer is over its high-water mark."""
+    async def drain(self) -> None:
+        """Return once the socket's buffer is back under its high-water mark (or the client is gone)."""
         ...
-
-    async def drain(self) -> None: ...
 
 
 _FINISHED = object()  # Splice.ending: the upstream's stream ended

@@ -128,9 +128,6 @@ class Sink:
 
     def write(self, data: bytes) -> bool:
         self.parts.append(data)
-        return self.paused()
-
-    def paused(self) -> bool:
         return self.hold is not None and not self.hold.done()
 
     async def drain(self) -> None:
