@@ -377,8 +377,10 @@ def _stream(ex: Exchange) -> StreamingHttpResponse:
     )
     r.price = lambda usage: _price(ex, r, usage)
     decoder = up.module.stream_decoder
-    if isinstance(r, relay.OpenAIPassRelay) and r.normaliser is None and decoder is openai_compat.stream_decoder:
-        decoder = openai_compat.text_decoder  # canonical chunks: the relay parses only what it must
+    if decoder is openai_compat.stream_decoder and (
+        isinstance(r, relay.OpenAIToAnthropicRelay) or (isinstance(r, relay.OpenAIPassRelay) and r.normaliser is None)
+    ):
+        decoder = openai_compat.text_decoder  # chunks as text: the relay parses only the ones it must
     return streaming.response(up, DialectStream(ex, r), ex.request_id, headers, decoder)
 
 

@@ -116,13 +116,39 @@ class Relay:
 
 
 class OpenAIToAnthropicRelay(Relay):
+    """OpenAI-compatible upstream, Anthropic client: the translate.stream state machine.
+
+    From a canonical upstream `feed` also takes a chunk as its JSON text (`openai_compat.text_decoder`): a chunk
+    that only carries text, while a text block is open, becomes its `content_block_delta` with the text's JSON
+    string copied as it came (the bytes `feed` would write for the parsed chunk); every other chunk is parsed.
+    """
+
     def __init__(self, requested_model: str, request_id: str, input_hint: int, provider: str, sealer: Sealer) -> None:
         super().__init__(requested_model, request_id)
         self.t = OpenAIToAnthropic(requested_model, f"msg_{request_id}", input_hint, provider=provider, sealer=sealer)
 
-    def feed(self, event: str, data: dict[str, Any]) -> bytes:
+    def feed(self, event: str, data: dict[str, Any] | str) -> bytes:
+        if isinstance(data, str):
+            relayed = self._text_only(data)
+            if relayed is not None:
+                return relayed
+            parsed = _object(data)
+            if parsed is None:
+                return b""  # not a JSON object: skipped, as the parsing reader skips it
+            data = parsed
         self._seen(OPENAI, data)
         return b"".join(sse.encode_json(e, p) for e, p in self.t.feed(data))
+
+    def _text_only(self, text: str) -> bytes | None:
+        """A text-only chunk inside an open text block, as its content_block_delta; None: it must be parsed."""
+        index = self.t.open_text_index()
+        content = _plain_text(text)
+        if index is None or content is None:
+            return None
+        if not content:
+            return b""  # no delta for empty text, as the state machine writes none
+        self.chars += len(jsonio.loads(f'"{content}"')) if "\\" in content else len(content)
+        return _TEXT_BLOCK_DELTA % (index, content.encode())
 
     def finish(self, estimate: Usage | None) -> bytes:
         return b"".join(sse.encode_json(e, self._priced(e, p)) for e, p in self.t.finish(estimate))
@@ -220,6 +246,27 @@ class AnthropicPassRelay(Relay):
 
 # A chunk whose one choice carries only text: `"delta":{"content":"..."}` (the JSON string, escapes and all).
 _TEXT_DELTA = re.compile(r'"delta":\{"content":"((?:[^"\\]|\\.)*)"\}')
+# Escapes in a JSON string that jsonio.dumps would write differently (\u, \/), or raw control characters (invalid).
+_NOT_AS_WRITTEN = re.compile(r"\\[u/]|[\x00-\x1f]")
+
+
+_TEXT_BLOCK_DELTA = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+    b'"delta":{"type":"text_delta","text":"%b"}}\n\n'
+)
+
+
+def _plain_text(text: str) -> str | None:
+    """The content of a chunk that carries only text (one choice, not finished, no usage, error or provider
+    extras), as its JSON string, when jsonio.dumps would write that string the same; else None."""
+    if '"finish_reason":null' not in text or '"error"' in text or "x_groq" in text or text.count('"delta"') != 1:
+        return None
+    if '"usage"' in text and not (text.count('"usage"') == 1 and '"usage":null' in text):
+        return None
+    delta = _TEXT_DELTA.search(text)
+    if delta is None or _NOT_AS_WRITTEN.search(delta.group(1)):
+        return None
+    return delta.group(1)
 
 
 class OpenAIPassRelay(Relay):

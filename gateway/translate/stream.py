@@ -182,6 +182,14 @@ class OpenAIToAnthropic:
             self._close(out)
         return out
 
+    def open_text_index(self) -> int | None:
+        """The index of the text block a chunk's plain text would go to unchanged: one is open, the stream is
+        streaming, and no splitter reads the text for inline thinking. Else None (the chunk must go through `feed`)."""
+        block = self._open
+        if block is None or block.kind is not Kind.TEXT or self.phase is not Phase.STREAMING or self._think is not None:
+            return None
+        return block.index
+
     def finish(self, estimate: Usage | None = None) -> list[Event]:
         if self.phase is Phase.DONE:
             return []
