@@ -277,9 +277,11 @@ def _sample(lease: Lease) -> dict[str, dict[str, Any]]:
         except Exception:  # a meter must never stop a flush
             log.exception("could not meter request %s", request_id)
             continue
-        if sampled is not watched.sampled:
-            watched.sampled, watched.point = sampled, {**sampled, "key_id": watched.key_id}
-        points[request_id] = watched.point
+        point = watched.point
+        if sampled is not watched.sampled or point is None:
+            point = {**sampled, "key_id": watched.key_id}
+            watched.sampled, watched.point = sampled, point
+        points[request_id] = point
     return points
 
 

@@ -334,7 +334,7 @@ def _locked_row(model: type[M], pk: int, defer: tuple[str, ...] = ()) -> M | Non
     """The row, locked; the fields in `defer` are not read (loaded on access, written by a plain `save()`)."""
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields if f.name not in defer)
+    columns = ", ".join(quote(str(f.column)) for f in model._meta.concrete_fields if f.name not in defer)
     table, column = quote(model._meta.db_table), quote(str(model._meta.pk.column))
     query = f"SELECT {columns} FROM {table} WHERE {column} = %s{lock}"
     return next(iter(model._default_manager.raw(query, [pk])), None)

@@ -111,6 +111,18 @@ class Relay:
             self.first_event_at = time.perf_counter()
         self.chars += delivered_chars(dialect, data)
 
+    def _unparsed(self, text: str) -> bytes | dict[str, Any]:
+        """A chunk given as its JSON text: the bytes `_text_only` relays for it unparsed, else the chunk parsed (b""
+        when it is not a JSON object: skipped, as the parsing reader skips it)."""
+        relayed = self._text_only(text)
+        if relayed is not None:
+            return relayed
+        parsed = _object(text)
+        return b"" if parsed is None else parsed
+
+    def _text_only(self, text: str) -> bytes | None:
+        return None
+
     # interface: feed(event, data) -> bytes; finish(estimate) -> bytes; fail(type, message) -> bytes
     # attributes: usage, finish_reason, error, delivered
 
@@ -129,13 +141,10 @@ class OpenAIToAnthropicRelay(Relay):
 
     def feed(self, event: str, data: dict[str, Any] | str) -> bytes:
         if isinstance(data, str):
-            relayed = self._text_only(data)
-            if relayed is not None:
-                return relayed
-            parsed = _object(data)
-            if parsed is None:
-                return b""  # not a JSON object: skipped, as the parsing reader skips it
-            data = parsed
+            taken = self._unparsed(data)
+            if isinstance(taken, bytes):
+                return taken
+            data = taken
         self._seen(OPENAI, data)
         return b"".join(sse.encode_json(e, p) for e, p in self.t.feed(data))
 
@@ -298,13 +307,10 @@ class OpenAIPassRelay(Relay):
         if self.ended:
             return b""
         if isinstance(data, str):
-            relayed = self._text_only(data)
-            if relayed is not None:
-                return relayed
-            parsed = _object(data)
-            if parsed is None:
-                return b""  # not a JSON object: skipped, as the parsing reader skips it
-            data = parsed
+            taken = self._unparsed(data)
+            if isinstance(taken, bytes):
+                return taken
+            data = taken
         if self.normaliser is not None:
             data = self.normaliser.chunk(data)
         self._seen(OPENAI, data)
