@@ -584,13 +584,16 @@ def rate_for(usage: Usage, host: HostInfo, at: datetime) -> money.Rate:
 def charge_for(usage: Usage, host: HostInfo, at: datetime, own_key: bool = False) -> money.Charge:
     """What the request costs at the rate that applied when its upstream call started `at`; served on the org's
     own key (BYOK): no upstream cost, only the BYOK fee."""
-    return _charge(usage, rate_for(usage, host, at).prices, own_key)
+    return _pricer(own_key)(usage, rate_for(usage, host, at).prices)
 
 
-def _charge(usage: Usage, prices: money.Prices, own_key: bool) -> money.Charge:
+def _pricer(own_key: bool) -> Callable[[Usage, money.Prices], money.Charge]:
+    """What a usage costs at some prices, with today's markup (and BYOK fee, served on the org's own key)."""
+    markup = settings.QLAUD_MARKUP_BPS
     if own_key:
-        return money.byok_cost(usage, prices, settings.QLAUD_MARKUP_BPS, _fee_bps(str(settings.BYOK_FEE_RATE)))
-    return money.cost(usage, prices, settings.QLAUD_MARKUP_BPS)
+        fee = _fee_bps(str(settings.BYOK_FEE_RATE))
+        return lambda usage, prices: money.byok_cost(usage, prices, markup, fee)
+    return lambda usage, prices: money.cost(usage, prices, markup)
 
 
 def receipt(
@@ -665,15 +668,21 @@ def watch(
     if hold is None:
         return
     last: list[Any] = [None, None]  # (usage, point) of the last sample
-    # The receipt's fields but the usage and the rate are the stream's own: built once, not per sample.
+    # What does not change while the stream runs is looked up once, not at every sample: the receipt's fields but
+    # the usage and the rate, the markup, and the rate itself while the prompt's size (its tier) stays the same.
     base = receipt(request_id, host, requested, Usage(), True, own_key, at)
+    price, sheet = _pricer(own_key), host.sheet
+    rated: list[Any] = [None, None]  # (prompt tokens, their rate)
 
     def point() -> dict[str, Any]:
         delivered = usage()
         if delivered == last[0]:
             return last[1]
-        rate = rate_for(delivered, host, at)
-        charge = _charge(delivered, rate.prices, own_key)
+        prompt = money.prompt_tokens(delivered)
+        if prompt != rated[0]:
+            rated[0], rated[1] = prompt, sheet.rate_for(prompt, at)
+        rate = rated[1]
+        charge = price(delivered, rate.prices)
         note = {**base, "usage": _usage_fields(delivered), "rate": rate.name}
         last[0], last[1] = delivered, {"charge": charge.total, "upstream_cost": charge.upstream, "receipt": note}
         return last[1]

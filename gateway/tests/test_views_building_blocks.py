@@ -12,6 +12,7 @@ from gateway.errors import GatewayError
 from gateway.surfaces.streaming import paced
 from gateway.translate import relay
 from gateway.usage import Usage
+from wallet import money
 from wallet.money import Prices, PriceSheet
 
 
@@ -119,8 +120,8 @@ def test_a_metered_stream_that_delivered_nothing_new_is_not_priced_again_at_the_
 
     watched, priced = [], []
     monkeypatch.setattr(leases, "watch", lambda hold, point: watched.append(point))
-    real = pipeline._charge
-    monkeypatch.setattr(pipeline, "_charge", lambda *a, **k: priced.append(a[0]) or real(*a, **k))
+    real = money.cost
+    monkeypatch.setattr(money, "cost", lambda *a, **k: priced.append(a[0]) or real(*a, **k))
     provider = SimpleNamespace(slug="deepseek")
     host = SimpleNamespace(
         sheet=PriceSheet(Prices(input=10**6, output=10**7)),
