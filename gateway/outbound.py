@@ -141,6 +141,9 @@ def client() -> httpx.AsyncClient:
     return _pool().client
 
 
+_SENT = httpx.ByteStream(b"")  # a request's body once it is sent (`send`)
+
+
 @lru_cache(maxsize=4096)
 def _url(url: str) -> tuple[httpx.URL, str]:
     parsed = httpx.URL(url)  # parsed once per distinct upstream URL, not once per request
@@ -166,6 +169,10 @@ async def send(method: str, url: str, headers: dict[str, str], content: bytes | 
     request.read()
     local = LOCAL.get(host)
     response = await (local(request) if local is not None else pool.transport.handle_async_request(request))
+    # The body is sent, and the response, which keeps its request, lives as long as the answer streams: an agent's
+    # prompt (often the largest thing a stream holds: ~100 KB, and orjson's buffers are 4 KB at the least) is not
+    # kept for minutes with it.
+    request.stream, request._content = _SENT, b""
     response.request = request
     return response
 

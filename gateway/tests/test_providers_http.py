@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import types
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ from catalog.snapshot import HostInfo, ProviderInfo
 from gateway import outbound
 from gateway.providers import PROTOCOLS, anthropic, cloudflare, openai_compat
 from gateway.providers.base import Call
+from lib import jsonio
 from wallet.money import Prices
 
 
@@ -265,6 +268,33 @@ async def test_the_aiohttp_session_keeps_no_upstream_cookie_between_customers(se
         await outbound.aclose()
         await runner.cleanup()
     assert seen == [(None, "Bearer sk-a", '{"n": 1}'), (None, "Bearer sk-b", '{"n": 1}')]
+
+
+async def test_a_streaming_answer_does_not_keep_the_body_of_its_request(settings):
+    # The response lives as long as the answer streams; the prompt it answers was sent when the head came back.
+    settings.GATEWAY_HTTP_TRANSPORT = "aiohttp"
+    received: list[int] = []
+
+    async def upstream(request: web.Request) -> web.StreamResponse:
+        received.append(len(await request.read()))
+        answer = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await answer.prepare(request)
+        await answer.write(b"data: {}\n\n")
+        return answer
+
+    runner, port = await live_upstream("POST", "/v1/x", upstream)
+    await outbound.aclose()
+    body = jsonio.dumps({"messages": [{"role": "user", "content": "x" * 100_000}]})
+    try:
+        response = await outbound.send("POST", f"http://127.0.0.1:{port}/v1/x", {}, body)
+        assert response.status_code == 200 and response.request.content == b""
+        holders = [r for r in gc.get_referrers(body) if not isinstance(r, types.FrameType)]
+        assert holders == [] and received == [len(body)]
+        assert await response.aread() == b"data: {}\n\n"
+        await response.aclose()
+    finally:
+        await outbound.aclose()
+        await runner.cleanup()
 
 
 async def test_upstream_timeouts_reach_the_aiohttp_session_as_set(settings):
