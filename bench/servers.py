@@ -106,10 +106,19 @@ def qlaud_env(db: str, transport: str, root: Path = ROOT) -> dict[str, str]:
     return env
 
 
-def qlaud_server(name: str, db: str, transport: str, key: str, root: Path = ROOT) -> Server:
-    """qlaud from this tree or, for `--baseline`, from another checkout run on this tree's venv."""
-    cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--lifespan", "on", "--port", "{port}", "qlaud.asgi:application"]
-    server = Server(name, cmd, qlaud_env(db, transport, root), health="/v1/status", cwd=root, db_name=db_name(root))
+def qlaud_server(
+    name: str, db: str, transport: str, key: str, root: Path = ROOT, probe: dict[str, str] | None = None
+) -> Server:
+    """qlaud from this tree or, for `--baseline`, from another checkout run on this tree's venv.
+
+    `probe` (QLAUD_MEMPROBE_DIR, QLAUD_TRACEMALLOC): the same server under bench.memprobe, which dumps what the
+    worker holds on SIGUSR2 (the open-streams mode's `--stream-memory`)."""
+    uvicorn = ["-m", "bench.memprobe", *UVICORN[2:]] if probe else UVICORN
+    cmd = [PYTHON, *uvicorn, *UVICORN_FAST, "--lifespan", "on", "--port", "{port}", "qlaud.asgi:application"]
+    env = qlaud_env(db, transport, root)
+    if probe:
+        env.update(probe, PYTHONPATH=f"{root}{os.pathsep}{ROOT}")  # bench.memprobe comes from this tree
+    server = Server(name, cmd, env, health="/v1/status", cwd=root, db_name=db_name(root))
     server.headers = [f"authorization: Bearer {key}"]
     return server
 

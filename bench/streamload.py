@@ -49,6 +49,8 @@ class Shared:
         self.errors: dict[str, int] = {}
         self.open = 0
         self.open_samples: list[int] = []
+        self.plateau = (0.0, 0.0)  # an earlier span whose open streams are reported apart (--plateau)
+        self.plateau_samples: list[int] = []
         self.started = 0
         self.no_first_chunk = 0  # streams still waiting for their first chunk when the window closed
 
@@ -165,10 +167,16 @@ async def worker(args: argparse.Namespace, request: bytes, shared: Shared, start
 
 
 async def sample_open(shared: Shared) -> None:
-    while time.perf_counter() < shared.window_end:
-        if time.perf_counter() >= shared.window_start:
+    while (now := time.perf_counter()) < shared.window_end:
+        if now >= shared.window_start:
             shared.open_samples.append(shared.open)
+        elif shared.plateau[0] <= now < shared.plateau[1]:
+            shared.plateau_samples.append(shared.open)
         await asyncio.sleep(0.25)
+
+
+def mean(values: list[int]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def build_request(args: argparse.Namespace, body: bytes) -> bytes:
@@ -182,6 +190,9 @@ async def main(args: argparse.Namespace, body: bytes) -> dict:
     # Wall clock -> perf_counter: the processes share --start-at in epoch seconds.
     base = time.perf_counter() + (args.start_at - time.time())
     shared = Shared(base + args.warmup, base + args.warmup + args.duration, args.interval_ms / 1000, args.chunks)
+    if args.plateau:
+        start, end = (float(x) for x in args.plateau.split(","))
+        shared.plateau = (base + start - args.start_at, base + end - args.start_at)
     request = build_request(args, body)
     offsets = ramp_offsets(args.total_workers, args.ramp, args.index, args.procs)
     cpu0 = time.process_time()
@@ -200,7 +211,8 @@ async def main(args: argparse.Namespace, body: bytes) -> dict:
         "ttft": shared.ttft.to_json(),
         "gaps": shared.gaps.to_json(),
         "no_first_chunk": shared.no_first_chunk,
-        "open_mean": sum(shared.open_samples) / len(shared.open_samples) if shared.open_samples else 0.0,
+        "open_mean": mean(shared.open_samples),
+        "open_mean_plateau": mean(shared.plateau_samples),
         "cpu_window_s": cpu_window,
         "cpu_total_s": time.process_time() - cpu0,
         "window_s": args.duration,
@@ -224,6 +236,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--interval-ms", type=float, default=50.0)
     parser.add_argument("--chunks", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=120.0, help="per stream")
+    parser.add_argument("--plateau", default="", help="'start,end' epoch seconds before the window: open_mean_plateau")
     return parser.parse_args(argv)
 
 

@@ -11,9 +11,10 @@ command, PostgreSQL + Redis) and, as the baseline, straight against the fake ups
 Per cell: streams/s completed (and vs direct), chunks/s, qlaud's CPU per chunk relayed (from
 /proc, the server's process tree, over the measured window) and PostgreSQL's beside it, TTFT
 and inter-chunk delay percentiles (gap between consecutive chunks at the client minus the
-pacing), RSS per open stream ((RSS in the window - RSS just before the cell) / open streams),
-errors by kind, and the CPU of the fake and of each load-generator process (each must stay
-well under a core for the numbers to be qlaud's).
+pacing), RSS per open stream ((RSS in the window - idle RSS after the warm-up) / open streams; with
+--stream-step also (RSS with c open - RSS with ~c/2 open) / the streams added), errors by kind,
+and the CPU of the fake and of each load-generator process (each must stay well under a core for
+the numbers to be qlaud's). --stream-memory: what qlaud holds, by allocator (bench/memprobe.py).
 """
 
 from __future__ import annotations
@@ -29,13 +30,23 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import procstat
+from bench import memprobe, procstat
 from bench.profile import summarise
 from bench.servers import PG_DB, PYTHON, RESULTS, ROOT, Server, base_env, postgres_ready, qlaud_env, qlaud_server
-from bench.streamstats import Histogram, cpu_percent, merge_errors, per_chunk_cpu_us, rss_per_stream_kb, split, table
+from bench.streamstats import (
+    Histogram,
+    cpu_percent,
+    merge_errors,
+    per_chunk_cpu_us,
+    rss_per_stream_kb,
+    rss_step_kb,
+    split,
+    table,
+)
 
 PROMPT = [{"role": "user", "content": "Tell me a long story."}]
 SURFACES = {
@@ -45,6 +56,7 @@ SURFACES = {
 
 
 SMOKE_CHUNKS = 5
+PROBE_DIR = RESULTS / "memprobe"
 
 
 def smoke(server: Any, surface: str, interval_ms: int) -> str:
@@ -62,6 +74,17 @@ def smoke(server: Any, surface: str, interval_ms: int) -> str:
     if response.status != 200 or text.count(b"~") != SMOKE_CHUNKS:
         raise RuntimeError(f"smoke {surface}: {response.status} {text[:300]!r}")
     return f"{response.status}, {SMOKE_CHUNKS} chunks"
+
+
+def warm(server: Any, surface: str, interval_ms: int, count: int, concurrency: int = 40) -> str:
+    """`count` short streams, 40 at a time, before the cells: a worker in service is past its first 1,000
+    requests, where it freezes its heap (gateway/asgi.py, `freeze_heap`). That is a one-off, and the streams
+    open at that moment stay in the frozen heap (their cyclic garbage is never collected): left to the cells,
+    it came in the RSS of the cell that made the 1,000th request (~20 KB per stream then open)."""
+    started = time.monotonic()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda _: smoke(server, surface, interval_ms), range(count)))
+    return f"{count} streams in {time.monotonic() - started:.1f} s"
 
 
 def paced_server(procs: int) -> Any:
@@ -133,21 +156,40 @@ def cell(
     if server_pid:
         settle(server_pid)
     rss_idle = procstat.rss_mb(server_pid) if server_pid else 0.0
+    label = f"{target}-{c}-{chunks}"
+    probing = bool(server_pid and (args.stream_memory or args.stream_tracemalloc))
+    dumps = {"idle": probe(server_pid, f"idle-{label}")} if probing else {}
     start_at = time.time() + 1.5  # time for the processes to start
     ramp = min(args.ramp, chunks * args.interval_ms / 1000)
     warmup = ramp + 1.0
+    # --stream-step: the first half of the load processes start early and hold about c/2 streams open for
+    # args.step_seconds (the plateau) before the others start; every process's window is the same.
+    step = bool(server_pid and args.stream_step and procs > 1)
+    plateau = (start_at + warmup, start_at + warmup + args.step_seconds)
+    late = plateau[1] if step else start_at  # when the (second half of the) load starts
     loads = []
     for index, workers in enumerate(split(c, procs)):
+        early = step and index < procs // 2
         cmd = [PYTHON, "-m", "bench.streamload", "--port", str(port), "--path", path, "--body-file", handle.name]
         cmd += ["--workers", str(workers), "--total-workers", str(c), "--index", str(index), "--procs", str(procs)]
-        cmd += ["--start-at", str(start_at), "--ramp", str(ramp), "--warmup", str(warmup)]
+        cmd += ["--start-at", str(start_at if early else late), "--ramp", str(ramp)]
+        cmd += ["--warmup", str(warmup + (late - start_at if early else 0.0))]
         cmd += ["--duration", str(args.window), "--interval-ms", str(args.interval_ms), "--chunks", str(chunks)]
+        cmd += ["--plateau", f"{plateau[0]},{plateau[1]}"] if early else []
         cmd += [arg for header in headers for arg in ("--header", header)]
         loads.append(subprocess.Popen(cmd, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, text=True))
     pids = {"fake": procstat.tree(fake.proc.pid), "loadgen": [p.pid for p in loads]}
     if server_pid:
         pids["qlaud"] = procstat.tree(server_pid)
-    time.sleep(max(0.0, start_at + warmup - time.time()))
+    rss_half = []
+    if step:
+        time.sleep(max(0.0, plateau[0] - time.time()))
+        while time.time() < plateau[1] - (1.0 if probing else 0.3):
+            rss_half.append(procstat.rss_mb(server_pid))  # type: ignore[arg-type]
+            time.sleep(0.5)
+        if probing:
+            dumps["half"] = probe(server_pid, f"half-{label}")  # type: ignore[arg-type]
+    time.sleep(max(0.0, late + warmup - time.time()))
     cpu0 = {name: [procstat.cpu_seconds(p) for p in group] for name, group in pids.items()}
     waited0 = procstat.run_delay_seconds(server_pid or fake.proc.pid)
     lg_waited0 = [procstat.run_delay_seconds(p) for p in pids["loadgen"]]
@@ -155,9 +197,11 @@ def cell(
     t0 = time.monotonic()
     spy = profile_start(server_pid, target, c, chunks, args) if server_pid and args.stream_profile else None
     rss_samples = []
-    end = start_at + warmup + args.window
+    end = late + warmup + args.window
     while time.time() < end - 0.3:
-        if server_pid:
+        if probing and time.time() >= end - 1.5 and "full" not in dumps:
+            dumps["full"] = probe(server_pid, f"full-{label}")  # type: ignore[arg-type]
+        if server_pid and "full" not in dumps:  # the dump's own allocations are no stream's
             rss_samples.append(procstat.rss_mb(server_pid))
         time.sleep(min(0.5, max(0.0, end - 0.3 - time.time())))
     time.sleep(max(0.0, end - time.time()))
@@ -181,9 +225,13 @@ def cell(
     completed = sum(p["completed"] for p in parts)
     relayed = sum(p["chunks"] for p in parts)
     open_mean = sum(p["open_mean"] for p in parts)
+    open_half = sum(p.get("open_mean_plateau", 0.0) for p in parts)
     server_cpu = sum(cpu1.get("qlaud", [])) - sum(cpu0.get("qlaud", []))
     loadgen_pct = [cpu_percent(b - a, wall) for a, b in zip(cpu0["loadgen"], cpu1["loadgen"], strict=True)]
     rss_open = statistics.median(rss_samples) if rss_samples else 0.0
+    rss_half_mb = statistics.median(rss_half) if rss_half else 0.0
+    if dumps:
+        memory_report(label, dumps, {"idle": open_mean, "half": open_mean - open_half})
     return {
         "target": target,
         "c": c,
@@ -222,8 +270,62 @@ def cell(
         "rss_open_mb": rss_open,
         "rss_base_mb": rss_base,
         "rss_kb_per_stream": rss_per_stream_kb(rss_open, rss_base or rss_idle, open_mean) if server_pid else 0.0,
+        "rss_half_mb": rss_half_mb,
+        "open_half": open_half,
+        "rss_step_kb_per_stream": rss_step_kb(rss_half_mb, open_half, rss_open, open_mean) if step else None,
         "errors": merge_errors(p["errors"] for p in parts),
     }
+
+
+def probe(pid: int, label: str, timeout: float = 120.0) -> dict[str, Any]:
+    """What the worker holds now (bench.memprobe: SIGUSR2, then its dump file); {} if none came."""
+    out = PROBE_DIR / f"{label}.json"
+    out.unlink(missing_ok=True)
+    (PROBE_DIR / "label").write_text(label)
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + timeout
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return json.loads(out.read_text()) if out.exists() else {}
+
+
+def memory_report(label: str, dumps: dict[str, dict[str, Any]], added: dict[str, float]) -> None:
+    """Growth per open stream from idle to full and, with --stream-step, from the plateau to full. Streams are
+    counted at the clients (`added`: open in the window, less those of the plateau), as RSS KB/stream counts
+    them: the worker's own count of requests in flight (`open` in the dumps) leaves out those still waiting
+    for their key check and hold, which hold memory too."""
+    full = dumps.get("full") or {}
+    parts = []
+    for start in ("idle", "half"):
+        before = dumps.get(start) or {}
+        if not full or not before:
+            continue
+        head = f"== {label}: {start} -> full, {added[start]:.0f} streams more at the clients "
+        head += f"(in flight in qlaud: {before.get('open', 0)} -> {full.get('open', 0)}) =="
+        parts.append(f"{head}\n{memprobe.compare(before, full, added[start])}")
+    report = "\n\n".join(parts) or f"== {label}: no memory dumps =="
+    (RESULTS / f"memory-{label}.txt").write_text(report + "\n")
+    print(report, flush=True)
+
+
+def frozen_garbage(pid: int) -> None:
+    """After the last cell: what the worker still holds; then a full collection (the cyclic garbage of ended
+    streams waiting for one); then the same after giving the frozen heap back to the collector (garbage it
+    kept out of reach). These change the worker, so they are the last step."""
+    settle(pid)
+    dumps = [probe(pid, f"end-{step}") for step in ("held", "collect", "unfreeze")]
+    if not all(dumps):
+        return
+    mb = 1 / 1024 / 1024
+    lines = [f"== end of run: RSS {dumps[0]['rss'] * mb:.1f} MB, {dumps[0]['frozen']} objects frozen =="]
+    for what, before, after in (("a full collection", *dumps[:2]), ("unfrozen, then collected", *dumps[1:])):
+        lines.append(
+            f"{what}: {after['collected']} objects unreachable, pymalloc in allocated blocks "
+            f"{before['pymalloc']['allocated'] * mb:.1f} -> {after['pymalloc']['allocated'] * mb:.1f} MB, "
+            f"glibc in use {before['glibc'].get('in_use', 0) * mb:.1f} -> {after['glibc'].get('in_use', 0) * mb:.1f}"
+            f" MB; by type: {', '.join(f'{t} {n}' for t, n in list(after['garbage'].items())[:60])}"
+        )
+    print("\n".join(lines), flush=True)
 
 
 def profile_start(pid: int, target: str, c: int, chunks: int, args: argparse.Namespace) -> tuple[Any, Path]:
@@ -280,9 +382,11 @@ def run_streams(args: argparse.Namespace) -> int:
     try:
         if surfaces:
             key = seed(db, fake.url, args.interval_ms, chunk_counts)
-            qlaud = qlaud_server("qlaud", db, "aiohttp", key).start(timeout=180)
+            qlaud = qlaud_server("qlaud", db, "aiohttp", key, probe=probe_env(args)).start(timeout=180)
             for surface in surfaces:
                 print(f"smoke {surface}: {smoke(qlaud, surface, args.interval_ms)}", flush=True)
+            if args.stream_warm:
+                print(f"warm-up: {warm(qlaud, surfaces[0], args.interval_ms, args.stream_warm)}", flush=True)
         rss_base = 0.0
         if qlaud:
             settle(qlaud.proc.pid)  # type: ignore[union-attr]
@@ -306,6 +410,8 @@ def run_streams(args: argparse.Namespace) -> int:
                     rows.append(row)
                     print(json.dumps(row), flush=True)
         peak = procstat.peak_rss_mb(qlaud.proc.pid) if qlaud else 0.0  # type: ignore[union-attr]
+        if qlaud and probe_env(args):
+            frozen_garbage(qlaud.proc.pid)  # type: ignore[union-attr]
     finally:
         if qlaud:
             qlaud.stop()
@@ -316,6 +422,13 @@ def run_streams(args: argparse.Namespace) -> int:
     (RESULTS / "streams-latest.md").write_text(report)
     print(report)
     return 0
+
+
+def probe_env(args: argparse.Namespace) -> dict[str, str] | None:
+    if not (args.stream_memory or args.stream_tracemalloc):
+        return None
+    PROBE_DIR.mkdir(parents=True, exist_ok=True)
+    return {"QLAUD_MEMPROBE_DIR": str(PROBE_DIR), "QLAUD_TRACEMALLOC": str(args.stream_tracemalloc)}
 
 
 def render(rows: list[dict[str, Any]], peak: float, db: str, args: argparse.Namespace) -> str:
@@ -343,3 +456,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--fake-procs", type=int, default=2, help="processes of the paced fake upstream")
     group.add_argument("--stream-profile", type=float, default=0.0, help="seconds of py-spy on qlaud per qlaud cell")
     group.add_argument("--skip-direct", action="store_true", help="no baseline cells")
+    group.add_argument(
+        "--stream-warm",
+        type=int,
+        default=1000,
+        help="short streams qlaud serves before the cells (past its heap freeze at the 1,000th request; 0: none)",
+    )
+    group.add_argument(
+        "--stream-step",
+        action="store_true",
+        help="half the load starts early and holds c/2 streams open for --step-seconds: RSS KB/stream, step",
+    )
+    group.add_argument("--step-seconds", type=float, default=6.0, help="the c/2 plateau of --stream-step")
+    group.add_argument(
+        "--stream-memory",
+        action="store_true",
+        help="qlaud under bench.memprobe: what it holds at idle and with the streams open (memory-*.txt)",
+    )
+    group.add_argument(
+        "--stream-tracemalloc",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="--stream-memory with tracemalloc (FRAMES per trace) from the first idle dump: allocation sites",
+    )

@@ -133,6 +133,14 @@ def rss_per_stream_kb(rss_open_mb: float, rss_idle_mb: float, open_streams: floa
     return 1024 * (rss_open_mb - rss_idle_mb) / open_streams if open_streams else 0.0
 
 
+def rss_step_kb(rss_half_mb: float, open_half: float, rss_full_mb: float, open_full: float) -> float:
+    """What each stream added from one steady state of the same worker to a fuller one, in KB: (RSS with
+    N open - RSS with about N/2 open) / (N - N/2). Growth paid once (pools, caches, the heap's high-water
+    mark of earlier cells) is in both and cancels."""
+    added = open_full - open_half
+    return 1024 * (rss_full_mb - rss_half_mb) / added if added > 0 else 0.0
+
+
 def cpu_percent(cpu_seconds: float, wall_seconds: float) -> float:
     """Share of one core used over a wall-clock window, in %."""
     return 100 * cpu_seconds / wall_seconds if wall_seconds > 0 else 0.0
@@ -172,7 +180,7 @@ def format_errors(errors: dict[str, int]) -> str:
 COLUMNS = (
     "| chunks | c | target | streams/s | vs direct | chunks/s | CPU µs/chunk | +PG µs/chunk | TTFT p50 ms "
     "| TTFT p99 ms | no 1st chunk | gap p50 ms | gap p99 ms | gap p99.9 ms | gap max ms | RSS KB/stream "
-    "| qlaud CPU % | fake CPU % | loadgen CPU % (max proc) | errors |"
+    "| RSS KB/stream, step | qlaud CPU % | fake CPU % | loadgen CPU % (max proc) | errors |"
 )
 
 
@@ -196,6 +204,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['ttft_p50_ms']:.1f} | {r['ttft_p99_ms']:.1f} | {r.get('no_first_chunk', 0)} "
             f"| {r['gap_p50_ms']:.1f} | {r['gap_p99_ms']:.1f} | {r['gap_p999_ms']:.1f} | {r['gap_max_ms']:.1f} "
             f"| {_num(None if is_direct else r['rss_kb_per_stream'], '.0f')} "
+            f"| {_num(r.get('rss_step_kb_per_stream'), '.0f')} "
             f"| {_num(None if is_direct else r['server_cpu_pct'], '.0f')} | {r['fake_cpu_pct']:.0f} "
             f"| {r['loadgen_cpu_pct_max']:.0f} | {format_errors(r['errors'])} |"
         )

@@ -14,6 +14,7 @@ from bench.streamstats import (
     ramp_offsets,
     retry_after,
     rss_per_stream_kb,
+    rss_step_kb,
     split,
     table,
 )
@@ -74,6 +75,12 @@ def test_cpu_per_chunk_and_rss_per_open_stream():
     assert rss_per_stream_kb(200.0, 100.0, 0) == 0.0
 
 
+def test_the_step_measure_divides_the_growth_between_two_steady_states_by_the_streams_added():
+    # 500 open: 180 MB, of which 120 MB were there before any stream (and 20 MB paid once); 1,000 open: 200 MB.
+    assert rss_step_kb(rss_half_mb=180.0, open_half=500, rss_full_mb=200.0, open_full=1000) == pytest.approx(40.96)
+    assert rss_step_kb(180.0, 500, 200.0, 500) == 0.0  # nothing added: no figure
+
+
 def test_errors_are_named_by_kind():
     assert error_kind(status=503) == "http_503"
     assert error_kind(ConnectionResetError()) == "reset"
@@ -115,5 +122,7 @@ def test_the_table_compares_each_target_with_direct_at_the_same_size():
     assert lines[2].startswith("| 100 | 200 | direct | 40.0 | 1.00 | 3900 | - | - |")
     assert lines[3].startswith("| 100 | 200 | qlaud-chat | 30.0 | 0.75 | 3900 | 80.0 | 2.0 |")
     assert "| 1.0 | 9.0 | 3 | 0.1 |" in lines[3] and "| 1.0 | 9.0 | 0 | 0.1 |" in lines[2]
-    assert lines[3].endswith("| 40 | 30 | 10 | 12 | http_503 1, reset 2 |")
+    assert lines[3].endswith("| 40 | - | 30 | 10 | 12 | http_503 1, reset 2 |")
+    rows[1]["rss_step_kb_per_stream"] = 22.4
+    assert table(rows).splitlines()[3].endswith("| 40 | 22 | 30 | 10 | 12 | http_503 1, reset 2 |")
     assert all(line.count("|") == lines[0].count("|") for line in lines)
