@@ -663,34 +663,61 @@ def watch(
     """Meter a stream on its hold from now on: the wallet's flusher samples `usage` (what was
     delivered) every flush and writes it when it changed, so a worker that dies mid-stream leaves
     the reconciler a charge to settle (at most one flush interval short) instead of a hold to
-    release. Nothing here runs per chunk, and a sample of a stream that delivered nothing since the last one (a
-    model thinking, a slow client) reuses the last point instead of pricing it again."""
+    release. Nothing here runs per chunk, nor for a stream that ends before the next flush."""
     if hold is None:
         return
-    last: list[Any] = [None, None]  # (usage, point) of the last sample
-    # What does not change while the stream runs is looked up once, not at every sample: the receipt's fields but
-    # the usage and the rate, the markup, and the rate itself while the prompt's size (its tier) stays the same.
-    base = receipt(request_id, host, requested, Usage(), True, own_key, at)
-    price, sheet = _pricer(own_key), host.sheet
-    rated: list[Any] = [None, None]  # (prompt tokens, their rate)
-
-    def point() -> dict[str, Any]:
-        delivered = usage()
-        if delivered == last[0]:
-            return last[1]
-        prompt = money.prompt_tokens(delivered)
-        if prompt != rated[0]:
-            rated[0], rated[1] = prompt, sheet.rate_for(prompt, at)
-        rate = rated[1]
-        charge = price(delivered, rate.prices)
-        note = {**base, "usage": _usage_fields(delivered), "rate": rate.name}
-        last[0], last[1] = delivered, {"charge": charge.total, "upstream_cost": charge.upstream, "receipt": note}
-        return last[1]
-
+    meter = StreamMeter(usage, host, request_id, requested, at, own_key)
     if isinstance(hold, leases.Ticket):
-        leases.watch(hold, point)
+        leases.watch(hold, meter)
     else:
-        leases.watch_hold(hold, point)
+        leases.watch_hold(hold, meter)
+
+
+class StreamMeter:
+    """A watched stream's checkpoint, {charge, upstream_cost, receipt}, for the wallet's flusher. A sample of a stream
+    that delivered nothing since the last one (a model thinking, a slow client) is the last point, the same object.
+    What does not change while the stream runs (the receipt's other fields, the markup, the rate while the prompt's
+    size stays the same) is looked up at the first sample, not at every one, and not at all for a short stream."""
+
+    __slots__ = (
+        "at",
+        "base",
+        "host",
+        "last",
+        "own_key",
+        "point",
+        "price",
+        "prompt",
+        "rate",
+        "request_id",
+        "requested",
+        "usage",
+    )
+
+    def __init__(
+        self, usage: Callable[[], Usage], host: HostInfo, request_id: str, requested: str, at: datetime, own_key: bool
+    ) -> None:
+        self.usage, self.host, self.at, self.own_key = usage, host, at, own_key
+        self.request_id, self.requested = request_id, requested
+        self.last: Usage | None = None
+        self.point: dict[str, Any] = {}
+        self.base: dict[str, Any] | None = None
+        self.prompt = -1
+
+    def __call__(self) -> dict[str, Any]:
+        delivered = self.usage()
+        if delivered == self.last:
+            return self.point
+        if self.base is None:
+            self.base = receipt(self.request_id, self.host, self.requested, Usage(), True, self.own_key, self.at)
+            self.price = _pricer(self.own_key)
+        prompt = money.prompt_tokens(delivered)
+        if prompt != self.prompt:
+            self.prompt, self.rate = prompt, self.host.sheet.rate_for(prompt, self.at)
+        charge = self.price(delivered, self.rate.prices)
+        note = {**self.base, "usage": _usage_fields(delivered), "rate": self.rate.name}
+        self.last, self.point = delivered, {"charge": charge.total, "upstream_cost": charge.upstream, "receipt": note}
+        return self.point
 
 
 async def settle_shielded(hold: HoldRef, charge: money.Charge | None, receipt_: dict[str, Any]) -> None:
