@@ -437,5 +437,6 @@ class DialectStream:
 
     async def settle(self, error_type: str) -> None:
         r = self.r
+        r.price = None  # it closes over the relay: without it an ended stream is freed at once, not by the collector
         reason = r.finish_reason or ""
         await settle_stream(self.ex, r.usage, r.chars, r.delivered, r.first_event_at, error_type, reason)

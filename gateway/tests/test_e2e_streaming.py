@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from gateway.surfaces import streaming
 from gateway.tests.conftest import E2E
 from gateway.tests.e2e import anthropic_client, billed, openai_client
 from gateway.tests.fake_upstream import COUNT_TOKENS_BASE
+from gateway.translate import relay
 from wallet.models import Hold
 
 pytestmark = E2E
@@ -166,3 +168,22 @@ def test_streams_under_uvicorns_httptools_are_spliced_to_the_socket_not_iterated
     chunks = list(openai_client(live, world.raw).chat.completions.create(model=model, messages=HI, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from the fake upstream."
     assert [row.error_type for row in billed(2)] == ["", ""]
+
+
+def test_an_ended_stream_is_freed_at_once_not_left_to_the_cycle_collector(live, world):
+    """A stream's objects (relay, exchange, upstream response) in a reference cycle would wait for a full collection,
+    or stay forever once the worker froze its heap (gateway.asgi.freeze_heap)."""
+    gc.collect()
+    gc.disable()
+    try:
+        for path, headers in (("/v1/messages", {"x-api-key": world.raw}), ("/v1/chat/completions", None)):
+            body = {"model": "text", "max_tokens": 50, "stream": True, "messages": HI}
+            auth = headers or {"authorization": f"Bearer {world.raw}"}
+            with httpx.stream("POST", live.url + path, json=body, headers=auth) as response:
+                assert b"Hello" in response.read()
+        deadline = time.monotonic() + 3
+        while (alive := [o for o in gc.get_objects() if isinstance(o, relay.Relay)]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert alive == []
+    finally:
+        gc.enable()
