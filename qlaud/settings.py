@@ -267,7 +267,7 @@ GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=3)
 QLAUD_DEMO = env.bool("QLAUD_DEMO", default=DEBUG or DATABASES["default"]["ENGINE"].endswith("sqlite3"))
 # Per-worker admission (gateway/admission.py): past either, new requests are refused (529/503 + Retry-After).
 # The default is measured (docs/benchmarks.md, "Open streams"); the upstream pool (outbound.py) is at least this.
-GATEWAY_MAX_OPEN_STREAMS = env.int("GATEWAY_MAX_OPEN_STREAMS", default=300)
+GATEWAY_MAX_OPEN_STREAMS = env.int("GATEWAY_MAX_OPEN_STREAMS", default=500)
 GATEWAY_MAX_LOOP_LAG_MS = env.float("GATEWAY_MAX_LOOP_LAG_MS", default=250.0)
 # A stream whose upstream sends nothing this long ends with the surface's error event (billing what
 # was delivered): before its first event (headers included), and between events. A host may
