@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Model, Sum
+from django.db.models import F, Model, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import ApiKey, Org
@@ -610,14 +611,20 @@ def update_settings(org_id: int, **fields: Any) -> Wallet:
 
 
 def ledger_drift() -> list[dict[str, int]]:
-    """Every wallet whose balance != sum(entries) or held != sum(open holds)."""
-    entries_by_wallet = LedgerEntry.objects.values("wallet_id").annotate(s=Sum("amount"))
-    entry_sums = dict(entries_by_wallet.values_list("wallet_id", "s"))
-    holds_by_wallet = Hold.objects.filter(status=Hold.Status.OPEN).values("wallet_id").annotate(s=Sum("amount"))
-    hold_sums = dict(holds_by_wallet.values_list("wallet_id", "s"))
+    """Every wallet whose balance != sum(entries) or held != sum(open holds).
+
+    One statement, so one snapshot: read in three, a lease released between reading the holds and the wallets
+    (a worker's flush) looked like drift."""
+    entry_sum = LedgerEntry.objects.filter(wallet=OuterRef("pk")).values("wallet").annotate(s=Sum("amount"))
+    hold_sum = (
+        Hold.objects.filter(wallet=OuterRef("pk"), status=Hold.Status.OPEN).values("wallet").annotate(s=Sum("amount"))
+    )
+    rows = Wallet.objects.annotate(
+        entry_total=Coalesce(Subquery(entry_sum.values("s")), Value(0)),
+        hold_total=Coalesce(Subquery(hold_sum.values("s")), Value(0)),
+    ).values_list("pk", "balance", "held", "entry_total", "hold_total")
     drifts = []
-    for wallet_id, balance, held in Wallet.objects.values_list("pk", "balance", "held"):
-        entries, holds = entry_sums.get(wallet_id, 0), hold_sums.get(wallet_id, 0)
+    for wallet_id, balance, held, entries, holds in rows:
         if balance != entries or held != holds:
             drifts.append(
                 {"wallet_id": wallet_id, "balance": balance, "entries": entries, "held": held, "holds": holds}
