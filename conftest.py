@@ -5,10 +5,12 @@ alice owns org A, bob is a member of org A, charlie owns org B and must see noth
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
 import redis
+from django.conf import settings as django_settings
 from hypothesis import settings as hypothesis_settings
 
 from lib import shared_state
@@ -17,6 +19,24 @@ from lib import shared_state
 # longer than Hypothesis's default 200 ms deadline without anything being wrong.
 hypothesis_settings.register_profile("qlaud", deadline=None)
 hypothesis_settings.load_profile("qlaud")
+
+
+# This run's cache keys are its own. On the shared Redis a previous run's keys would otherwise be
+# seen: allauth's one-confirmation-email-per-address-per-3-minutes limit, for one, kept a sign-up
+# test of this run from getting its email when another run had signed the same address up just
+# before. Servers the tests start (uvicorn, Celery) inherit the prefix from the environment.
+_RUN_PREFIX = f"{django_settings.CACHES['default'].get('KEY_PREFIX') or 'qlaud'}-run{uuid.uuid4().hex[:12]}"
+django_settings.CACHES["default"]["KEY_PREFIX"] = _RUN_PREFIX
+os.environ["CACHE_PREFIX"] = _RUN_PREFIX
+if "CONFIG" in django_settings.CHANNEL_LAYERS["default"]:
+    django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = _RUN_PREFIX
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _run_cache_keys_deleted():
+    yield
+    if django_settings.REDIS_URL:
+        _delete_keys(_RUN_PREFIX)
 
 
 @pytest.fixture(autouse=True, scope="session")

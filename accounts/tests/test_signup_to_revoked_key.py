@@ -16,6 +16,7 @@ PASSWORD = "a long and unusual passphrase 42"
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("own_cache_namespace")  # allauth sends one confirmation per address per 3 min
 def test_a_new_user_signs_up_verifies_gets_an_org_and_a_key_that_works_until_revoked():
     client = Client()
     response = client.post(

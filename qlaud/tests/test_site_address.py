@@ -63,6 +63,7 @@ def test_with_port_18500_the_api_error_links_name_that_port(on_port_18500):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("own_cache_namespace")  # allauth sends one confirmation per address per 3 min
 def test_with_port_18500_the_sign_up_email_names_that_port_and_confirming_signs_in(on_port_18500):
     client = on_port_18500
     client.post("/accounts/signup/", {"email": "dana@example.com", "password1": PASSWORD, "password2": PASSWORD})
