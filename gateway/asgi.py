@@ -99,6 +99,8 @@ class ApiRequest:
 # After this many requests the caches the first requests filled (catalog snapshot, keys, clients) are
 # long-lived too: freeze them once more.
 WARM_REQUESTS = 1000
+# Generation-1 collections between two full ones (CPython's default is 10).
+FULL_COLLECTION_EVERY = 100
 
 
 def freeze_heap() -> None:
@@ -109,9 +111,15 @@ def freeze_heap() -> None:
     stalling the event loop long enough to dominate tail latency. Frozen, a full collection only
     walks what requests allocated since. Reference counting still frees frozen
     objects that are dropped; only cycles among them would stay (and there are none to speak of).
+
+    What a full collection then walks is mostly the open streams' objects, which end freed by reference counting
+    (no cycles: gateway/tests/test_e2e_streaming.py), so it finds little; at 1,000 open streams it took ~100 ms
+    and came every ~3 s. FULL_COLLECTION_EVERY makes it ten times rarer (docs/benchmarks.md).
     """
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 class GatewayHandler(ASGIHandler):

@@ -325,12 +325,16 @@ async def test_the_heap_is_frozen_once_after_the_warm_up_requests(monkeypatch):
     assert frozen == [1]
 
 
-def test_freezing_the_heap_moves_live_objects_out_of_the_collectors_reach():
+def test_freezing_the_heap_moves_live_objects_out_of_the_collectors_reach_and_makes_full_collections_rarer():
+    thresholds = gc.get_threshold()
     try:
         asgi.freeze_heap()
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (thresholds[0], thresholds[1], asgi.FULL_COLLECTION_EVERY)
+        assert asgi.FULL_COLLECTION_EVERY > 10  # CPython's default
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 @pytest.mark.django_db(transaction=True)
