@@ -6,7 +6,8 @@ server, plus a SIGUSR2 handler that writes what the process holds to `<QLAUD_MEM
 read from `<dir>/label` (the benchmark writes it, then signals). With QLAUD_TRACEMALLOC=N (frames) tracemalloc starts
 at the first `idle-*` dump, so it traces only what is allocated from then on (tracing the whole heap from the start
 made each snapshot take minutes, with the event loop stopped), and each later dump adds its allocation sites; without
-it nothing runs per allocation, so the RSS and allocator figures are those of the production command. Only the
+it nothing runs per allocation, so the RSS and allocator figures are those of the production command. With
+QLAUD_GC_TIMES=1 (`--stream-gc`) it times every collection of the cyclic GC (`time_gc`, a gc callback). Only the
 benchmark starts the worker this way: qlaud's own code has no hook.
 
 A dump holds, all in bytes:
@@ -157,9 +158,26 @@ def dump(collecting: str = "") -> dict[str, Any]:
     return out
 
 
+# With QLAUD_GC_TIMES=1 (`--stream-gc`): every collection of the cyclic GC, as (generation, wall-clock start,
+# milliseconds), from gc.callbacks; a dump labelled `gc-*` holds only these (no heap walk, no pause of its own).
+gc_times: list[tuple[int, float, float]] = []
+_gc_started = [0.0, 0.0]
+
+
+def time_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[:] = time.time(), time.perf_counter()
+    else:
+        gc_times.append((info["generation"], _gc_started[0], (time.perf_counter() - _gc_started[1]) * 1000))
+
+
 def on_signal(_signum: int, _frame: Any) -> None:
     directory = Path(os.environ["QLAUD_MEMPROBE_DIR"])
     label = (directory / "label").read_text().strip()
+    if label.startswith("gc-"):
+        (directory / f"{label}.tmp").write_text(json.dumps({"gc": gc_times}))
+        (directory / f"{label}.tmp").rename(directory / f"{label}.json")
+        return
     started = time.perf_counter()
     found = dump(label.rpartition("-")[2] if label.endswith(("-collect", "-unfreeze")) else "")
     found["seconds"] = time.perf_counter() - started  # the event loop stood still this long
@@ -227,6 +245,8 @@ def _short(where: str) -> str:
 
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGUSR2, on_signal)
+    if os.environ.get("QLAUD_GC_TIMES"):
+        gc.callbacks.append(time_gc)
     import uvicorn
 
     uvicorn.main(args=argv, prog_name="uvicorn")

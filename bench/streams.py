@@ -14,7 +14,8 @@ and inter-chunk delay percentiles (gap between consecutive chunks at the client 
 pacing), RSS per open stream ((RSS in the window - idle RSS after the warm-up) / open streams; with
 --stream-step also (RSS with c open - RSS with ~c/2 open) / the streams added), errors by kind,
 and the CPU of the fake and of each load-generator process (each must stay well under a core for
-the numbers to be qlaud's). --stream-memory: what qlaud holds, by allocator (bench/memprobe.py).
+the numbers to be qlaud's). --stream-memory: what qlaud holds, by allocator (bench/memprobe.py). --stream-gc:
+how often the worker's cyclic GC ran in the window, by generation, its longest pauses and its share of the time.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from bench.servers import PG_DB, PYTHON, RESULTS, ROOT, Server, base_env, postgr
 from bench.streamstats import (
     Histogram,
     cpu_percent,
+    gc_summary,
     merge_errors,
     per_chunk_cpu_us,
     rss_per_stream_kb,
@@ -212,6 +214,9 @@ def cell(
     pg_cpu = sum(procstat.cpu_seconds(p) - pg0.get(p, 0.0) for p in procstat.postgres_backends(PG_DB)) if pg else 0.0
     if spy is not None:
         profile_report(*spy)
+    collector = {}
+    if server_pid and args.stream_gc:
+        collector = gc_summary(probe(server_pid, f"gc-{label}").get("gc", []), late + warmup, end)
     parts = []
     for proc in loads:
         out, _ = proc.communicate(timeout=60)
@@ -274,6 +279,7 @@ def cell(
         "open_half": open_half,
         "rss_step_kb_per_stream": rss_step_kb(rss_half_mb, open_half, rss_open, open_mean) if step else None,
         "errors": merge_errors(p["errors"] for p in parts),
+        **collector,
     }
 
 
@@ -410,7 +416,7 @@ def run_streams(args: argparse.Namespace) -> int:
                     rows.append(row)
                     print(json.dumps(row), flush=True)
         peak = procstat.peak_rss_mb(qlaud.proc.pid) if qlaud else 0.0  # type: ignore[union-attr]
-        if qlaud and probe_env(args):
+        if qlaud and (args.stream_memory or args.stream_tracemalloc):
             frozen_garbage(qlaud.proc.pid)  # type: ignore[union-attr]
     finally:
         if qlaud:
@@ -425,10 +431,11 @@ def run_streams(args: argparse.Namespace) -> int:
 
 
 def probe_env(args: argparse.Namespace) -> dict[str, str] | None:
-    if not (args.stream_memory or args.stream_tracemalloc):
+    if not (args.stream_memory or args.stream_tracemalloc or args.stream_gc):
         return None
     PROBE_DIR.mkdir(parents=True, exist_ok=True)
-    return {"QLAUD_MEMPROBE_DIR": str(PROBE_DIR), "QLAUD_TRACEMALLOC": str(args.stream_tracemalloc)}
+    env = {"QLAUD_MEMPROBE_DIR": str(PROBE_DIR), "QLAUD_TRACEMALLOC": str(args.stream_tracemalloc)}
+    return {**env, "QLAUD_GC_TIMES": "1"} if args.stream_gc else env
 
 
 def render(rows: list[dict[str, Any]], peak: float, db: str, args: argparse.Namespace) -> str:
@@ -439,7 +446,24 @@ def render(rows: list[dict[str, Any]], peak: float, db: str, args: argparse.Name
         f"chunks {args.interval_ms} ms apart, window {args.window:.0f} s per cell after a ramp of up to "
         f"{args.ramp:.0f} s; qlaud peak RSS {peak:.0f} MB."
     )
-    return "\n".join([head, "", table(rows), "", fake_table(rows)])
+    parts = [head, "", table(rows), "", fake_table(rows)]
+    if any("gc_pct" in r for r in rows):
+        parts += ["", gc_table(rows)]
+    return "\n".join(parts)
+
+
+def gc_table(rows: list[dict[str, Any]]) -> str:
+    """--stream-gc: the worker's collections that began in the window."""
+    lines = ["| chunks | c | target | GC % of window | collections gen 0 / 1 / 2 | longest pause gen 0 / 1 / 2 ms |"]
+    lines.append("|---|---|---|---|---|---|")
+    for r in rows:
+        if "gc_pct" in r:
+            lines.append(
+                f"| {r['chunks']} | {r['c']} | {r['target']} | {r['gc_pct']:.1f} "
+                f"| {r['gc0_n']} / {r['gc1_n']} / {r['gc2_n']} "
+                f"| {r['gc0_max_ms']:.1f} / {r['gc1_max_ms']:.1f} / {r['gc2_max_ms']:.1f} |"
+            )
+    return "\n".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -472,6 +496,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream-memory",
         action="store_true",
         help="qlaud under bench.memprobe: what it holds at idle and with the streams open (memory-*.txt)",
+    )
+    group.add_argument(
+        "--stream-gc",
+        action="store_true",
+        help="qlaud under bench.memprobe timing its cyclic GC: collections and pauses in the window, by generation",
     )
     group.add_argument(
         "--stream-tracemalloc",

@@ -221,3 +221,15 @@ def retry_after(head: bytes) -> float:
             except ValueError:
                 return 0.0
     return 0.0
+
+
+def gc_summary(times: list[list[float]], start: float, end: float) -> dict[str, float]:
+    """The worker's collections (bench.memprobe.gc_times: generation, wall-clock start, ms) that began in [start,
+    end): per generation the count and the longest pause, and the share of the window the collector stood still."""
+    inside = [(int(g), ms) for g, at, ms in times if start <= at < end]
+    out: dict[str, float] = {"gc_pct": 100 * sum(ms for _, ms in inside) / 1000 / (end - start) if end > start else 0}
+    for gen in (0, 1, 2):
+        pauses = [ms for g, ms in inside if g == gen]
+        out[f"gc{gen}_n"] = len(pauses)
+        out[f"gc{gen}_max_ms"] = max(pauses, default=0.0)
+    return out

@@ -57,3 +57,26 @@ def test_a_collecting_dump_counts_the_cyclic_garbage_by_type_and_frees_it():
     dump = memprobe.dump("collect")
     kind = "test_a_collecting_dump_counts_the_cyclic_garbage_by_type_and_frees_it.<locals>.Node"
     assert dump["collected"] >= 100 and dump["garbage"][kind] == 100 and kind not in dump["types"]
+
+
+def test_with_gc_timing_on_every_collection_is_noted_with_its_generation_start_and_pause():
+    import gc
+    import time
+
+    from bench.streamstats import gc_summary
+
+    memprobe.gc_times.clear()
+    gc.callbacks.append(memprobe.time_gc)
+    try:
+        before = time.time()
+        gc.collect(2)
+        gc.collect(0)
+    finally:
+        gc.callbacks.remove(memprobe.time_gc)
+    (full, at, ms), (young, _, _) = memprobe.gc_times[-2:]
+    assert (full, young) == (2, 0) and before <= at <= time.time() and ms > 0
+
+    summary = gc_summary([list(t) for t in memprobe.gc_times], before, before + 10)
+    assert (summary["gc2_n"], summary["gc0_n"], summary["gc1_n"]) == (1, 1, 0)
+    assert summary["gc2_max_ms"] == ms and summary["gc_pct"] > 0
+    assert gc_summary([[2, before - 1, 50.0]], before, before + 10)["gc2_n"] == 0  # before the window
