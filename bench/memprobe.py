@@ -175,16 +175,15 @@ def on_signal(_signum: int, _frame: Any) -> None:
     directory = Path(os.environ["QLAUD_MEMPROBE_DIR"])
     label = (directory / "label").read_text().strip()
     if label.startswith("gc-"):
-        (directory / f"{label}.tmp").write_text(json.dumps({"gc": gc_times}))
-        (directory / f"{label}.tmp").rename(directory / f"{label}.json")
-        return
-    started = time.perf_counter()
-    found = dump(label.rpartition("-")[2] if label.endswith(("-collect", "-unfreeze")) else "")
-    found["seconds"] = time.perf_counter() - started  # the event loop stood still this long
-    data = json.dumps(found)
-    frames = int(os.environ.get("QLAUD_TRACEMALLOC") or 0)
-    if frames and label.startswith("idle-") and not tracemalloc.is_tracing():
-        tracemalloc.start(frames)
+        data = json.dumps({"gc": gc_times})
+    else:
+        started = time.perf_counter()
+        found = dump(label.rpartition("-")[2] if label.endswith(("-collect", "-unfreeze")) else "")
+        found["seconds"] = time.perf_counter() - started  # the event loop stood still this long
+        data = json.dumps(found)
+        frames = int(os.environ.get("QLAUD_TRACEMALLOC") or 0)
+        if frames and label.startswith("idle-") and not tracemalloc.is_tracing():
+            tracemalloc.start(frames)
     (directory / f"{label}.tmp").write_text(data)
     (directory / f"{label}.tmp").rename(directory / f"{label}.json")  # whole, or not there yet
 

@@ -1,8 +1,11 @@
 """bench.memprobe: what the worker's dump reads, and the per-stream comparison of two dumps."""
 
+import gc
+import time
 import tracemalloc
 
 from bench import memprobe
+from bench.streamstats import gc_summary
 
 
 def test_a_dump_reads_the_allocators_and_the_rss_of_this_process():
@@ -27,7 +30,7 @@ def test_with_tracemalloc_a_dump_has_the_allocation_sites_but_no_pymalloc_figure
         dump = memprobe.dump()
     finally:
         tracemalloc.stop()
-    assert dump["traced"] >= 100_000 and any(site.endswith("test_memprobe.py:26") for site in dump["sites"])
+    assert dump["traced"] >= 100_000 and any(site.endswith("test_memprobe.py:29") for site in dump["sites"])
     assert dump["pymalloc"]["arenas"] == 0  # Python reports nothing of pymalloc under tracemalloc's hooks
     assert len(held) == 100
 
@@ -60,11 +63,6 @@ def test_a_collecting_dump_counts_the_cyclic_garbage_by_type_and_frees_it():
 
 
 def test_with_gc_timing_on_every_collection_is_noted_with_its_generation_start_and_pause():
-    import gc
-    import time
-
-    from bench.streamstats import gc_summary
-
     memprobe.gc_times.clear()
     gc.callbacks.append(memprobe.time_gc)
     try:

@@ -114,7 +114,7 @@ def freeze_heap() -> None:
 
     What a full collection then walks is mostly the open streams' objects, which end freed by reference counting
     (no cycles: gateway/tests/test_e2e_streaming.py), so it finds little; at 1,000 open streams it took ~100 ms
-    and came every ~3 s. FULL_COLLECTION_EVERY makes it ten times rarer (docs/benchmarks.md).
+    and came every 3-4 s. FULL_COLLECTION_EVERY makes it ten times rarer (docs/benchmarks.md).
     """
     gc.collect()
     gc.freeze()

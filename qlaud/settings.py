@@ -138,6 +138,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="").rstrip("/")
+# Names the cache's keys, the channel layer's groups and embedded mode's shared-state files (lib.shared_state).
+CACHE_PREFIX = env.str("CACHE_PREFIX", default="qlaud")
 
 
 if REDIS_URL:
@@ -145,23 +147,17 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_db(REDIS_URL, 2),
-            "KEY_PREFIX": env.str("CACHE_PREFIX", default="qlaud"),
+            "KEY_PREFIX": CACHE_PREFIX,
         }
     }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_db(REDIS_URL, 1)], "prefix": env.str("CACHE_PREFIX", default="qlaud")},
+            "CONFIG": {"hosts": [redis_db(REDIS_URL, 1)], "prefix": CACHE_PREFIX},
         }
     }
 else:
-    # The prefix also names embedded mode's shared-state files (lib.shared_state.file_value).
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "KEY_PREFIX": env.str("CACHE_PREFIX", default="qlaud"),
-        }
-    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_PREFIX}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Celery ------------------------------------------------------------------------
