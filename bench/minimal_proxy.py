@@ -18,7 +18,7 @@ _client: httpx.AsyncClient | None = None
 def client() -> httpx.AsyncClient:
     global _client
     if _client is None:
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+        limits = httpx.Limits(max_connections=5000, max_keepalive_connections=200)
         if os.environ.get("GATEWAY_HTTP_TRANSPORT", "aiohttp") == "httpx":
             transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(limits=limits)
         else:

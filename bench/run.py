@@ -34,7 +34,7 @@ from typing import Any
 
 import psycopg
 
-from bench import procstat
+from bench import calibrate, procstat
 from bench.profile import summarise
 from bench.servers import (
     PYTHON,
@@ -44,6 +44,7 @@ from bench.servers import (
     UVICORN_FAST,
     Server,
     base_env,
+    minimal_server,
     postgres_ready,
     qlaud_env,
     qlaud_server,
@@ -111,11 +112,6 @@ MODES = {
 
 def fake_server() -> Server:
     return Server("fake", [PYTHON, *UVICORN, *UVICORN_FAST, "--port", "{port}", "bench.fake_upstream:app"], base_env())
-
-
-def minimal_server(upstream: str) -> Server:
-    cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--port", "{port}", "bench.minimal_proxy:app"]
-    return Server("minimal", cmd, base_env(BENCH_UPSTREAM=upstream))
 
 
 def litellm_config(upstream: str) -> Path:
@@ -367,6 +363,7 @@ def run(args: argparse.Namespace) -> int:
     db = "postgres" if args.db == "postgres" and postgres_ready() else "sqlite"
     names = args.targets.split(",")
     notes: list[str] = []
+    speed = calibrate.machine()  # before any server starts
     fake = fake_server().start()
     servers: dict[str, Server] = {}
     try:
@@ -397,6 +394,7 @@ def run(args: argparse.Namespace) -> int:
         for server in servers.values():
             server.stop()
         fake.stop()
+    notes.append(calibrate.describe(speed, calibrate.machine()))
     report = render(results, rounds, peaks, notes, db, args)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     (RESULTS / f"results-{stamp}.json").write_text(

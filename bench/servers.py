@@ -85,6 +85,18 @@ class Server:
             self.proc.wait(5)
 
 
+def minimal_server(upstream: str) -> Server:
+    """bench/minimal_proxy.py: an HTTP pass-through on qlaud's stack (uvicorn, httpx over aiohttp), nothing else."""
+    cmd = [PYTHON, *UVICORN, *UVICORN_FAST, "--port", "{port}", "bench.minimal_proxy:app"]
+    return Server("minimal", cmd, base_env(BENCH_UPSTREAM=upstream))
+
+
+def tcp_relay_server(upstream_port: int) -> Server:
+    """bench/tcp_relay.py: bytes relayed on uvloop, no HTTP at all."""
+    cmd = [PYTHON, "-m", "bench.tcp_relay", "--port", "{port}", "--upstream-port", str(upstream_port)]
+    return Server("tcp-relay", cmd, base_env())
+
+
 def base_env(root: Path = ROOT, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "LITELLM"))}
     env.update(PYTHONPATH=str(root), **extra)

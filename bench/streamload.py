@@ -30,6 +30,7 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 
 from bench.streamstats import Histogram, error_kind, ramp_offsets, retry_after
 
@@ -236,6 +237,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--interval-ms", type=float, default=50.0)
     parser.add_argument("--chunks", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=120.0, help="per stream")
+    parser.add_argument("--out", required=True, help="where to write the result (JSON)")
     parser.add_argument("--plateau", default="", help="'start,end' epoch seconds before the window: open_mean_plateau")
     return parser.parse_args(argv)
 
@@ -252,4 +254,4 @@ if __name__ == "__main__":
     arguments = parse(sys.argv[1:])
     with open(arguments.body_file, "rb") as handle:
         payload = handle.read()
-    print(json.dumps(asyncio.run(main(arguments, payload))), flush=True)
+    Path(arguments.out).write_text(json.dumps(asyncio.run(main(arguments, payload))))

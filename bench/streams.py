@@ -8,6 +8,11 @@ command, PostgreSQL + Redis) and, as the baseline, straight against the fake ups
     qlaud-messages  POST /v1/messages, translated to a Chat Completions upstream and back
     qlaud-chat      POST /v1/chat/completions, passed through to the Chat Completions upstream
 
+and, with --floors, through two relays that do nothing but relay (what any Python gateway pays here):
+
+    tcp-relay       bench.tcp_relay: bytes both ways on uvloop, no HTTP
+    minimal         bench.minimal_proxy: an HTTP pass-through on qlaud's stack (uvicorn, httpx over aiohttp)
+
 Per cell: streams/s completed (and vs direct), chunks/s, qlaud's CPU per chunk relayed (from
 /proc, the server's process tree, over the measured window) and PostgreSQL's beside it, TTFT
 and inter-chunk delay percentiles (gap between consecutive chunks at the client minus the
@@ -35,9 +40,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import memprobe, procstat
+from bench import calibrate, memprobe, procstat
 from bench.profile import summarise
-from bench.servers import PG_DB, PYTHON, RESULTS, ROOT, Server, base_env, postgres_ready, qlaud_env, qlaud_server
+from bench.servers import (
+    PG_DB,
+    PYTHON,
+    RESULTS,
+    ROOT,
+    Server,
+    base_env,
+    minimal_server,
+    postgres_ready,
+    qlaud_env,
+    qlaud_server,
+    tcp_relay_server,
+)
 from bench.streamstats import (
     Histogram,
     cpu_percent,
@@ -179,7 +196,10 @@ def cell(
         cmd += ["--duration", str(args.window), "--interval-ms", str(args.interval_ms), "--chunks", str(chunks)]
         cmd += ["--plateau", f"{plateau[0]},{plateau[1]}"] if early else []
         cmd += [arg for header in headers for arg in ("--header", header)]
-        loads.append(subprocess.Popen(cmd, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, text=True))
+        # Results go to a file: a long window's histograms are over a pipe's 64 KB, and the load processes end
+        # while this one is still busy with the server (a --stream-gc probe): that lost the end of a result once.
+        cmd += ["--out", f"{handle.name}.{index}.out"]
+        loads.append(subprocess.Popen(cmd, cwd=ROOT, env=base_env()))
     pids = {"fake": procstat.tree(fake.proc.pid), "loadgen": [p.pid for p in loads]}
     if server_pid:
         pids["qlaud"] = procstat.tree(server_pid)
@@ -218,9 +238,11 @@ def cell(
     if server_pid and args.stream_gc:
         collector = gc_summary(probe(server_pid, f"gc-{label}").get("gc", []), late + warmup, end)
     parts = []
-    for proc in loads:
-        out, _ = proc.communicate(timeout=60)
-        parts.append(json.loads(out.strip().splitlines()[-1]))
+    for index, proc in enumerate(loads):
+        proc.wait(timeout=60)
+        out = Path(f"{handle.name}.{index}.out")
+        parts.append(json.loads(out.read_text()))
+        out.unlink()
     os.unlink(handle.name)
     late = fake_stats(fake)
     ttft, gaps = Histogram(), Histogram()
@@ -382,10 +404,16 @@ def run_streams(args: argparse.Namespace) -> int:
     chunk_counts = [int(x) for x in args.stream_chunks.split(",")]
     concurrencies = [int(x) for x in args.stream_concurrency.split(",")]
     surfaces = [s for s in args.surfaces.split(",") if s]
+    speed = calibrate.machine()  # before any server starts
     fake = paced_server(args.fake_procs).start()
     qlaud = None
+    floors: list[Server] = []
     rows: list[dict[str, Any]] = []
     try:
+        if args.floors:
+            floors = [tcp_relay_server(fake.port), minimal_server(fake.url)]
+            for floor in floors:
+                floor.start()
         if surfaces:
             key = seed(db, fake.url, args.interval_ms, chunk_counts)
             qlaud = qlaud_server("qlaud", db, "aiohttp", key, probe=probe_env(args)).start(timeout=180)
@@ -402,29 +430,34 @@ def run_streams(args: argparse.Namespace) -> int:
         for c in concurrencies:
             for chunks in chunk_counts:
                 model = f"bench-paced-{args.interval_ms}-{chunks}"
-                cells = [("direct", fake.port, f"/paced/{args.interval_ms}/{chunks}/v1/chat/completions", "chat")]
-                cells += [(f"qlaud-{s}", qlaud.port, SURFACES[s][0], s) for s in surfaces]  # type: ignore[union-attr]
-                for target, port, path, surface in cells:
+                paced = f"/paced/{args.interval_ms}/{chunks}/v1/chat/completions"
+                cells: list[tuple[str, Server, str, str]] = [("direct", fake, paced, "chat")]
+                cells += [(floor.name, floor, paced, "chat") for floor in floors]
+                cells += [(f"qlaud-{s}", qlaud, SURFACES[s][0], s) for s in surfaces]  # type: ignore[misc]
+                for target, server, path, surface in cells:
                     if args.skip_direct and target == "direct":
                         continue
                     body = {"model": model, "messages": PROMPT, **SURFACES[surface][1]}
-                    is_qlaud = target != "direct"
+                    is_qlaud = server is qlaud
                     headers = qlaud.headers if is_qlaud else []  # type: ignore[union-attr]
-                    pid = qlaud.proc.pid if is_qlaud else None  # type: ignore[union-attr]
+                    pid = server.proc.pid if server is not fake else None  # type: ignore[union-attr]
                     pg = is_qlaud and db == "postgres"
-                    row = cell(target, port, path, body, headers, c, chunks, args, pid, fake, pg, rss_base)
+                    base = rss_base if is_qlaud else 0.0
+                    row = cell(target, server.port, path, body, headers, c, chunks, args, pid, fake, pg, base)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
         peak = procstat.peak_rss_mb(qlaud.proc.pid) if qlaud else 0.0  # type: ignore[union-attr]
         if qlaud and (args.stream_memory or args.stream_tracemalloc):
             frozen_garbage(qlaud.proc.pid)  # type: ignore[union-attr]
     finally:
-        if qlaud:
-            qlaud.stop()
+        for server in [*floors, *([qlaud] if qlaud else [])]:
+            server.stop()
         fake.stop()
-    report = render(rows, peak, db, args)
+    machine = {"before": speed, "after": calibrate.machine()}
+    report = render(rows, peak, db, args, machine)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    (RESULTS / f"streams-{stamp}.json").write_text(json.dumps({"rows": rows, "peak_rss_mb": peak}, indent=1))
+    result = {"rows": rows, "peak_rss_mb": peak, "machine": machine}
+    (RESULTS / f"streams-{stamp}.json").write_text(json.dumps(result, indent=1))
     (RESULTS / "streams-latest.md").write_text(report)
     print(report)
     return 0
@@ -438,7 +471,13 @@ def probe_env(args: argparse.Namespace) -> dict[str, str] | None:
     return {**env, "QLAUD_GC_TIMES": "1"} if args.stream_gc else env
 
 
-def render(rows: list[dict[str, Any]], peak: float, db: str, args: argparse.Namespace) -> str:
+def render(
+    rows: list[dict[str, Any]],
+    peak: float,
+    db: str,
+    args: argparse.Namespace,
+    machine: dict[str, dict[str, float]] | None = None,
+) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load = os.getloadavg()
     head = (
@@ -446,6 +485,8 @@ def render(rows: list[dict[str, Any]], peak: float, db: str, args: argparse.Name
         f"chunks {args.interval_ms} ms apart, window {args.window:.0f} s per cell after a ramp of up to "
         f"{args.ramp:.0f} s; qlaud peak RSS {peak:.0f} MB."
     )
+    if machine:
+        head += f" {calibrate.describe(machine['before'], machine['after'])}."
     parts = [head, "", table(rows), "", fake_table(rows)]
     if any("gc_pct" in r for r in rows):
         parts += ["", gc_table(rows)]
@@ -480,6 +521,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--fake-procs", type=int, default=2, help="processes of the paced fake upstream")
     group.add_argument("--stream-profile", type=float, default=0.0, help="seconds of py-spy on qlaud per qlaud cell")
     group.add_argument("--skip-direct", action="store_true", help="no baseline cells")
+    group.add_argument(
+        "--floors",
+        action="store_true",
+        help="also relay each cell through bench.tcp_relay (bytes on uvloop) and bench.minimal_proxy (HTTP on "
+        "qlaud's stack): what any Python relay costs here, below qlaud",
+    )
     group.add_argument(
         "--stream-warm",
         type=int,
