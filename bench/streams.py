@@ -196,8 +196,8 @@ def cell(
         cmd += ["--duration", str(args.window), "--interval-ms", str(args.interval_ms), "--chunks", str(chunks)]
         cmd += ["--plateau", f"{plateau[0]},{plateau[1]}"] if early else []
         cmd += [arg for header in headers for arg in ("--header", header)]
-        # Results go to a file: a long window's histograms are over a pipe's 64 KB, and the load processes end
-        # while this one is still busy with the server (a --stream-gc probe): that lost the end of a result once.
+        # Results go to a file, not a pipe: a 300 s window's result came cut off at 64 KB (a pipe's size) while this
+        # process was still busy with the server (a --stream-gc probe).
         cmd += ["--out", f"{handle.name}.{index}.out"]
         loads.append(subprocess.Popen(cmd, cwd=ROOT, env=base_env()))
     pids = {"fake": procstat.tree(fake.proc.pid), "loadgen": [p.pid for p in loads]}
